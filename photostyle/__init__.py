@@ -1,0 +1,41 @@
+"""photostyle: photorealistic style transfer in the manner of Deep Photo Style Transfer.
+
+>>> import photostyle
+>>> result = photostyle.transfer("city_day.jpg", "city_sunset.jpg", size=512)  # doctest: +SKIP
+>>> result.save("city_styled.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._compat import ensure_torchvision_importable
+
+__version__ = "0.1.0"
+
+# Before anything imports torchvision (segmentation-models-pytorch, timm do).
+ensure_torchvision_importable()
+
+if TYPE_CHECKING:
+    from .config import TransferConfig
+    from .masks import LabelMap, MaskSet
+    from .pipeline import TransferResult, transfer
+
+__all__ = ["LabelMap", "MaskSet", "TransferConfig", "TransferResult", "__version__", "transfer"]
+
+_LAZY = {
+    "TransferConfig": "config",
+    "MaskSet": "masks",
+    "LabelMap": "masks",
+    "TransferResult": "pipeline",
+    "transfer": "pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'photostyle' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f".{module}", __name__), name)

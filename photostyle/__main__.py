@@ -1,0 +1,5 @@
+"""``python -m photostyle``."""
+
+from .cli import main
+
+raise SystemExit(main())

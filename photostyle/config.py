@@ -1,0 +1,225 @@
+"""Every setting of a transfer, in one frozen dataclass.
+
+The paper's weights (content 5, style 100, total variation 1e-3) are kept; because our loss
+terms are normalised (see :mod:`photostyle.losses`), they mean the same at every working
+size and with any VGG19 weights. Invalid values raise :class:`~photostyle.errors.ConfigError`
+naming the setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise")
+SMOOTHERS = ("local-affine", "guided", "none")
+ORPHAN_POLICIES = ("whole-style", "drop")
+DEVICES = ("auto", "cpu", "cuda")
+SEGMENT_MODES = ("none", "auto")
+
+PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Settings of one photorealistic style transfer.
+
+    Attributes:
+        size: long side, in pixels, of the finest optimisation level (the working size).
+        scales: number of pyramid levels; level ``k`` (coarse to fine) works at
+            ``size / 2**(scales-1-k)``.
+        iterations: optimiser iterations per level, coarse to fine (one value is used for
+            every level).
+        optimizer: ``"lbfgs"`` (default) or ``"adam"``.
+        lr: step size; L-BFGS uses it as its initial step (1.0 is standard), Adam as its
+            learning rate on pixel values in [0, 1].
+        lbfgs_history: number of correction pairs L-BFGS keeps.
+        init: starting image of the coarsest level: ``"content"`` or ``"noise"``.
+        seed: random seed (noise initialisation, random-weight networks).
+        content_layer: VGG19 layer of the content loss.
+        style_layers: VGG19 layers of the style loss.
+        content_weight, style_weight, tv_weight, matting_weight: weights of the normalised
+            loss terms; 0 switches a term off and skips its cost.
+        matting_radius, matting_eps: window radius and regulariser of the matting Laplacian.
+        smooth: final smoothing, ``"local-affine"``, ``"guided"`` or ``"none"``.
+        smooth_radius: window radius (pixels at the working size) of the smoothing fit.
+        smooth_eps: ridge regulariser of the local affine fit (in squared [0, 1] units).
+        smooth_sigma: edge sensitivity of the coefficient smoothing (in [0, 1] colour units;
+            smaller keeps edges sharper).
+        output_size: long side of the written image; ``None`` keeps the content file's own
+            resolution.
+        vgg_weights: path of a VGG19 state dict, ``"random"`` for untrained weights
+            (benchmarks, tests), or ``None`` for torchvision's ImageNet weights.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        max_pixels: largest image (width x height) that is opened.
+        segment: ``"none"`` (no segmentation unless masks are given) or ``"auto"``.
+        orphan_policy: what styles a content label that the style image lacks:
+            ``"whole-style"`` (the whole style image) or ``"drop"`` (no style loss there).
+        min_label_fraction: labels covering less than this share of either image are dropped.
+        mask_tolerance: largest per-channel distance (0-255) between a mask pixel and a
+            palette colour for the pixel to take that label.
+        save_every: write a snapshot every N iterations (0: never).
+    """
+
+    size: int = 512
+    scales: int = 2
+    iterations: tuple[int, ...] = (150, 100)
+    optimizer: str = "lbfgs"
+    lr: float = 1.0
+    lbfgs_history: int = 20
+    init: str = "content"
+    seed: int = 0
+    content_layer: str = "relu4_2"
+    style_layers: tuple[str, ...] = PAPER_STYLE_LAYERS
+    content_weight: float = 5.0
+    style_weight: float = 100.0
+    tv_weight: float = 1e-3
+    matting_weight: float = 1e4
+    matting_radius: int = 1
+    matting_eps: float = 1e-7
+    smooth: str = "local-affine"
+    smooth_radius: int = 2
+    smooth_eps: float = 1e-4
+    smooth_sigma: float = 0.1
+    output_size: int | None = None
+    vgg_weights: str | None = None
+    device: str = "auto"
+    max_pixels: int = 150_000_000
+    segment: str = "none"
+    orphan_policy: str = "whole-style"
+    min_label_fraction: float = 0.002
+    mask_tolerance: int = 48
+    save_every: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Normalise sequences given as lists or strings.
+        if isinstance(self.iterations, int):
+            object.__setattr__(self, "iterations", (self.iterations,))
+        elif isinstance(self.iterations, str):
+            object.__setattr__(self, "iterations", parse_int_list(self.iterations, "iterations"))
+        else:
+            object.__setattr__(self, "iterations", tuple(int(i) for i in self.iterations))
+        if isinstance(self.style_layers, str):
+            object.__setattr__(self, "style_layers", parse_name_list(self.style_layers))
+        else:
+            object.__setattr__(self, "style_layers", tuple(self.style_layers))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first invalid setting."""
+        _check_int(self.size, "size", 16, 8192)
+        _check_int(self.scales, "scales", 1, 8)
+        if self.size / 2 ** (self.scales - 1) < 16:
+            raise ConfigError(
+                f"scales: {self.scales} levels below size {self.size} give a coarsest level "
+                "under 16 px; use fewer scales or a larger size"
+            )
+        if not self.iterations or len(self.iterations) not in (1, self.scales):
+            raise ConfigError(
+                f"iterations: give one value or one per level ({self.scales}), "
+                f"got {len(self.iterations)}"
+            )
+        for it in self.iterations:
+            _check_int(it, "iterations", 0, 100_000)
+        _check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        _check_float(self.lr, "lr", positive=True)
+        _check_int(self.lbfgs_history, "lbfgs_history", 1, 1000)
+        _check_choice(self.init, "init", INITS)
+        _check_int(self.seed, "seed", 0, 2**63 - 1)
+        from .features import check_layer_names  # local: features imports torch
+
+        check_layer_names([self.content_layer], "content_layer")
+        if not self.style_layers:
+            raise ConfigError("style_layers: give at least one layer")
+        check_layer_names(self.style_layers, "style_layers")
+        for name in ("content_weight", "style_weight", "tv_weight", "matting_weight"):
+            _check_float(getattr(self, name), name, positive=False)
+        _check_int(self.matting_radius, "matting_radius", 1, 10)
+        _check_float(self.matting_eps, "matting_eps", positive=True)
+        _check_choice(self.smooth, "smooth", SMOOTHERS)
+        _check_int(self.smooth_radius, "smooth_radius", 1, 64)
+        _check_float(self.smooth_eps, "smooth_eps", positive=True)
+        _check_float(self.smooth_sigma, "smooth_sigma", positive=True)
+        if self.output_size is not None:
+            _check_int(self.output_size, "output_size", 16, 65536)
+        _check_choice(self.device, "device", DEVICES)
+        _check_int(self.max_pixels, "max_pixels", 1, 2**40)
+        _check_choice(self.segment, "segment", SEGMENT_MODES)
+        _check_choice(self.orphan_policy, "orphan_policy", ORPHAN_POLICIES)
+        _check_float(self.min_label_fraction, "min_label_fraction", positive=False)
+        if self.min_label_fraction >= 0.5:
+            raise ConfigError("min_label_fraction: must be below 0.5")
+        _check_int(self.mask_tolerance, "mask_tolerance", 0, 255)
+        _check_int(self.save_every, "save_every", 0, 10**9)
+
+    def iterations_per_level(self) -> tuple[int, ...]:
+        """Iterations of each level, coarse to fine (length ``scales``)."""
+        if len(self.iterations) == 1:
+            return self.iterations * self.scales
+        return self.iterations
+
+    def level_sizes(self) -> tuple[int, ...]:
+        """Long side of each level, coarse to fine."""
+        return tuple(
+            max(16, round(self.size / 2 ** (self.scales - 1 - k))) for k in range(self.scales)
+        )
+
+    def replace(self, **changes: Any) -> TransferConfig:
+        """A copy with some settings changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary of every setting."""
+        out = dataclasses.asdict(self)
+        out.pop("extra")
+        out["iterations"] = list(self.iterations)
+        out["style_layers"] = list(self.style_layers)
+        return out
+
+
+def parse_int_list(text: str, name: str) -> tuple[int, ...]:
+    """Parse ``"200,100"`` into ``(200, 100)``; raise ConfigError naming ``name``."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{name}: expected at least one integer, got {text!r}")
+    return values
+
+
+def parse_name_list(text: str | Sequence[str]) -> tuple[str, ...]:
+    """Parse ``"relu1_1, relu2_1"`` into a tuple of stripped names."""
+    if isinstance(text, str):
+        return tuple(v.strip() for v in text.split(",") if v.strip())
+    return tuple(text)
+
+
+def _check_int(value: Any, name: str, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name}: expected an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: must be between {lo} and {hi}, got {value}")
+
+
+def _check_float(value: Any, name: str, *, positive: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}: must be finite, got {value}")
+    if positive and value <= 0:
+        raise ConfigError(f"{name}: must be positive, got {value}")
+    if not positive and value < 0:
+        raise ConfigError(f"{name}: must not be negative, got {value}")
+
+
+def _check_choice(value: Any, name: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}: must be one of {', '.join(choices)}; got {value!r}")

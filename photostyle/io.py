@@ -1,0 +1,290 @@
+"""Reading and writing images.
+
+Images inside photostyle are ``float32`` numpy arrays of shape ``(H, W, 3)`` with values in
+``[0, 1]`` (RGB), or torch tensors of shape ``(1, 3, H, W)`` with the same range.
+Files are read with EXIF orientation applied, every colour mode is converted to RGB, and
+sizes are checked before the pixels are decoded. Files are written atomically: to a
+temporary file in the target folder, then renamed over the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InputError, OutputError
+
+log = logging.getLogger(__name__)
+
+ImageLike = str | os.PathLike | Image.Image | np.ndarray
+
+#: Extensions that :func:`save_image` writes, with the Pillow format name.
+WRITE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+}
+
+
+def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image") -> Image.Image:
+    """Open an image file, check its size and decode it fully, with EXIF orientation applied.
+
+    Args:
+        path: the file.
+        max_pixels: refuse images with more than this many pixels (before decoding).
+        what: what the file is for, used in error messages ("content image", "mask", ...).
+
+    Raises:
+        InputError: missing, unreadable, not an image, truncated, empty or too large.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{what} {p}: file not found")
+    if p.is_dir():
+        raise InputError(f"{what} {p}: is a folder, not an image file")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"{what} {p}: permission denied")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(p)
+            width, height = image.size
+            if width < 1 or height < 1:
+                raise InputError(f"{what} {p}: image is empty ({width}x{height})")
+            if width * height > max_pixels:
+                raise InputError(
+                    f"{what} {p}: {width}x{height} = {width * height / 1e6:.1f} megapixels "
+                    f"exceeds the limit of {max_pixels / 1e6:.1f} (raise --max-pixels if the "
+                    "file is trusted)"
+                )
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(f"{what} {p}: refused as a decompression bomb ({exc})") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{what} {p}: not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{what} {p}: cannot decode image ({exc})") from None
+    return image
+
+
+def pil_to_array(image: Image.Image) -> np.ndarray:
+    """Convert any Pillow image to RGB float32 ``(H, W, 3)`` in ``[0, 1]``.
+
+    Grayscale is replicated to three channels; 16- and 32-bit grayscale keep their
+    precision; alpha is composited over white; palette, CMYK and YCbCr are converted.
+    """
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        arr = np.asarray(image, dtype=np.float32) / 65535.0
+        return np.repeat(arr[..., None], 3, axis=2).clip(0, 1)
+    if mode in ("I", "F"):
+        arr = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        return np.repeat((arr / top)[..., None], 3, axis=2).clip(0, 1).astype(np.float32)
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    rgb = image.convert("RGB")
+    return np.asarray(rgb, dtype=np.float32) / 255.0
+
+
+def load_image(
+    source: ImageLike, *, max_pixels: int = 150_000_000, what: str = "image"
+) -> np.ndarray:
+    """Load an image from a path, a Pillow image or an array.
+
+    Args:
+        source: a file path, a ``PIL.Image``, or an array ``(H, W)``, ``(H, W, 3)`` or
+            ``(H, W, 4)`` with values in [0, 1] (float) or 0-255 (uint8) / 0-65535 (uint16).
+        max_pixels: size limit for files.
+        what: name used in error messages.
+
+    Returns:
+        float32 array ``(H, W, 3)`` in ``[0, 1]``.
+    """
+    if isinstance(source, Image.Image):
+        return pil_to_array(ImageOps.exif_transpose(source))
+    if isinstance(source, np.ndarray):
+        return array_to_rgb(source, what=what)
+    return pil_to_array(open_image(source, max_pixels=max_pixels, what=what))
+
+
+def array_to_rgb(array: np.ndarray, *, what: str = "image") -> np.ndarray:
+    """Validate and convert a user array to float32 ``(H, W, 3)`` in ``[0, 1]``."""
+    arr = np.asarray(array)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise InputError(f"{what}: expected an array (H, W), (H, W, 3) or (H, W, 4), got "
+                         f"shape {tuple(np.shape(array))}")
+    if arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255.0
+    elif arr.dtype == np.uint16:
+        arr = arr.astype(np.float32) / 65535.0
+    elif np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float32)
+        if not np.isfinite(arr).all():
+            raise InputError(f"{what}: array contains NaN or Inf")
+    else:
+        raise InputError(f"{what}: unsupported array dtype {arr.dtype}")
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.shape[2] == 4:
+        alpha = arr[..., 3:4]
+        arr = arr[..., :3] * alpha + (1.0 - alpha)
+    return np.ascontiguousarray(arr.clip(0.0, 1.0), dtype=np.float32)
+
+
+def fit_long_side(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """Size ``(h, w)`` with the given long side and the same aspect ratio (each >= 1)."""
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an ``(H, W, C)`` float image to ``size = (h, w)``.
+
+    Uses area averaging when shrinking (no aliasing) and bicubic interpolation when
+    enlarging; the result is clipped to the input's range for [0, 1] images.
+    """
+    import cv2
+
+    h, w = size
+    if (h, w) == image.shape[:2]:
+        return image.copy()
+    shrinking = h * w < image.shape[0] * image.shape[1]
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    out = cv2.resize(image, (w, h), interpolation=interp)
+    if out.ndim == 2 and image.ndim == 3:
+        out = out[..., None]
+    if not shrinking:
+        out = np.clip(out, image.min(), image.max())
+    return out.astype(image.dtype, copy=False)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` float in [0, 1] to uint8 with rounding."""
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when two paths name the same file (existing or not)."""
+    pa, pb = Path(a), Path(b)
+    try:
+        if pa.exists() and pb.exists():
+            return os.path.samefile(pa, pb)
+    except OSError:
+        pass
+    return pa.resolve() == pb.resolve()
+
+
+def check_output_path(path: str | os.PathLike, inputs: list[str | os.PathLike]) -> Path:
+    """Check that ``path`` can be written and is none of ``inputs``; create its folder.
+
+    Raises:
+        OutputError: unknown extension, path equals an input, or folder not writable.
+    """
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in WRITE_FORMATS:
+        raise OutputError(
+            f"output {p}: unknown image extension {ext or '(none)'!r}; use one of "
+            + ", ".join(sorted(WRITE_FORMATS))
+        )
+    for inp in inputs:
+        if inp is not None and same_file(p, inp):
+            raise OutputError(f"output {p}: is an input file; choose another output path")
+    if p.is_dir():
+        raise OutputError(f"output {p}: is a folder")
+    folder = p.parent if str(p.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"output {p}: cannot create folder {folder} ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"output {p}: folder {folder} is not writable")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; rename it over ``path`` only on success."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95) -> Path:
+    """Write an ``(H, W, 3)`` float image in [0, 1] atomically; format from the extension.
+
+    Raises:
+        OutputError: unknown extension or the file cannot be written.
+    """
+    p = Path(path)
+    fmt = WRITE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"output {p}: unknown image extension {p.suffix!r}")
+    pil = Image.fromarray(to_uint8(image))
+    kwargs: dict[str, Any] = {}
+    if fmt in ("JPEG", "WEBP"):
+        kwargs["quality"] = quality
+    try:
+        with atomic_write(p) as handle:
+            pil.save(handle, format=fmt, **kwargs)
+    except OSError as exc:
+        raise OutputError(f"output {p}: cannot write ({exc})") from None
+    return p
+
+
+def save_json(data: Any, path: str | os.PathLike) -> Path:
+    """Write JSON atomically (UTF-8, indented)."""
+    import json
+
+    p = Path(path)
+    try:
+        with atomic_write(p, "w") as handle:
+            json.dump(data, handle, indent=2, default=_json_default)
+            handle.write("\n")
+    except OSError as exc:
+        raise OutputError(f"report {p}: cannot write ({exc})") from None
+    return p
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

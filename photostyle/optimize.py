@@ -1,0 +1,163 @@
+"""The optimisation loop of one pyramid level.
+
+The image being optimised is a ``(1, 3, H, W)`` tensor of pixel values; it is clamped to
+[0, 1] before every evaluation. Every evaluation of the objective runs the network once;
+the lowest-loss image seen so far is kept, so an interruption (Ctrl-C, SIGTERM) or a
+divergence (NaN/Inf loss) still returns the best image. Progress is reported through a
+callback: the library never prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+log = logging.getLogger(__name__)
+
+Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
+StepCallback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass
+class LevelOutcome:
+    """Result of optimising one level.
+
+    Attributes:
+        image: ``(1, 3, H, W)`` best image found, in [0, 1], detached.
+        best_loss: its objective value.
+        history: per-evaluation values of each loss term (and ``"total"``).
+        evaluations: number of objective evaluations (network forward+backward passes).
+        status: ``"completed"``, ``"interrupted"`` or ``"diverged"``.
+        message: why the level stopped early, if it did.
+        seconds: wall time of the loop.
+    """
+
+    image: torch.Tensor
+    best_loss: float
+    history: dict[str, list[float]] = field(default_factory=dict)
+    evaluations: int = 0
+    status: str = "completed"
+    message: str = ""
+    seconds: float = 0.0
+
+
+class _Tracker:
+    """Records every evaluation and keeps the best image."""
+
+    def __init__(self, x: torch.Tensor, on_step: StepCallback | None, total: int) -> None:
+        self.best = x.detach().clone()
+        self.best_loss = math.inf
+        self.history: dict[str, list[float]] = {}
+        self.count = 0
+        self.on_step = on_step
+        self.total = total
+
+    def record(self, x: torch.Tensor, loss: torch.Tensor, terms: dict[str, float]) -> None:
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            bad = [k for k, v in terms.items() if not math.isfinite(v)]
+            raise _Diverged(bad)
+        self.count += 1
+        for key, v in {"total": value, **terms}.items():
+            self.history.setdefault(key, []).append(v)
+        if value < self.best_loss:
+            self.best_loss = value
+            self.best.copy_(x.detach())
+        if self.on_step is not None:
+            self.on_step(self.count, self.total, {"total": value, **terms})
+
+
+class _Diverged(Exception):
+    def __init__(self, terms: list[str]) -> None:
+        super().__init__(", ".join(terms))
+        self.terms = terms
+
+
+def optimise_level(
+    x0: torch.Tensor,
+    objective: Objective,
+    *,
+    iterations: int,
+    optimizer: str = "lbfgs",
+    lr: float = 1.0,
+    history_size: int = 20,
+    on_step: StepCallback | None = None,
+) -> LevelOutcome:
+    """Minimise ``objective`` starting from ``x0``.
+
+    Args:
+        x0: ``(1, 3, H, W)`` starting image in [0, 1].
+        objective: maps the image to ``(loss, {term: value})``; called once per evaluation.
+        iterations: number of objective evaluations (L-BFGS without line search performs
+            one per iteration; Adam one per step).
+        optimizer: ``"lbfgs"`` or ``"adam"``.
+        lr: L-BFGS initial step / Adam learning rate.
+        history_size: L-BFGS memory.
+        on_step: called after each evaluation with ``(count, iterations, terms)``.
+
+    Returns:
+        A :class:`LevelOutcome`; never raises for Ctrl-C or divergence (see ``status``).
+    """
+    start = time.perf_counter()
+    x = x0.detach().clone().clamp_(0.0, 1.0).requires_grad_(True)
+    tracker = _Tracker(x, on_step, iterations)
+    status, message = "completed", ""
+
+    def evaluate() -> torch.Tensor:
+        with torch.no_grad():
+            x.clamp_(0.0, 1.0)
+        loss, terms = objective(x)
+        tracker.record(x, loss, terms)
+        return loss
+
+    try:
+        if iterations > 0:
+            if optimizer == "lbfgs":
+                opt: torch.optim.Optimizer = torch.optim.LBFGS(
+                    [x], lr=lr, max_iter=1, history_size=history_size,
+                    tolerance_grad=0.0, tolerance_change=0.0,
+                )
+
+                def closure() -> torch.Tensor:
+                    opt.zero_grad(set_to_none=True)
+                    loss = evaluate()
+                    loss.backward()
+                    return loss
+
+                for _ in range(iterations):
+                    opt.step(closure)  # type: ignore[arg-type]
+            elif optimizer == "adam":
+                opt = torch.optim.Adam([x], lr=lr)
+                for _ in range(iterations):
+                    opt.zero_grad(set_to_none=True)
+                    evaluate().backward()
+                    opt.step()
+            else:
+                raise ValueError(f"unknown optimizer {optimizer!r}")
+    except KeyboardInterrupt:
+        status, message = "interrupted", "interrupted by the user"
+        log.warning("interrupted after %d evaluations; keeping the best image", tracker.count)
+    except _Diverged as exc:
+        status = "diverged"
+        message = (
+            f"the loss became NaN or Inf ({', '.join(exc.terms) or 'total'}) after "
+            f"{tracker.count} evaluations; lower the weights of those terms or the learning "
+            "rate (--lr)"
+        )
+        log.error(message)
+    if tracker.count == 0 or not math.isfinite(tracker.best_loss):
+        tracker.best.copy_(x0.detach().clamp(0.0, 1.0))
+    return LevelOutcome(
+        image=tracker.best.clamp_(0.0, 1.0),
+        best_loss=tracker.best_loss,
+        history=tracker.history,
+        evaluations=tracker.count,
+        status=status,
+        message=message,
+        seconds=time.perf_counter() - start,
+    )

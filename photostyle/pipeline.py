@@ -1,0 +1,392 @@
+"""``transfer()``: the stages of photorealistic style transfer, in order.
+
+1. read the images (and masks) and bring the content to the working size;
+2. align the labels of content and style masks (one all-covering label without masks);
+3. load the trimmed VGG19;
+4. for each pyramid level, coarse to fine: compute the content target and the masked style
+   Gram targets once, build the matting Laplacian of the content once, and optimise,
+   starting from the previous level's result carried up as a residual over the content;
+5. smooth, and write the result at the output resolution via local affine transforms.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import losses
+from .config import TransferConfig
+from .errors import ConfigError
+from .features import VGGFeatures, load_extractor
+from .io import ImageLike, fit_long_side, load_image, resize, save_image
+from .masks import LabelMap, MaskSet, align_labels, fit_to_image, layer_masks, read_mask
+from .matting import MattingTerm
+from .optimize import LevelOutcome, optimise_level
+from .report import Timer, versions
+from .smooth import finish
+
+log = logging.getLogger(__name__)
+
+MaskLike = str | os.PathLike | np.ndarray | LabelMap
+#: ``progress(level_index, n_levels, evaluation, evaluations_in_level, terms)``
+ProgressCallback = Callable[[int, int, int, int, dict[str, float]], None]
+
+
+@dataclass
+class TransferResult:
+    """The outcome of :func:`transfer`.
+
+    Attributes:
+        image: ``(H, W, 3)`` float32 in [0, 1] at the output resolution.
+        working_image: ``(h, w, 3)`` optimised image at the working size, before smoothing.
+        report: JSON-ready record of settings, losses, timings and versions.
+        status: ``"completed"``, ``"interrupted"`` or ``"diverged"``.
+        message: why the run stopped early, if it did.
+    """
+
+    image: np.ndarray
+    working_image: np.ndarray
+    report: dict[str, Any] = field(default_factory=dict)
+    status: str = "completed"
+    message: str = ""
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the image atomically (format from the extension)."""
+        return save_image(self.image, path)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` picks CUDA when available."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: CUDA was requested but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def _describe(source: Any) -> str:
+    if isinstance(source, str | os.PathLike):
+        return str(source)
+    return type(source).__name__
+
+
+def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
+
+
+def _to_array(image: torch.Tensor) -> np.ndarray:
+    return image[0].detach().cpu().numpy().transpose(1, 2, 0).astype(np.float32)
+
+
+def _read_masks(
+    content_mask: MaskLike | None,
+    style_mask: MaskLike | None,
+    content_shape: tuple[int, int],
+    style_shape: tuple[int, int],
+    config: TransferConfig,
+) -> MaskSet:
+    if content_mask is None and style_mask is None:
+        return MaskSet.single(content_shape, style_shape)
+    if content_mask is None or style_mask is None:
+        given = "content" if content_mask is not None else "style"
+        missing = "style" if given == "content" else "content"
+        raise ConfigError(
+            f"a {given} mask was given without a {missing} mask; give both "
+            "(--content-mask and --style-mask) or neither"
+        )
+
+    def read(mask: MaskLike, what: str) -> LabelMap:
+        if isinstance(mask, LabelMap):
+            return mask
+        if isinstance(mask, np.ndarray):
+            from .masks import parse_mask_array
+
+            return parse_mask_array(mask, tolerance=config.mask_tolerance, source=what)
+        return read_mask(mask, tolerance=config.mask_tolerance, max_pixels=config.max_pixels)
+
+    c = fit_to_image(read(content_mask, "content mask"), content_shape, "content mask")
+    s = fit_to_image(read(style_mask, "style mask"), style_shape, "style mask")
+    return align_labels(c, s, orphan_policy=config.orphan_policy,
+                        min_fraction=config.min_label_fraction)
+
+
+class LevelProblem:
+    """Everything the objective needs at one pyramid level, computed once.
+
+    Args:
+        extractor: the network.
+        content: ``(1, 3, h, w)`` content at this level, on the device.
+        style: ``(1, 3, hs, ws)`` style at this level.
+        masks: the label masks.
+        config: settings.
+        content_np: ``(h, w, 3)`` content as an array (for the Laplacian).
+        timer: stage timer.
+    """
+
+    def __init__(
+        self,
+        extractor: VGGFeatures,
+        content: torch.Tensor,
+        style: torch.Tensor,
+        masks: MaskSet,
+        config: TransferConfig,
+        content_np: np.ndarray,
+        timer: Timer,
+    ) -> None:
+        self.extractor = extractor
+        self.config = config
+        device = content.device
+        with timer.stage("targets"), torch.no_grad():
+            content_feats = extractor(content)
+            style_feats = extractor(style)
+            self.content_target = content_feats[config.content_layer].detach()
+            c_masks = layer_masks(masks.content_masks(tuple(content.shape[-2:])), content_feats)
+            s_masks = layer_masks(masks.style_masks(tuple(style.shape[-2:])), style_feats)
+            weights = masks.content_weights().to(device)
+            self.style_targets = []
+            for layer in config.style_layers:
+                sm = s_masks[layer].to(device)
+                grams = losses.masked_grams(style_feats[layer][0], sm)
+                self._warn_vanished(layer, c_masks[layer], sm, masks.labels)
+                self.style_targets.append(
+                    losses.StyleTarget(layer, grams, c_masks[layer].to(device), weights)
+                )
+        self.matting: MattingTerm | None = None
+        if config.matting_weight > 0:
+            with timer.stage("laplacian"):
+                self.matting = MattingTerm(
+                    content_np, config.matting_radius, config.matting_eps, str(device)
+                )
+
+    @staticmethod
+    def _warn_vanished(
+        layer: str, content: torch.Tensor, style: torch.Tensor, labels: list[str]
+    ) -> None:
+        for i, name in enumerate(labels):
+            if float(content[i].sum()) == 0.0 or float(style[i].sum()) == 0.0:
+                log.warning("label %s covers no pixel at layer %s: it adds no style loss there",
+                            name, layer)
+
+    def objective(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weighted sum of the loss terms at ``x`` ``(1, 3, h, w)``; one network pass."""
+        cfg = self.config
+        feats = self.extractor(x)
+        terms: dict[str, torch.Tensor] = {}
+        if cfg.content_weight > 0:
+            terms["content"] = losses.content_loss(feats[cfg.content_layer], self.content_target)
+        if cfg.style_weight > 0:
+            terms["style"] = losses.style_loss(feats, self.style_targets)
+        if cfg.tv_weight > 0:
+            terms["tv"] = losses.tv_loss(x)
+        if self.matting is not None:
+            terms["matting"] = self.matting(x)
+        weights = {"content": cfg.content_weight, "style": cfg.style_weight,
+                   "tv": cfg.tv_weight, "matting": cfg.matting_weight}
+        total = x.new_zeros(())
+        for key, value in terms.items():
+            total = total + weights[key] * value
+        return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+def transfer(
+    content: ImageLike,
+    style: ImageLike,
+    config: TransferConfig | None = None,
+    *,
+    content_mask: MaskLike | None = None,
+    style_mask: MaskLike | None = None,
+    extractor: VGGFeatures | None = None,
+    progress: ProgressCallback | None = None,
+    snapshot_dir: str | os.PathLike | None = None,
+    **overrides: Any,
+) -> TransferResult:
+    """Photorealistic style transfer of ``style``'s colour and light onto ``content``.
+
+    Args:
+        content, style: file paths, PIL images, or arrays ``(H, W, 3)`` (see
+            :func:`photostyle.io.load_image`).
+        config: settings (defaults: :class:`TransferConfig`); ``overrides`` replace fields,
+            e.g. ``transfer(c, s, size=256, matting_weight=0)``.
+        content_mask, style_mask: mask files, arrays or :class:`LabelMap`; both or neither.
+        extractor: a ready feature extractor (reused across calls, e.g. by ablations);
+            must tap every layer in use.
+        progress: called after each evaluation (see :data:`ProgressCallback`).
+        snapshot_dir: where snapshots go when ``config.save_every > 0``.
+
+    Returns:
+        A :class:`TransferResult`. Ctrl-C or a diverging loss end the optimisation early;
+        the result then holds the best image so far and ``status`` says why.
+    """
+    config = (config or TransferConfig()).replace(**overrides) if overrides else (
+        config or TransferConfig()
+    )
+    timer = Timer()
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    with timer.stage("load"):
+        content_full = load_image(content, max_pixels=config.max_pixels, what="content image")
+        style_full = load_image(style, max_pixels=config.max_pixels, what="style image")
+    with timer.stage("masks"):
+        masks = _read_masks(content_mask, style_mask, content_full.shape[:2],
+                            style_full.shape[:2], config)
+    layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
+    with timer.stage("network"):
+        if extractor is None:
+            extractor = load_extractor(layers, config.vgg_weights, seed=config.seed,
+                                       device=device)
+        else:
+            missing = [n for n in layers if n not in extractor.layers]
+            if missing:
+                raise ConfigError(f"extractor does not tap {', '.join(missing)}")
+            extractor = extractor.to(device)
+
+    sizes = config.level_sizes()
+    iterations = config.iterations_per_level()
+    level_reports: list[dict[str, Any]] = []
+    status, message = "completed", ""
+    x: torch.Tensor | None = None
+    prev_content: torch.Tensor | None = None
+    content_work = content_full
+    for level, (long_side, n_iter) in enumerate(zip(sizes, iterations, strict=True)):
+        with timer.stage("prepare"):
+            h, w = fit_long_side(*content_full.shape[:2], long_side)
+            content_np = resize(content_full, (h, w))
+            content_work = content_np
+            style_np = resize(style_full, _style_size(style_full.shape[:2], h * w))
+            content_t = _to_tensor(content_np, device)
+            style_t = _to_tensor(style_np, device)
+        problem = LevelProblem(extractor, content_t, style_t, masks, config, content_np, timer)
+        if x is None:
+            if config.init == "noise":
+                x0 = torch.rand((1, 3, h, w), generator=generator).to(device)
+            else:
+                x0 = content_t.clone()
+        else:
+            assert prev_content is not None
+            residual = F.interpolate(x - prev_content, size=(h, w), mode="bilinear",
+                                     align_corners=False)
+            x0 = (content_t + residual).clamp(0.0, 1.0)
+
+        def on_step(count: int, total: int, terms: dict[str, float], level: int = level) -> None:
+            if progress is not None:
+                progress(level, len(sizes), count, total, terms)
+
+        snapshot = _snapshot_writer(snapshot_dir, config.save_every, level)
+        with timer.stage("optimise"):
+            outcome = _run_level(x0, problem, config, n_iter, on_step, snapshot)
+        level_reports.append(_level_report(level, (h, w), style_t.shape[-2:], outcome))
+        x, prev_content = outcome.image, content_t
+        del problem
+        if outcome.status != "completed":
+            status, message = outcome.status, outcome.message
+            break
+
+    assert x is not None
+    working = _to_array(x)
+    with timer.stage("smooth"):
+        out_h, out_w = content_full.shape[:2]
+        if config.output_size is not None:
+            out_h, out_w = fit_long_side(out_h, out_w, config.output_size)
+        content_out = content_full if (out_h, out_w) == content_full.shape[:2] else resize(
+            content_full, (out_h, out_w))
+        if working.shape[:2] != content_work.shape[:2]:  # stopped at a coarser level
+            content_work = resize(content_full, working.shape[:2])
+        final = finish(content_work, working, content_out, config.smooth, config.smooth_radius,
+                       config.smooth_eps, config.smooth_sigma)
+    report = {
+        "status": status,
+        "message": message,
+        "inputs": {
+            "content": _describe(content),
+            "style": _describe(style),
+            "content_size": list(content_full.shape[:2]),
+            "style_size": list(style_full.shape[:2]),
+            "output_size": [out_h, out_w],
+            "working_size": list(working.shape[:2]),
+        },
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "device": str(device),
+        "vgg_weights": extractor.source,
+        "masks": masks.report,
+        "levels": level_reports,
+        "evaluations": sum(r["evaluations"] for r in level_reports),
+        "timings": timer.as_dict(),
+        "versions": versions(),
+    }
+    return TransferResult(final, working, report, status, message)
+
+
+def _run_level(
+    x0: torch.Tensor,
+    problem: LevelProblem,
+    config: TransferConfig,
+    n_iter: int,
+    on_step: Callable[[int, int, dict[str, float]], None],
+    snapshot: Callable[[int, torch.Tensor], None] | None,
+) -> LevelOutcome:
+    current: dict[str, torch.Tensor] = {}
+
+    def objective(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        current["x"] = x
+        return problem.objective(x)
+
+    def step(count: int, total: int, terms: dict[str, float]) -> None:
+        on_step(count, total, terms)
+        if snapshot is not None:
+            snapshot(count, current["x"])
+
+    return optimise_level(
+        x0, objective, iterations=n_iter, optimizer=config.optimizer, lr=config.lr,
+        history_size=config.lbfgs_history, on_step=step,
+    )
+
+
+def _snapshot_writer(
+    folder: str | os.PathLike | None, every: int, level: int
+) -> Callable[[int, torch.Tensor], None] | None:
+    if folder is None or every <= 0:
+        return None
+    path = Path(folder)
+
+    def write(count: int, x: torch.Tensor) -> None:
+        if count % every == 0:
+            path.mkdir(parents=True, exist_ok=True)
+            save_image(_to_array(x.detach().clamp(0, 1)), path / f"level{level}-{count:05d}.png")
+
+    return write
+
+
+def _style_size(style_shape: tuple[int, int], content_area: int) -> tuple[int, int]:
+    """Style size with about the content level's pixel count and the style's aspect."""
+    sh, sw = style_shape
+    scale = (content_area / (sh * sw)) ** 0.5
+    return max(16, round(sh * scale)), max(16, round(sw * scale))
+
+
+def _level_report(
+    level: int, size: tuple[int, int], style_size: Any, outcome: LevelOutcome
+) -> dict[str, Any]:
+    final = {k: v[-1] for k, v in outcome.history.items()}
+    return {
+        "level": level,
+        "size": list(size),
+        "style_size": [int(s) for s in style_size],
+        "evaluations": outcome.evaluations,
+        "seconds": round(outcome.seconds, 4),
+        "seconds_per_evaluation": round(outcome.seconds / max(outcome.evaluations, 1), 4),
+        "best_loss": outcome.best_loss,
+        "final": final,
+        "history": outcome.history,
+        "status": outcome.status,
+    }

@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_transfer_args(p: argparse.ArgumentParser) -> None:
-    from .config import TransferConfig
+    from .config import DEFAULT_COARSE_ITERATIONS, DEFAULT_ITERATIONS, TransferConfig
 
     d = TransferConfig()
     io = p.add_argument_group("files")
@@ -62,8 +62,10 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--size", type=int, default=d.size, help="working size (long side, px)")
     opt.add_argument("--scales", type=int, default=d.scales, help="pyramid levels")
-    opt.add_argument("--iterations", default=",".join(map(str, d.iterations)),
-                     help="iterations per level, coarse to fine (one value: every level)")
+    opt.add_argument("--iterations", default=None,
+                     help="iterations per level, coarse to fine, e.g. 150,100 (one value: "
+                     f"every level; default {DEFAULT_COARSE_ITERATIONS} per coarse level and "
+                     f"{DEFAULT_ITERATIONS} at the finest)")
     opt.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer)
     opt.add_argument("--lr", type=float, default=None,
                      help="step size (default: 1.0 for L-BFGS, 0.02 for Adam)")

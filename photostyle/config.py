@@ -23,6 +23,8 @@ ORPHAN_POLICIES = ("whole-style", "drop")
 DEVICES = ("auto", "cpu", "cuda")
 SEGMENT_MODES = ("none", "auto")
 
+DEFAULT_ITERATIONS = 100
+DEFAULT_COARSE_ITERATIONS = 150
 PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
@@ -35,7 +37,8 @@ class TransferConfig:
         scales: number of pyramid levels; level ``k`` (coarse to fine) works at
             ``size / 2**(scales-1-k)``.
         iterations: optimiser iterations per level, coarse to fine (one value is used for
-            every level).
+            every level); ``None`` uses :data:`DEFAULT_ITERATIONS` (finest level) and
+            :data:`DEFAULT_COARSE_ITERATIONS` (every coarser level).
         optimizer: ``"lbfgs"`` (default) or ``"adam"``.
         lr: step size; L-BFGS uses it as its initial step (1.0 is standard), Adam as its
             learning rate on pixel values in [0, 1].
@@ -69,7 +72,7 @@ class TransferConfig:
 
     size: int = 512
     scales: int = 2
-    iterations: tuple[int, ...] = (150, 100)
+    iterations: tuple[int, ...] | None = None
     optimizer: str = "lbfgs"
     lr: float = 1.0
     lbfgs_history: int = 20
@@ -100,7 +103,9 @@ class TransferConfig:
 
     def __post_init__(self) -> None:
         # Normalise sequences given as lists or strings.
-        if isinstance(self.iterations, int):
+        if self.iterations is None:
+            pass
+        elif isinstance(self.iterations, int):
             object.__setattr__(self, "iterations", (self.iterations,))
         elif isinstance(self.iterations, str):
             object.__setattr__(self, "iterations", parse_int_list(self.iterations, "iterations"))
@@ -121,13 +126,14 @@ class TransferConfig:
                 f"scales: {self.scales} levels below size {self.size} give a coarsest level "
                 "under 16 px; use fewer scales or a larger size"
             )
-        if not self.iterations or len(self.iterations) not in (1, self.scales):
-            raise ConfigError(
-                f"iterations: give one value or one per level ({self.scales}), "
-                f"got {len(self.iterations)}"
-            )
-        for it in self.iterations:
-            _check_int(it, "iterations", 0, 100_000)
+        if self.iterations is not None:
+            if not self.iterations or len(self.iterations) not in (1, self.scales):
+                raise ConfigError(
+                    f"iterations: give one value or one per level ({self.scales}), "
+                    f"got {len(self.iterations)}"
+                )
+            for it in self.iterations:
+                _check_int(it, "iterations", 0, 100_000)
         _check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         _check_float(self.lr, "lr", positive=True)
         _check_int(self.lbfgs_history, "lbfgs_history", 1, 1000)
@@ -161,6 +167,8 @@ class TransferConfig:
 
     def iterations_per_level(self) -> tuple[int, ...]:
         """Iterations of each level, coarse to fine (length ``scales``)."""
+        if self.iterations is None:
+            return (DEFAULT_COARSE_ITERATIONS,) * (self.scales - 1) + (DEFAULT_ITERATIONS,)
         if len(self.iterations) == 1:
             return self.iterations * self.scales
         return self.iterations
@@ -179,7 +187,7 @@ class TransferConfig:
         """JSON-ready dictionary of every setting."""
         out = dataclasses.asdict(self)
         out.pop("extra")
-        out["iterations"] = list(self.iterations)
+        out["iterations"] = list(self.iterations_per_level())
         out["style_layers"] = list(self.style_layers)
         return out
 

@@ -81,12 +81,26 @@ class LabelMap:
         return {name: float(counts[i]) / total for i, name in enumerate(self.names)}
 
 
-def _is_label_map(values: np.ndarray) -> bool:
-    """Decide whether a single-channel 8-bit image is a label map (vs. a grey colour mask)."""
-    distinct = np.unique(values)
+def _is_label_map(values: np.ndarray, tolerance: int) -> bool:
+    """Decide whether a single-channel 8-bit image is a label map (vs. a grey colour mask).
+
+    A grayscale colour mask has its values clustered near black, grey and white, and each
+    cluster has one dominant value (the others are anti-aliasing). A label map has small
+    integer ids, several of which can sit near the same grey level, each covering a large
+    area, or values far from every grey level.
+    """
+    distinct, counts = np.unique(values, return_counts=True)
     if len(distinct) > 64:
-        return False  # anti-aliased grayscale drawing
-    return not set(distinct.tolist()) <= set(_GREY_LEVELS)
+        return False  # an anti-aliased grayscale drawing, not a few integer ids
+    levels = np.array(_GREY_LEVELS)
+    nearest = np.abs(distinct[:, None].astype(int) - levels[None]).argmin(axis=1)
+    far = np.abs(distinct.astype(int) - levels[nearest]) > tolerance
+    if far.any():
+        return True
+    if distinct.max() < 255 - tolerance:
+        return True  # no white at all: small ids such as 0, 1, 2
+    large = counts > 0.05 * values.size
+    return any(int(large[nearest == k].sum()) > 1 for k in range(len(levels)))
 
 
 def parse_mask_array(
@@ -109,7 +123,7 @@ def parse_mask_array(
         arr = arr[..., 0]
     if arr.ndim == 2:
         if kind == "auto":
-            is_labels = arr.dtype != np.uint8 or _is_label_map(arr)
+            is_labels = arr.dtype != np.uint8 or _is_label_map(arr, tolerance)
             kind = "labels" if is_labels else "color"
         if kind == "color":
             grey = arr.astype(np.float64)

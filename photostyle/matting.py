@@ -20,6 +20,7 @@ numbers near 1e7 that eps = 1e-7 produces; no adjugate inverse), and accumulated
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -132,6 +133,22 @@ def laplacian_energy(laplacian: sp.spmatrix, image: np.ndarray) -> float:
     return float(np.einsum("nc,nc->", v, laplacian @ v))
 
 
+def to_torch_csr(
+    matrix: sp.csr_matrix, dtype: torch.dtype = torch.float32, device: str = "cpu"
+) -> torch.Tensor:
+    """A SciPy CSR matrix as a torch sparse CSR tensor (int64 indices) on ``device``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr.astype(np.int64)),
+            torch.from_numpy(matrix.indices.astype(np.int64)),
+            torch.from_numpy(matrix.data).to(dtype),
+            size=matrix.shape,
+            device=device,
+            check_invariants=False,
+        )
+
+
 class _QuadraticForm(torch.autograd.Function):
     """``scale * sum_c V_c^T M V_c`` with gradient ``2 * scale * M V`` (M symmetric)."""
 
@@ -168,14 +185,7 @@ class MattingTerm:
     ) -> None:
         self.shape = content.shape[:2]
         self.laplacian = matting_laplacian(content, radius, eps)
-        lap = self.laplacian
-        self.matrix = torch.sparse_csr_tensor(
-            torch.from_numpy(lap.indptr.astype(np.int64)),
-            torch.from_numpy(lap.indices.astype(np.int64)),
-            torch.from_numpy(lap.data.astype(np.float32)),
-            size=lap.shape,
-            device=device,
-        )
+        self.matrix = to_torch_csr(self.laplacian, torch.float32, device)
         self.n_pixels = self.shape[0] * self.shape[1]
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:

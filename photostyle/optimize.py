@@ -49,7 +49,14 @@ class LevelOutcome:
 class _Tracker:
     """Records every evaluation and keeps the best image."""
 
-    def __init__(self, x: torch.Tensor, on_step: StepCallback | None, total: int) -> None:
+    def __init__(
+        self,
+        x: torch.Tensor,
+        on_step: StepCallback | None,
+        total: int,
+        weights: dict[str, float] | None = None,
+    ) -> None:
+        self.weights = weights or {}
         self.best = x.detach().clone()
         self.best_loss = math.inf
         self.history: dict[str, list[float]] = {}
@@ -60,7 +67,9 @@ class _Tracker:
     def record(self, x: torch.Tensor, loss: torch.Tensor, terms: dict[str, float]) -> None:
         value = float(loss.detach())
         if not math.isfinite(value):
-            bad = [k for k, v in terms.items() if not math.isfinite(v)]
+            limit = torch.finfo(loss.dtype).max
+            bad = [k for k, v in terms.items()
+                   if not math.isfinite(v) or not abs(v * self.weights.get(k, 1.0)) < limit]
             raise _Diverged(bad)
         self.count += 1
         for key, v in {"total": value, **terms}.items():
@@ -87,6 +96,7 @@ def optimise_level(
     lr: float = 1.0,
     history_size: int = 20,
     on_step: StepCallback | None = None,
+    term_weights: dict[str, float] | None = None,
 ) -> LevelOutcome:
     """Minimise ``objective`` starting from ``x0``.
 
@@ -99,13 +109,14 @@ def optimise_level(
         lr: L-BFGS initial step / Adam learning rate.
         history_size: L-BFGS memory.
         on_step: called after each evaluation with ``(count, iterations, terms)``.
+        term_weights: weight of each term, to name the culprit when the loss diverges.
 
     Returns:
         A :class:`LevelOutcome`; never raises for Ctrl-C or divergence (see ``status``).
     """
     start = time.perf_counter()
     x = x0.detach().clone().clamp_(0.0, 1.0).requires_grad_(True)
-    tracker = _Tracker(x, on_step, iterations)
+    tracker = _Tracker(x, on_step, iterations, term_weights)
     status, message = "completed", ""
 
     def evaluate() -> torch.Tensor:
@@ -144,10 +155,11 @@ def optimise_level(
         log.warning("interrupted after %d evaluations; keeping the best image", tracker.count)
     except _Diverged as exc:
         status = "diverged"
+        settings = " or ".join(f"--{t}-weight" for t in exc.terms)
         message = (
-            f"the loss became NaN or Inf ({', '.join(exc.terms) or 'total'}) after "
-            f"{tracker.count} evaluations; lower the weights of those terms or the learning "
-            "rate (--lr)"
+            f"the loss became NaN or Inf after {tracker.count} evaluations"
+            + (f" in the {', '.join(exc.terms)} term" if exc.terms else "")
+            + f"; lower {settings + ' or ' if settings else ''}the step size --lr"
         )
         log.error(message)
     if tracker.count == 0 or not math.isfinite(tracker.best_loss):

@@ -143,6 +143,8 @@ class LevelProblem:
     ) -> None:
         self.extractor = extractor
         self.config = config
+        self.weights = {"content": config.content_weight, "style": config.style_weight,
+                        "tv": config.tv_weight, "matting": config.matting_weight}
         device = content.device
         with timer.stage("targets"), torch.no_grad():
             content_feats = extractor(content)
@@ -188,11 +190,9 @@ class LevelProblem:
             terms["tv"] = losses.tv_loss(x)
         if self.matting is not None:
             terms["matting"] = self.matting(x)
-        weights = {"content": cfg.content_weight, "style": cfg.style_weight,
-                   "tv": cfg.tv_weight, "matting": cfg.matting_weight}
         total = x.new_zeros(())
         for key, value in terms.items():
-            total = total + weights[key] * value
+            total = total + self.weights[key] * value
         return total, {k: float(v.detach()) for k, v in terms.items()}
 
 
@@ -252,6 +252,7 @@ def transfer(
 
     sizes = config.level_sizes()
     iterations = config.iterations_per_level()
+    _check_level_sizes(content_full.shape[:2], sizes[0], layers, _describe(content))
     level_reports: list[dict[str, Any]] = []
     status, message = "completed", ""
     x: torch.Tensor | None = None
@@ -348,8 +349,27 @@ def _run_level(
 
     return optimise_level(
         x0, objective, iterations=n_iter, optimizer=config.optimizer, lr=config.lr,
-        history_size=config.lbfgs_history, on_step=step,
+        history_size=config.lbfgs_history, on_step=step, term_weights=problem.weights,
     )
+
+
+def _check_level_sizes(
+    shape: tuple[int, int], coarsest: int, layers: list[str], source: str
+) -> None:
+    """Refuse levels too small for the deepest layer (each pooling halves the size)."""
+    from .features import LAYER_INDEX
+
+    deepest = max(layers, key=lambda n: LAYER_INDEX[n])
+    pools = sum(1 for n, i in LAYER_INDEX.items()
+                if n.startswith("pool") and i < LAYER_INDEX[deepest])
+    need = 2**pools
+    h, w = fit_long_side(*shape, coarsest)
+    if min(h, w) < need:
+        raise ConfigError(
+            f"size: {source} is {shape[1]}x{shape[0]}; its coarsest level would be {w}x{h} "
+            f"px, too small for layer {deepest} (needs at least {need} px on the short side); "
+            "use a larger --size, fewer --scales or shallower layers"
+        )
 
 
 def _snapshot_writer(

@@ -1,0 +1,78 @@
+"""Shared fixtures: tiny synthetic images, random-weight VGG19 files, ../shared paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import photostyle  # noqa: F401  (applies the torchvision compatibility step)
+from photostyle.features import LAYER_INDEX, VGGFeatures
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PHOTOSTYLE_SHARED", REPO.parent / "shared"))
+SHARED_WEIGHTS = SHARED / "weights" / "vgg19-conv1_1-conv3_4-imagenet.pth"
+DPST = SHARED / "dpst"
+
+requires_shared = pytest.mark.skipif(
+    not SHARED_WEIGHTS.exists() or not DPST.exists(), reason="../shared is absent"
+)
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test touches the network or the user's torch cache."""
+    monkeypatch.setenv("PHOTOSTYLE_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+
+
+def gradient_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Smooth colourful float32 (h, w, 3) image in [0, 1] with some texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([x / max(w - 1, 1), y / max(h - 1, 1), 0.5 + 0.3 * np.sin(x / 3 + y / 5)], 2)
+    img += 0.05 * rng.standard_normal(img.shape).astype(np.float32)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def save_png(array: np.ndarray, path: Path) -> Path:
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8)
+    Image.fromarray(array).save(path)
+    return path
+
+
+def random_vgg_state(last_layer: str = "relu5_1", seed: int = 0) -> dict[str, torch.Tensor]:
+    """A torchvision-keyed random VGG19 state dict up to ``last_layer``."""
+    torch.manual_seed(seed)
+    model = VGGFeatures([last_layer])
+    return {f"features.{k}": v.clone() for k, v in model.features.state_dict().items()}
+
+
+@pytest.fixture(scope="session")
+def vgg_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random weights for every layer up to relu5_1 (the paper's deepest)."""
+    path = tmp_path_factory.mktemp("weights") / "vgg19-random.pth"
+    torch.save(random_vgg_state("relu5_1"), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shallow_vgg_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random weights covering layers up to relu3_4 only (like ../shared's file)."""
+    path = tmp_path_factory.mktemp("weights") / "vgg19-shallow.pth"
+    state = random_vgg_state("relu3_4")
+    assert max(int(k.split(".")[1]) for k in state) == LAYER_INDEX["conv3_4"]
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture()
+def image_pair(tmp_path: Path) -> tuple[Path, Path]:
+    content = save_png(gradient_image(40, 56, 0), tmp_path / "content.png")
+    style = save_png(gradient_image(48, 40, 1)[..., ::-1].copy(), tmp_path / "style.png")
+    return content, style

@@ -1,0 +1,154 @@
+"""The command line end to end on tiny images with random-weight networks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photostyle.cli import main
+
+FAST = ["--content-layer", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--size", "32",
+        "--iterations", "3", "-q"]
+
+
+def run(*args: str) -> int:
+    return main(list(args))
+
+
+def test_transfer_end_to_end(image_pair, shallow_vgg_file: Path, tmp_path: Path) -> None:
+    content, style = image_pair
+    out = tmp_path / "out" / "result.jpg"
+    code = run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+               "--vgg-weights", str(shallow_vgg_file), *FAST)
+    assert code == 0
+    assert Image.open(out).size == Image.open(content).size
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["status"] == "completed"
+    assert report["config"]["content_layer"] == "relu2_1"
+    assert report["vgg_weights"] == str(shallow_vgg_file)
+    assert report["levels"][-1]["final"]["total"] > 0
+    assert report["seed"] == 0 and "torch" in report["versions"]
+
+
+def test_default_layers_need_deep_weights(image_pair, shallow_vgg_file: Path, tmp_path: Path,
+                                          capsys) -> None:
+    content, style = image_pair
+    out = tmp_path / "o.png"
+    code = run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+               "--vgg-weights", str(shallow_vgg_file), "--size", "32", "-q")
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lacks conv4_1" in err[0] and "Traceback" not in err[0]
+    assert not out.exists()
+
+
+def test_full_depth_random_weights(image_pair, vgg_file: Path, tmp_path: Path) -> None:
+    content, style = image_pair
+    out = tmp_path / "o.png"
+    assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+               "--vgg-weights", str(vgg_file), "--size", "64", "--iterations", "2", "-q") == 0
+    assert out.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["-c", "nope.png"], "content image nope.png: file not found"),
+        (["--style-layers", "relu1_1,bogus"], "unknown VGG19 layer 'bogus'"),
+        (["--size", "-3"], "size: must be between"),
+        (["-o", "result.txt"], "unknown image extension"),
+        (["--vgg-weights", "missing.pth"], "missing.pth: file not found"),
+    ],
+)
+def test_bad_input_one_line_exit_2(image_pair, shallow_vgg_file: Path, tmp_path: Path, capsys,
+                                   monkeypatch, change: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    content, style = image_pair
+    args = {"-c": str(content), "-s": str(style), "-o": "o.png",
+            "--vgg-weights": str(shallow_vgg_file)}
+    extra = []
+    for i in range(0, len(change), 2):
+        if change[i] in args:
+            args[change[i]] = change[i + 1]
+        else:
+            extra += change[i : i + 2]
+    flat = [x for kv in args.items() for x in kv]
+    code = run("transfer", *flat, *FAST, *extra)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.json").exists()
+
+
+def test_output_over_input_refused(image_pair, shallow_vgg_file: Path, capsys) -> None:
+    content, style = image_pair
+    before = content.read_bytes()
+    code = run("transfer", "-c", str(content), "-s", str(style), "-o", str(content),
+               "--vgg-weights", str(shallow_vgg_file), *FAST)
+    assert code == 2 and "is an input file" in capsys.readouterr().err
+    assert content.read_bytes() == before
+
+
+def test_not_an_image(tmp_path: Path, shallow_vgg_file: Path, image_pair, capsys) -> None:
+    fake = tmp_path / "photo.jpg"
+    fake.write_text("hello")
+    code = run("transfer", "-c", str(fake), "-s", str(image_pair[1]), "-o",
+               str(tmp_path / "o.png"), "--vgg-weights", str(shallow_vgg_file), *FAST)
+    assert code == 2 and "photo.jpg: not an image" in capsys.readouterr().err
+
+
+def test_missing_weights_offline_is_fast_and_clear(image_pair, tmp_path: Path) -> None:
+    content, style = image_pair
+    env = {**os.environ, "PHOTOSTYLE_OFFLINE": "1", "TORCH_HOME": str(tmp_path / "th")}
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "photostyle", "transfer", "-c", str(content), "-s", str(style),
+         "-o", str(tmp_path / "o.png")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "VGG19 ImageNet weights are not available" in lines[0]
+    assert "--vgg-weights" in lines[0] and str(tmp_path / "th") in lines[0]
+    assert elapsed < 30  # includes interpreter and torch start-up
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_verbose_shows_traceback(image_pair, tmp_path: Path, capsys) -> None:
+    code = run("-v", "transfer", "-c", str(tmp_path / "x.png"), "-s", str(image_pair[1]),
+               "-o", str(tmp_path / "o.png"))
+    assert code == 2 and "Traceback" in capsys.readouterr().err
+
+
+def test_sigint_writes_best_image(image_pair, shallow_vgg_file: Path, tmp_path: Path) -> None:
+    content, style = image_pair
+    out = tmp_path / "o.png"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "photostyle", "transfer", "-c", str(content), "-s", str(style),
+         "-o", str(out), "--vgg-weights", str(shallow_vgg_file), "--content-layer",
+         "relu2_1", "--style-layers", "relu1_1,relu2_1", "--size", "64", "--scales", "1",
+         "--iterations", "100000", "--save-every", "1"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    snaps = tmp_path / "o-snapshots"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (snaps.exists() and len(list(snaps.iterdir())) >= 2):
+        time.sleep(0.2)
+    proc.send_signal(2)  # SIGINT, as Ctrl-C
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert Image.open(out).size == Image.open(content).size
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["status"] == "interrupted"
+    assert np.asarray(Image.open(out)).std() > 0

@@ -1,0 +1,110 @@
+"""Loss formulas against hand-computed values, and gradients against finite differences."""
+
+from __future__ import annotations
+
+import torch
+
+from photostyle import losses
+
+
+def test_gram_hand_computed() -> None:
+    # F has 2 channels over 3 pixels: f0 = (1, 2, 3), f1 = (0, 1, -1).
+    f = torch.tensor([[[1.0, 2.0, 3.0]], [[0.0, 1.0, -1.0]]])  # (2, 1, 3)
+    g = losses.gram(f)
+    # G = F F^T / 3: [[1+4+9, 0+2-3], [., 0+1+1]] / 3
+    expected = torch.tensor([[14.0, -1.0], [-1.0, 2.0]]) / 3
+    torch.testing.assert_close(g, expected)
+
+
+def test_masked_gram_hand_computed() -> None:
+    f = torch.tensor([[[1.0, 2.0, 3.0]], [[0.0, 1.0, -1.0]]])
+    mask = torch.tensor([[1.0, 0.0, 0.5]])
+    # weighted by m^2 = (1, 0, 0.25), normalised by 1.25
+    expected = torch.tensor([[1 + 0.25 * 9, 0.25 * -3], [0.25 * -3, 0.25 * 1]]) / 1.25
+    torch.testing.assert_close(losses.gram(f, mask), expected)
+
+
+def test_gram_with_full_mask_equals_plain() -> None:
+    f = torch.randn(1, 5, 4, 6)
+    torch.testing.assert_close(losses.gram(f, torch.ones(4, 6)), losses.gram(f))
+
+
+def test_content_loss_hand_computed() -> None:
+    target = torch.tensor([1.0, 2.0, 2.0]).view(1, 3, 1, 1)
+    out = torch.tensor([1.0, 0.0, 3.0]).view(1, 3, 1, 1)
+    # ||out - target||^2 = 0 + 4 + 1 = 5; ||target||^2 = 9
+    torch.testing.assert_close(losses.content_loss(out, target), torch.tensor(5 / 9))
+
+
+def test_tv_loss_hand_computed() -> None:
+    img = torch.tensor([[0.0, 1.0], [2.0, 4.0]]).view(1, 1, 2, 2)
+    # vertical diffs: 2, 3 -> mean sq 6.5; horizontal: 1, 2 -> mean sq 2.5
+    torch.testing.assert_close(losses.tv_loss(img), torch.tensor(9.0))
+
+
+def _target(style_feats: torch.Tensor, out_masks: torch.Tensor, style_masks: torch.Tensor,
+            weights: torch.Tensor) -> losses.StyleTarget:
+    return losses.StyleTarget("relu1_1", losses.masked_grams(style_feats[0], style_masks),
+                              out_masks, weights)
+
+
+def test_single_label_style_equals_plain_gram_loss() -> None:
+    torch.manual_seed(0)
+    out = torch.randn(1, 4, 5, 6)
+    sty = torch.randn(1, 4, 7, 3)
+    target = _target(sty, torch.ones(1, 5, 6), torch.ones(1, 7, 3), torch.ones(1))
+    g_o, g_s = losses.gram(out), losses.gram(sty)
+    plain = (g_o - g_s).square().sum() / g_s.square().sum()
+    torch.testing.assert_close(losses.style_layer_loss(out, target), plain)
+
+
+def test_two_label_style_hand_computed() -> None:
+    # One channel, 4 pixels. Labels: left two pixels (0) and right two (1).
+    out = torch.tensor([1.0, 1.0, 2.0, 2.0]).view(1, 1, 1, 4)
+    sty = torch.tensor([2.0, 2.0, 1.0, 3.0]).view(1, 1, 1, 4)
+    masks = torch.tensor([[[1.0, 1.0, 0.0, 0.0]], [[0.0, 0.0, 1.0, 1.0]]])
+    weights = torch.tensor([0.25, 0.75])
+    target = _target(sty, masks, masks, weights)
+    # label 0: G_out = (1+1)/2 = 1, G_sty = (4+4)/2 = 4 -> (1-4)^2/16 = 9/16
+    # label 1: G_out = (4+4)/2 = 4, G_sty = (1+9)/2 = 5 -> (4-5)^2/25 = 1/25
+    expected = 0.25 * 9 / 16 + 0.75 * 1 / 25
+    torch.testing.assert_close(losses.style_layer_loss(out, target), torch.tensor(expected))
+
+
+def test_style_loss_is_mean_over_layers() -> None:
+    torch.manual_seed(1)
+    feats = {"relu1_1": torch.randn(1, 3, 4, 4), "relu2_1": torch.randn(1, 5, 2, 2)}
+    targets = []
+    for name, f in feats.items():
+        s = torch.randn_like(f)
+        ones = torch.ones(1, *f.shape[-2:])
+        targets.append(losses.StyleTarget(name, losses.masked_grams(s[0], ones), ones,
+                                          torch.ones(1)))
+    per_layer = [losses.style_layer_loss(feats[t.layer], t) for t in targets]
+    torch.testing.assert_close(losses.style_loss(feats, targets), sum(per_layer) / 2)
+
+
+def test_losses_are_size_and_scale_invariant() -> None:
+    torch.manual_seed(2)
+    f, p = torch.randn(1, 8, 6, 6), torch.randn(1, 8, 6, 6)
+    # scaling features (other weights) does not change content loss
+    torch.testing.assert_close(losses.content_loss(3 * f, 3 * p), losses.content_loss(f, p))
+    # tiling the image (other size) does not change the Gram loss
+    s = torch.randn(1, 8, 6, 6)
+    t1 = _target(s, torch.ones(1, 6, 6), torch.ones(1, 6, 6), torch.ones(1))
+    t2 = _target(s.repeat(1, 1, 2, 2), torch.ones(1, 12, 12), torch.ones(1, 12, 12), torch.ones(1))
+    torch.testing.assert_close(losses.style_layer_loss(f, t1),
+                               losses.style_layer_loss(f.repeat(1, 1, 2, 2), t2))
+
+
+def test_gradients_match_finite_differences() -> None:
+    torch.manual_seed(3)
+    x = torch.rand(1, 3, 5, 4, dtype=torch.float64, requires_grad=True)
+    p = torch.rand(1, 3, 5, 4, dtype=torch.float64)
+    masks = torch.rand(2, 5, 4, dtype=torch.float64)
+    sty = torch.rand(1, 3, 5, 4, dtype=torch.float64)
+    target = losses.StyleTarget("relu1_1", losses.masked_grams(sty[0], masks), masks,
+                                torch.tensor([0.4, 0.6], dtype=torch.float64))
+    assert torch.autograd.gradcheck(lambda v: losses.content_loss(v, p), (x,))
+    assert torch.autograd.gradcheck(lambda v: losses.style_layer_loss(v, target), (x,))
+    assert torch.autograd.gradcheck(losses.tv_loss, (x,))

@@ -1,0 +1,128 @@
+"""transfer(): pyramid, determinism, interruption, divergence, reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from photostyle import TransferConfig, transfer
+from photostyle.errors import ConfigError
+from photostyle.features import VGGFeatures
+
+from .conftest import gradient_image, random_vgg_state
+
+SMALL = dict(content_layer="relu2_1", style_layers=("relu1_1", "relu2_1"), size=32, scales=2,
+             iterations=(4, 3))
+
+
+@pytest.fixture(scope="module")
+def extractor() -> VGGFeatures:
+    return VGGFeatures(["relu1_1", "relu2_1"], random_vgg_state("relu2_1"))
+
+
+def test_pyramid_sizes_and_report(extractor: VGGFeatures) -> None:
+    content, style = gradient_image(30, 45), gradient_image(50, 40, 1)
+    result = transfer(content, style, extractor=extractor, **SMALL)
+    assert result.status == "completed"
+    assert result.image.shape == (30, 45, 3)  # the content's own resolution
+    assert result.working_image.shape == (21, 32, 3)
+    levels = result.report["levels"]
+    assert [lv["size"] for lv in levels] == [[11, 16], [21, 32]]
+    assert [lv["evaluations"] for lv in levels] == [4, 3]
+    assert set(levels[0]["history"]) == {"total", "content", "style", "tv", "matting"}
+    for key in ("load", "masks", "network", "targets", "laplacian", "optimise", "smooth"):
+        assert key in result.report["timings"]
+    assert result.report["versions"]["torch"] == torch.__version__
+
+
+def test_reproducible_for_a_seed(extractor: VGGFeatures) -> None:
+    content, style = gradient_image(24, 24), gradient_image(24, 24, 1)
+    a = transfer(content, style, extractor=extractor, init="noise", seed=7, **SMALL)
+    b = transfer(content, style, extractor=extractor, init="noise", seed=7, **SMALL)
+    c = transfer(content, style, extractor=extractor, init="noise", seed=8, **SMALL)
+    np.testing.assert_array_equal(a.image, b.image)
+    assert not np.array_equal(a.image, c.image)
+
+
+def test_coarse_result_is_carried_up_as_residual(extractor: VGGFeatures) -> None:
+    # With zero iterations everywhere, the pyramid must hand the content back unchanged.
+    content = gradient_image(32, 32)
+    result = transfer(content, gradient_image(32, 32, 1), extractor=extractor, smooth="none",
+                      **{**SMALL, "iterations": (0, 0)})
+    from photostyle.io import resize
+
+    np.testing.assert_allclose(result.working_image, resize(content, (32, 32)), atol=1e-6)
+
+
+def test_style_loss_decreases(extractor: VGGFeatures) -> None:
+    content, style = gradient_image(32, 32), gradient_image(32, 32, 1)[..., ::-1].copy()
+    result = transfer(content, style, extractor=extractor, matting_weight=0,
+                      **{**SMALL, "scales": 1, "iterations": 20})
+    history = result.report["levels"][0]["history"]["style"]
+    assert min(history) < 0.5 * history[0]
+
+
+def test_adam_runs(extractor: VGGFeatures) -> None:
+    result = transfer(gradient_image(20, 20), gradient_image(20, 20, 1), extractor=extractor,
+                      optimizer="adam", lr=0.02, **SMALL)
+    assert result.report["evaluations"] == 7
+
+
+def test_interrupt_keeps_best_image(extractor: VGGFeatures) -> None:
+    calls = []
+
+    def progress(level, n_levels, count, total, terms):
+        calls.append((level, count))
+        if level == 1 and count == 2:
+            raise KeyboardInterrupt
+
+    result = transfer(gradient_image(24, 24), gradient_image(24, 24, 1), extractor=extractor,
+                      progress=progress, **{**SMALL, "iterations": (3, 5)})
+    assert result.status == "interrupted"
+    assert result.report["status"] == "interrupted"
+    assert calls[-1] == (1, 2)
+    assert result.image.shape == (24, 24, 3) and np.isfinite(result.image).all()
+
+
+def test_divergence_is_reported_with_the_setting(extractor: VGGFeatures) -> None:
+    result = transfer(gradient_image(20, 20), gradient_image(20, 20, 1), extractor=extractor,
+                      style_weight=1e308, **{**SMALL, "scales": 1, "iterations": 3})
+    assert result.status == "diverged"
+    assert "--style-weight" in result.message and "--lr" in result.message
+    assert np.isfinite(result.image).all()
+
+
+def test_snapshots(extractor: VGGFeatures, tmp_path: Path) -> None:
+    transfer(gradient_image(20, 20), gradient_image(20, 20, 1), extractor=extractor,
+             save_every=2, snapshot_dir=tmp_path / "snaps", **SMALL)
+    assert sorted(p.name for p in (tmp_path / "snaps").iterdir()) == [
+        "level0-00002.png", "level0-00004.png", "level1-00002.png"]
+
+
+def test_mask_for_one_image_only(extractor: VGGFeatures) -> None:
+    with pytest.raises(ConfigError, match="without a style mask"):
+        transfer(gradient_image(20, 20), gradient_image(20, 20, 1), extractor=extractor,
+                 content_mask=np.zeros((20, 20), np.uint8), **SMALL)
+
+
+def test_config_validation_names_the_setting() -> None:
+    with pytest.raises(ConfigError, match="^size:"):
+        TransferConfig(size=0)
+    with pytest.raises(ConfigError, match="^iterations:"):
+        TransferConfig(scales=3, iterations=(1, 2))
+    with pytest.raises(ConfigError, match="^style_layers: unknown VGG19 layer"):
+        TransferConfig(style_layers="relu1_1,foo")
+    with pytest.raises(ConfigError, match="^matting_weight: must not be negative"):
+        TransferConfig(matting_weight=-1)
+    with pytest.raises(ConfigError, match="^tv_weight: must be finite"):
+        TransferConfig(tv_weight=float("nan"))
+    assert TransferConfig(iterations="5").iterations_per_level() == (5, 5)
+
+
+def test_level_too_small_for_deep_layers_is_explained() -> None:
+    with pytest.raises(ConfigError, match=r"too small for layer relu5_1 .*16 px"):
+        transfer(gradient_image(10, 400), gradient_image(20, 20, 1), vgg_weights="random",
+                 size=64, scales=1)

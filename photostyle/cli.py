@@ -69,14 +69,19 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer)
     opt.add_argument("--lr", type=float, default=None,
                      help="step size (default: 1.0 for L-BFGS, 0.02 for Adam)")
-    opt.add_argument("--init", choices=("content", "noise"), default=d.init)
+    opt.add_argument("--init", choices=("transfer", "content", "noise"), default=d.init,
+                     help="starting image: per-region colour transfer (default), the content, "
+                     "or noise")
     opt.add_argument("--seed", type=int, default=d.seed)
     opt.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
     out = p.add_argument_group("smoothing and output")
     out.add_argument("--smooth", choices=("local-affine", "guided", "none"), default=d.smooth)
     out.add_argument("--smooth-radius", type=int, default=d.smooth_radius)
     out.add_argument("--smooth-eps", type=float, default=d.smooth_eps)
-    out.add_argument("--smooth-sigma", type=float, default=d.smooth_sigma)
+    out.add_argument("--smooth-sigma", type=float, default=d.smooth_sigma,
+                     help="edge sensitivity of the smoothing ([0, 1] colour units)")
+    out.add_argument("--smooth-spatial", type=float, default=d.smooth_spatial,
+                     help="spatial extent of the smoothing (working-size pixels)")
     out.add_argument("--output-size", type=int, default=None,
                      help="long side of the output (default: the content's own resolution)")
     msk = p.add_argument_group("masks")
@@ -97,7 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("transfer", help="transfer a style photo's look onto a content photo",
                        description="Transfer the colour and light of --style onto --content.")
     _add_transfer_args(t)
-    for p in (t,):
+    m = sub.add_parser("masks", help="check a content/style mask pair and write a preview",
+                       description="Validate a mask pair (optionally against its images) and "
+                       "write a preview PNG with the masks over the images and a legend.")
+    m.add_argument("--content-mask", required=True)
+    m.add_argument("--style-mask", required=True)
+    m.add_argument("--content", help="content image (to check sizes and draw the preview)")
+    m.add_argument("--style", help="style image")
+    m.add_argument("-o", "--output", default="mask-preview.png", help="preview PNG")
+    m.add_argument("--orphan-policy", choices=("whole-style", "drop"), default="whole-style")
+    m.add_argument("--min-label-fraction", type=float, default=0.002)
+    m.add_argument("--mask-tolerance", type=int, default=48)
+    m.add_argument("--max-pixels", type=int, default=150_000_000)
+    for p in (t, m):
         p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
         p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     return parser
@@ -115,7 +132,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
         content_weight=args.content_weight, style_weight=args.style_weight,
         tv_weight=args.tv_weight, matting_weight=args.matting_weight,
         smooth=args.smooth, smooth_radius=args.smooth_radius, smooth_eps=args.smooth_eps,
-        smooth_sigma=args.smooth_sigma, output_size=args.output_size,
+        smooth_sigma=args.smooth_sigma, smooth_spatial=args.smooth_spatial,
+        output_size=args.output_size,
         vgg_weights=args.vgg_weights, device=args.device, max_pixels=args.max_pixels,
         orphan_policy=args.orphan_policy, min_label_fraction=args.min_label_fraction,
         mask_tolerance=args.mask_tolerance, save_every=args.save_every,
@@ -197,7 +215,50 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"transfer": cmd_transfer}
+def cmd_masks(args: argparse.Namespace) -> int:
+    from .config import TransferConfig
+    from .io import check_output_path, load_image
+    from .masks import align_labels, fit_to_image, read_mask
+    from .preview import render_preview
+
+    config = TransferConfig(orphan_policy=args.orphan_policy,
+                            min_label_fraction=args.min_label_fraction,
+                            mask_tolerance=args.mask_tolerance, max_pixels=args.max_pixels)
+    inputs = [args.content_mask, args.style_mask, args.content, args.style]
+    output = check_output_path(args.output, inputs)
+    content = load_image(args.content, max_pixels=config.max_pixels,
+                         what="content image") if args.content else None
+    style = load_image(args.style, max_pixels=config.max_pixels,
+                       what="style image") if args.style else None
+    c = read_mask(args.content_mask, tolerance=config.mask_tolerance,
+                  max_pixels=config.max_pixels)
+    s = read_mask(args.style_mask, tolerance=config.mask_tolerance, max_pixels=config.max_pixels)
+    if content is not None:
+        c = fit_to_image(c, content.shape[:2], "content mask")
+    if style is not None:
+        s = fit_to_image(s, style.shape[:2], "style mask")
+    masks = align_labels(c, s, orphan_policy=config.orphan_policy,
+                         min_fraction=config.min_label_fraction)
+    sheet = render_preview(masks, content, style)
+    from .io import atomic_write
+
+    with atomic_write(output) as handle:
+        sheet.save(handle, format="PNG")
+    report = masks.report
+    print(f"{c.kind} masks: {len(masks.labels)} shared label(s)")
+    for name in masks.labels:
+        a = report["labels"][name]
+        orphan = "  (orphan: whole style image)" if name in masks.whole_style else ""
+        print(f"  {name:<12} content {a['content']:6.1%}  style {a['style']:6.1%}{orphan}")
+    for name, why in report["dropped"].items():
+        print(f"  {name:<12} dropped: {why}")
+    print(f"  unlabelled   content {report['content_unlabelled']:6.1%}  style "
+          f"{report['style_unlabelled']:6.1%}")
+    print(f"preview written to {output}")
+    return EXIT_OK
+
+
+COMMANDS = {"transfer": cmd_transfer, "masks": cmd_masks}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from .errors import ConfigError
 
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise")
+INITS = ("transfer", "content", "noise")
 SMOOTHERS = ("local-affine", "guided", "none")
 ORPHAN_POLICIES = ("whole-style", "drop")
 DEVICES = ("auto", "cpu", "cuda")
@@ -43,7 +43,9 @@ class TransferConfig:
         lr: step size; L-BFGS uses it as its initial step (1.0 is standard), Adam as its
             learning rate on pixel values in [0, 1].
         lbfgs_history: number of correction pairs L-BFGS keeps.
-        init: starting image of the coarsest level: ``"content"`` or ``"noise"``.
+        init: starting image of the coarsest level: ``"transfer"`` (the content recoloured
+            region by region with the style's colour statistics, see
+            :mod:`photostyle.colour`), ``"content"`` or ``"noise"``.
         seed: random seed (noise initialisation, random-weight networks).
         content_layer: VGG19 layer of the content loss.
         style_layers: VGG19 layers of the style loss.
@@ -55,6 +57,8 @@ class TransferConfig:
         smooth_eps: ridge regulariser of the local affine fit (in squared [0, 1] units).
         smooth_sigma: edge sensitivity of the coefficient smoothing (in [0, 1] colour units;
             smaller keeps edges sharper).
+        smooth_spatial: spatial extent (pixels at the working size) of the coefficient
+            smoothing of ``"local-affine"``.
         output_size: long side of the written image; ``None`` keeps the content file's own
             resolution.
         vgg_weights: path of a VGG19 state dict, ``"random"`` for untrained weights
@@ -76,7 +80,7 @@ class TransferConfig:
     optimizer: str = "lbfgs"
     lr: float = 1.0
     lbfgs_history: int = 20
-    init: str = "content"
+    init: str = "transfer"
     seed: int = 0
     content_layer: str = "relu4_2"
     style_layers: tuple[str, ...] = PAPER_STYLE_LAYERS
@@ -90,6 +94,7 @@ class TransferConfig:
     smooth_radius: int = 2
     smooth_eps: float = 1e-4
     smooth_sigma: float = 0.1
+    smooth_spatial: float = 8.0
     output_size: int | None = None
     vgg_weights: str | None = None
     device: str = "auto"
@@ -153,6 +158,7 @@ class TransferConfig:
         _check_int(self.smooth_radius, "smooth_radius", 1, 64)
         _check_float(self.smooth_eps, "smooth_eps", positive=True)
         _check_float(self.smooth_sigma, "smooth_sigma", positive=True)
+        _check_float(self.smooth_spatial, "smooth_spatial", positive=True)
         if self.output_size is not None:
             _check_int(self.output_size, "output_size", 16, 65536)
         _check_choice(self.device, "device", DEVICES)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from . import losses
+from .colour import region_colour_transfer
 from .config import TransferConfig
 from .errors import ConfigError
 from .features import VGGFeatures, load_extractor
@@ -270,6 +271,9 @@ def transfer(
         if x is None:
             if config.init == "noise":
                 x0 = torch.rand((1, 3, h, w), generator=generator).to(device)
+            elif config.init == "transfer":
+                with timer.stage("init"):
+                    x0 = _to_tensor(region_colour_transfer(content_np, style_np, masks), device)
             else:
                 x0 = content_t.clone()
         else:
@@ -303,7 +307,7 @@ def transfer(
         if working.shape[:2] != content_work.shape[:2]:  # stopped at a coarser level
             content_work = resize(content_full, working.shape[:2])
         final = finish(content_work, working, content_out, config.smooth, config.smooth_radius,
-                       config.smooth_eps, config.smooth_sigma)
+                       config.smooth_eps, config.smooth_sigma, config.smooth_spatial)
     report = {
         "status": status,
         "message": message,

@@ -1,0 +1,155 @@
+"""Quality measures that need no pretrained network (the same on every machine).
+
+No single measure ranks methods: the identity image has perfect structure and
+photorealism, and painting the style's texture in improves the colour distance. Read them
+together.
+
+* **style distance** (:func:`style_distance`): per matched label, the distance between the
+  CIELAB colour distributions of the output's region and the style's region, sliced
+  Wasserstein (W1 over 64 fixed random directions) and Fréchet (Gaussian) distance,
+  area-weighted by the region's share of the content; also as the fraction of the
+  content-to-style distance that the output closed.
+* **structure** (:func:`gradient_ssim`): SSIM between the gradient-magnitude maps of the
+  content and the output (luminance, Sobel), 7x7 Gaussian windows.
+* **photorealism** (:func:`local_affine_residual`): how far each 3x3 window of the output is
+  from an affine function of the content's colours: the mean squared residual of a lightly
+  regularised per-window fit, divided by the output's variance, times 1000 (scale-free).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .masks import MaskSet
+from .smooth import affine_fit
+
+N_DIRECTIONS = 64
+N_QUANTILES = 256
+_DIRECTIONS = np.random.default_rng(0).standard_normal((N_DIRECTIONS, 3))
+_DIRECTIONS /= np.linalg.norm(_DIRECTIONS, axis=1, keepdims=True)
+
+
+def to_lab(image: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` RGB in [0, 1] to CIELAB (L in [0, 100])."""
+    return cv2.cvtColor(np.ascontiguousarray(image, dtype=np.float32), cv2.COLOR_RGB2Lab)
+
+
+def sliced_wasserstein(a: np.ndarray, b: np.ndarray) -> float:
+    """Sliced W1 distance between point sets ``(N, 3)`` and ``(M, 3)``."""
+    q = (np.arange(N_QUANTILES) + 0.5) / N_QUANTILES
+    pa, pb = a.astype(np.float64) @ _DIRECTIONS.T, b.astype(np.float64) @ _DIRECTIONS.T
+    qa, qb = np.quantile(pa, q, axis=0), np.quantile(pb, q, axis=0)
+    return float(np.abs(qa - qb).mean())
+
+
+def frechet(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to ``(N, 3)`` and ``(M, 3)`` (sqrt form)."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    ca, cb = np.cov(a.T), np.cov(b.T)
+    w, v = np.linalg.eigh(ca)
+    ca_half = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.linalg.eigvalsh(ca_half @ cb @ ca_half)
+    value = np.sum((mu_a - mu_b) ** 2) + np.trace(ca) + np.trace(cb) - 2 * np.sqrt(
+        np.clip(cross, 0, None)).sum()
+    return float(np.sqrt(max(value, 0.0)))
+
+
+def style_distance(
+    output: np.ndarray, style: np.ndarray, masks: MaskSet, content: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Area-weighted per-label colour distances between ``output`` and ``style`` in CIELAB.
+
+    Args:
+        output: ``(H, W, 3)``; style: ``(Hs, Ws, 3)``; masks: labels of both (resized here).
+        content: if given, also the content's distance and the fraction closed.
+    """
+    out_lab, sty_lab = to_lab(output).reshape(-1, 3), to_lab(style).reshape(-1, 3)
+    c_lab = to_lab(content).reshape(-1, 3) if content is not None else None
+    o_masks = masks.content_masks(output.shape[:2]).numpy().reshape(len(masks.labels), -1)
+    s_masks = masks.style_masks(style.shape[:2]).numpy().reshape(len(masks.labels), -1)
+    weights = masks.content_weights().numpy()
+    per_label: dict[str, Any] = {}
+    totals = {"sw": 0.0, "frechet": 0.0, "content_sw": 0.0}
+    used = 0.0
+    for i, name in enumerate(masks.labels):
+        o_sel, s_sel = o_masks[i] > 0.5, s_masks[i] > 0.5
+        if o_sel.sum() < 8 or s_sel.sum() < 8:
+            continue
+        entry: dict[str, float] = {
+                 "sw": sliced_wasserstein(out_lab[o_sel], sty_lab[s_sel]),
+                 "frechet": frechet(out_lab[o_sel], sty_lab[s_sel]), "weight": float(weights[i])}
+        if c_lab is not None:
+            entry["content_sw"] = sliced_wasserstein(c_lab[o_sel], sty_lab[s_sel])
+        per_label[name] = entry
+        used += weights[i]
+        for key in totals:
+            totals[key] += weights[i] * entry.get(key, 0.0)
+    used = max(used, 1e-12)
+    result: dict[str, Any] = {"sw": float(totals["sw"] / used),
+                              "frechet": float(totals["frechet"] / used),
+                              "labels": per_label}
+    if c_lab is not None:
+        result["content_sw"] = float(totals["content_sw"] / used)
+        result["closed"] = 1.0 - result["sw"] / max(result["content_sw"], 1e-12)
+    return result
+
+
+def _gradient_magnitude(image: np.ndarray) -> np.ndarray:
+    gray = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.float32), cv2.COLOR_RGB2GRAY)
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    return np.sqrt(gx * gx + gy * gy)
+
+
+def gradient_ssim(content: np.ndarray, output: np.ndarray) -> float:
+    """SSIM between gradient-magnitude maps of ``content`` and ``output`` (same size)."""
+    if content.shape != output.shape:
+        output = cv2.resize(output, content.shape[1::-1], interpolation=cv2.INTER_AREA)
+    a, b = _gradient_magnitude(content), _gradient_magnitude(output)
+    data_range = max(float(a.max()), float(b.max()), 1e-6)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(x, (7, 7), 1.5, borderType=cv2.BORDER_REFLECT_101)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    ssim = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
+        (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return float(ssim.mean())
+
+
+def local_affine_residual(content: np.ndarray, output: np.ndarray, radius: int = 1,
+                          eps: float = 1e-5) -> float:
+    """Mean squared residual of per-window affine fits of ``output`` on ``content``,
+    over the output's variance, x1000."""
+    if content.shape != output.shape:
+        output = cv2.resize(output, content.shape[1::-1], interpolation=cv2.INTER_AREA)
+    a, b = affine_fit(content, output, radius, eps)
+    fit = np.einsum("hwki,hwi->hwk", a, content.astype(np.float32)) + b
+    return float(1000.0 * np.mean((fit - output) ** 2) / max(float(np.var(output)), 1e-12))
+
+
+def evaluate_images(
+    content: np.ndarray, style: np.ndarray, output: np.ndarray, masks: MaskSet | None = None
+) -> dict[str, Any]:
+    """All measures for one result (images ``(H, W, 3)`` in [0, 1])."""
+    if masks is None:
+        masks = MaskSet.single(content.shape[:2], style.shape[:2])
+    if output.shape != content.shape:
+        output = cv2.resize(output, content.shape[1::-1], interpolation=cv2.INTER_AREA)
+    dist = style_distance(output, style, masks, content)
+    return {
+        "style_sw": dist["sw"],
+        "style_frechet": dist["frechet"],
+        "style_closed": dist["closed"],
+        "content_sw": dist["content_sw"],
+        "structure_ssim": gradient_ssim(content, output),
+        "affine_residual": local_affine_residual(content, output),
+        "labels": dist["labels"],
+    }

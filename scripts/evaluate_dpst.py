@@ -1,0 +1,121 @@
+"""Run photostyle over the Deep Photo Style Transfer pairs and compare with the paper.
+
+Usage (from the repository root, with ../shared present)::
+
+    python scripts/evaluate_dpst.py --out runs/dpst --pairs 1,3,5 --set size=350
+
+Each pair is transferred with the given settings and the ``../shared`` VGG19 weights
+(layers up to relu3_4 only: content relu3_2, style relu1_1, relu2_1, relu3_1), then our
+output and the paper's own result (``results/best{i}_t_1000.png``) are scored with the same
+measures (:mod:`photostyle.metrics`) against the content and style at the output size.
+Prints a table (per pair and the mean) and writes ``metrics.csv`` and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from photostyle import TransferConfig, transfer  # noqa: E402
+from photostyle.features import load_extractor  # noqa: E402
+from photostyle.io import load_image, resize, save_image  # noqa: E402
+from photostyle.masks import align_labels, fit_to_image, read_mask  # noqa: E402
+from photostyle.metrics import evaluate_images  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+SHALLOW = {"content_layer": "relu3_2", "style_layers": ("relu1_1", "relu2_1", "relu3_1")}
+MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual")
+
+
+def parse_value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    if "," in text:
+        return tuple(parse_value(t) for t in text.split(","))
+    return {"none": None, "true": True, "false": False}.get(text.lower(), text)
+
+
+def pair_ids(dpst: Path) -> list[int]:
+    return sorted(int(p.stem[2:]) for p in (dpst / "input").glob("in*.png"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dpst", type=Path, default=SHARED / "dpst")
+    parser.add_argument("--weights", type=Path,
+                        default=SHARED / "weights" / "vgg19-conv1_1-conv3_4-imagenet.pth")
+    parser.add_argument("--pairs", default="all", help="comma-separated ids, or 'all'")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a TransferConfig setting (repeatable)")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "dpst")
+    parser.add_argument("--eval-size", type=int, default=700,
+                        help="long side at which outputs are scored (the paper's results: 700)")
+    args = parser.parse_args(argv)
+    if not args.dpst.exists():
+        print(f"no pairs at {args.dpst}", file=sys.stderr)
+        return 2
+    overrides = dict(SHALLOW)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key.strip()] = parse_value(value.strip())
+    config = TransferConfig(vgg_weights=str(args.weights), **overrides)
+    ids = pair_ids(args.dpst) if args.pairs == "all" else [int(i) for i in args.pairs.split(",")]
+    args.out.mkdir(parents=True, exist_ok=True)
+    layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
+    extractor = load_extractor(layers, config.vgg_weights)
+    rows: list[dict[str, Any]] = []
+    for i in ids:
+        d = args.dpst
+        c_path, s_path = d / "input" / f"in{i}.png", d / "style" / f"tar{i}.png"
+        start = time.perf_counter()
+        result = transfer(c_path, s_path, config, content_mask=d / "seg_in" / f"in{i}.png",
+                          style_mask=d / "seg_tar" / f"tar{i}.png", extractor=extractor)
+        seconds = time.perf_counter() - start
+        save_image(result.image, args.out / f"out{i}.png")
+        content, style = load_image(c_path), load_image(s_path)
+        masks = align_labels(
+            fit_to_image(read_mask(d / "seg_in" / f"in{i}.png"), content.shape[:2], "c"),
+            fit_to_image(read_mask(d / "seg_tar" / f"tar{i}.png"), style.shape[:2], "s"))
+        paper = load_image(d / "results" / f"best{i}_t_1000.png")
+        ours = result.image if result.image.shape == content.shape else resize(
+            result.image, content.shape[:2])
+        for method, image in (("ours", ours), ("paper", paper)):
+            m = evaluate_images(content, style, image, masks)
+            row = {"pair": i, "method": method, **{k: round(float(m[k]), 4) for k in MEASURES},
+                   "seconds": round(seconds, 2) if method == "ours" else None}
+            rows.append(row)
+            print(f"pair {i:>2} {method:>5}  " + "  ".join(f"{k}={row[k]:.3f}" for k in MEASURES)
+                  + (f"  {seconds:.1f}s" if method == "ours" else ""), flush=True)
+    print()
+    summary: dict[str, dict[str, float]] = {}
+    for method in ("ours", "paper"):
+        sel = [r for r in rows if r["method"] == method]
+        summary[method] = {k: float(np.mean([r[k] for r in sel])) for k in MEASURES}
+        if method == "ours":
+            summary[method]["seconds"] = float(np.mean([r["seconds"] for r in sel]))
+        print(f"mean {method:>5}  " + "  ".join(f"{k}={v:.3f}" for k, v in
+                                                summary[method].items()))
+    with (args.out / "metrics.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (args.out / "metrics.json").write_text(json.dumps(
+        {"config": config.to_dict(), "pairs": ids, "rows": rows, "mean": summary}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

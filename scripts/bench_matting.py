@@ -13,18 +13,14 @@ reports nnz, the matrix's memory and the build's peak of traced allocations.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from photostyle.matting import MattingTerm, matting_laplacian  # noqa: E402
+from photostyle.matting import MattingTerm, matting_laplacian
 
 
 def photo_like(size: int, seed: int = 0) -> np.ndarray:

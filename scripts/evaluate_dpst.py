@@ -24,13 +24,11 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from photostyle import TransferConfig, transfer  # noqa: E402
-from photostyle.features import load_extractor  # noqa: E402
-from photostyle.io import load_image, resize, save_image  # noqa: E402
-from photostyle.masks import align_labels, fit_to_image, read_mask  # noqa: E402
-from photostyle.metrics import evaluate_images  # noqa: E402
+from photostyle import TransferConfig, transfer
+from photostyle.features import load_extractor
+from photostyle.io import load_image, resize, save_image
+from photostyle.masks import align_labels, fit_to_image, read_mask
+from photostyle.metrics import evaluate_images
 
 SHARED = REPO.parent / "shared"
 SHALLOW = {"content_layer": "relu3_2", "style_layers": ("relu1_1", "relu2_1", "relu3_1")}

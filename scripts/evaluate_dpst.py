@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
 from photostyle import TransferConfig, transfer
 from photostyle.features import load_extractor
 from photostyle.io import load_image, resize, save_image
 from photostyle.masks import align_labels, fit_to_image, read_mask
 from photostyle.metrics import evaluate_images
+
+REPO = Path(__file__).resolve().parents[1]
 
 SHARED = REPO.parent / "shared"
 SHALLOW = {"content_layer": "relu3_2", "style_layers": ("relu1_1", "relu2_1", "relu3_1")}

@@ -51,7 +51,7 @@ def test_coarse_result_is_carried_up_as_residual(extractor: VGGFeatures) -> None
     # With zero iterations everywhere, the pyramid must hand the content back unchanged.
     content = gradient_image(32, 32)
     result = transfer(content, gradient_image(32, 32, 1), extractor=extractor, smooth="none",
-                      **{**SMALL, "iterations": (0, 0)})
+                      init="content", **{**SMALL, "iterations": (0, 0)})
     from photostyle.io import resize
 
     np.testing.assert_allclose(result.working_image, resize(content, (32, 32)), atol=1e-6)
@@ -126,3 +126,14 @@ def test_level_too_small_for_deep_layers_is_explained() -> None:
     with pytest.raises(ConfigError, match=r"too small for layer relu5_1 .*16 px"):
         transfer(gradient_image(10, 400), gradient_image(20, 20, 1), vgg_weights="random",
                  size=64, scales=1)
+
+
+def test_transfer_init_is_the_region_colour_transfer(extractor: VGGFeatures) -> None:
+    from photostyle.colour import region_colour_transfer
+    from photostyle.masks import MaskSet
+
+    content, style = gradient_image(32, 32), gradient_image(32, 32, 1)[..., ::-1].copy()
+    result = transfer(content, style, extractor=extractor, smooth="none",
+                      **{**SMALL, "scales": 1, "iterations": 0})
+    expected = region_colour_transfer(content, style, MaskSet.single((32, 32), (32, 32)))
+    np.testing.assert_allclose(result.working_image, expected, atol=1e-6)

@@ -114,7 +114,46 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--min-label-fraction", type=float, default=0.002)
     m.add_argument("--mask-tolerance", type=int, default=48)
     m.add_argument("--max-pixels", type=int, default=150_000_000)
-    for p in (t, m):
+    e = sub.add_parser("evaluate", help="score an output against its content and style",
+                       description="Quality measures of an output (no network needed): "
+                       "per-region colour distance to the style (CIELAB sliced Wasserstein and "
+                       "Frechet), structure (SSIM of gradient maps against the content) and "
+                       "photorealism (local affine residual). No single one ranks methods; "
+                       "read them together.")
+    e.add_argument("--content", "-c", required=True)
+    e.add_argument("--style", "-s", required=True)
+    e.add_argument("--output", "-o", required=True, help="the image to score")
+    e.add_argument("--content-mask")
+    e.add_argument("--style-mask")
+    e.add_argument("--json", metavar="FILE", help="also write the measures as JSON")
+    e.add_argument("--vgg-weights", metavar="FILE",
+                   help="also report the content and style losses with these VGG19 weights "
+                   "(default: the cached ImageNet weights, if present)")
+    e.add_argument("--content-layer", default=None)
+    e.add_argument("--style-layers", default=None)
+    e.add_argument("--size", type=int, default=512, help="size at which losses are computed")
+    e.add_argument("--max-pixels", type=int, default=150_000_000)
+
+    a = sub.add_parser("ablate", help="run variants of the settings over pairs and tabulate",
+                       description="Run the cartesian product of --vary settings on one pair "
+                       "or a folder of pairs; write each output named after its variant, a "
+                       "contact sheet per pair, metrics.csv/json and aggregate.csv. Re-running "
+                       "skips finished variants.")
+    a.add_argument("--content", "-c")
+    a.add_argument("--style", "-s")
+    a.add_argument("--content-mask")
+    a.add_argument("--style-mask")
+    a.add_argument("--pairs", metavar="DIR", help="folder with input/in{i}, style/tar{i}, "
+                   "seg_in/in{i}, seg_tar/tar{i}")
+    a.add_argument("--only", metavar="IDS", help="comma-separated pair ids from --pairs")
+    a.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
+                   help="a setting and its values (repeatable); masks=manual,none,auto too; "
+                   "'+' joins list items, e.g. style_layers=relu1_1+relu2_1,relu1_1")
+    a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting shared by every variant (repeatable)")
+    a.add_argument("--vgg-weights", metavar="FILE")
+    a.add_argument("--out", default="ablation", help="output folder (default: %(default)s)")
+    for p in (t, m, e, a):
         p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
         p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     return parser
@@ -258,7 +297,129 @@ def cmd_masks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"transfer": cmd_transfer, "masks": cmd_masks}
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .config import TransferConfig
+    from .io import load_image, save_json
+    from .masks import MaskSet, align_labels, fit_to_image, read_mask
+    from .metrics import evaluate_images
+
+    if (args.content_mask is None) != (args.style_mask is None):
+        raise PhotostyleError("give both --content-mask and --style-mask, or neither")
+    content = load_image(args.content, max_pixels=args.max_pixels, what="content image")
+    style = load_image(args.style, max_pixels=args.max_pixels, what="style image")
+    output = load_image(args.output, max_pixels=args.max_pixels, what="output image")
+    if args.content_mask:
+        masks = align_labels(
+            fit_to_image(read_mask(args.content_mask), content.shape[:2], "content mask"),
+            fit_to_image(read_mask(args.style_mask), style.shape[:2], "style mask"))
+    else:
+        masks = MaskSet.single(content.shape[:2], style.shape[:2])
+    measures = evaluate_images(content, style, output, masks)
+    network = _network_losses(args, content, style, output, masks, TransferConfig)
+    print(f"style distance (CIELAB, area-weighted over {len(masks.labels)} label(s)):")
+    print(f"  sliced Wasserstein  {measures['style_sw']:.3f}   (content: "
+          f"{measures['content_sw']:.3f}; closed {measures['style_closed']:.1%})")
+    print(f"  Frechet             {measures['style_frechet']:.3f}")
+    print(f"structure (gradient SSIM vs content)   {measures['structure_ssim']:.4f}")
+    print(f"photorealism (local affine residual)   {measures['affine_residual']:.4f}")
+    for name, values in measures["labels"].items():
+        print(f"  label {name:<10} sw {values['sw']:.3f}  frechet {values['frechet']:.3f}  "
+              f"weight {values['weight']:.2f}")
+    if network:
+        print("network losses: " + ", ".join(f"{k} {v:.4g}" for k, v in network.items()))
+    print("(no single measure ranks methods: the unchanged content has perfect structure and "
+          "photorealism; painting the style's texture in lowers the colour distance)")
+    if args.json:
+        save_json({**measures, "network_losses": network,
+                   "inputs": {"content": args.content, "style": args.style,
+                              "output": args.output}}, args.json)
+    return EXIT_OK
+
+
+def _network_losses(args: argparse.Namespace, content: Any, style: Any, output: Any,
+                    masks: Any, config_type: Any) -> dict[str, float]:
+    from .errors import WeightsError
+    from .features import cached_weights_path, load_extractor
+    from .pipeline import loss_terms
+
+    weights = args.vgg_weights
+    if weights is None and not cached_weights_path().exists():
+        log.info("no VGG19 weights: network losses skipped")
+        return {}
+    settings: dict[str, Any] = {"size": args.size}
+    if args.content_layer:
+        settings["content_layer"] = args.content_layer
+    if args.style_layers:
+        settings["style_layers"] = args.style_layers
+    config = config_type(**settings)
+    layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
+    try:
+        extractor = load_extractor(layers, weights)
+    except WeightsError as exc:
+        if weights is not None:
+            raise
+        log.warning("network losses skipped: %s", exc)
+        return {}
+    return loss_terms(content, style, output, masks, config, extractor)
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from .ablate import Pair, find_pairs, format_aggregate, parse_setting, parse_vary, run_ablation
+    from .config import TransferConfig
+
+    if args.pairs:
+        pairs = find_pairs(args.pairs)
+        if args.only:
+            wanted = {f"in{i.strip()}" for i in args.only.split(",")}
+            pairs = [p for p in pairs if p.name in wanted]
+            if not pairs:
+                raise PhotostyleError(f"--only {args.only}: no such pair in {args.pairs}")
+    elif args.content and args.style:
+        if (args.content_mask is None) != (args.style_mask is None):
+            raise PhotostyleError("give both --content-mask and --style-mask, or neither")
+        pairs = [Pair(Path(args.content).stem, Path(args.content), Path(args.style),
+                      Path(args.content_mask) if args.content_mask else None,
+                      Path(args.style_mask) if args.style_mask else None)]
+    else:
+        raise PhotostyleError("give --content and --style, or --pairs DIR")
+    base: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise PhotostyleError(f"--set: expected KEY=VALUE, got {item!r}")
+        base[key.strip().replace("-", "_")] = parse_setting(key, value)
+    if args.vgg_weights:
+        base["vgg_weights"] = args.vgg_weights
+    if "masks" in base:
+        raise PhotostyleError("masks: use --vary masks=... (manual, none, auto)")
+    config = TransferConfig(**base)
+    vary = parse_vary(args.vary)
+    progress = _Progress(enabled=not args.quiet)
+
+    def announce(text: str) -> None:
+        progress.close()
+        progress.level = -1
+        if not args.quiet:
+            print(f"[ablate] {text}", file=sys.stderr)
+
+    try:
+        result = run_ablation(pairs, config, vary, args.out, progress=announce,
+                              transfer_progress=progress)
+    finally:
+        progress.close()
+    print(format_aggregate(result.rows))
+    done = len(result.rows) - result.skipped
+    print(f"\n{done} run, {result.skipped} already done; results in {result.out_dir}",
+          file=sys.stderr)
+    if result.status == "interrupted":
+        print("photostyle: interrupted; finished variants are kept, re-run to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+COMMANDS = {"transfer": cmd_transfer, "masks": cmd_masks, "evaluate": cmd_evaluate,
+            "ablate": cmd_ablate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -130,6 +130,8 @@ class LevelProblem:
         config: settings.
         content_np: ``(h, w, 3)`` content as an array (for the Laplacian).
         timer: stage timer.
+        cache: optional dictionary shared across calls (ablations): matting Laplacians are
+            kept there, keyed by the content's pixels and the Laplacian's settings.
     """
 
     def __init__(
@@ -141,6 +143,7 @@ class LevelProblem:
         config: TransferConfig,
         content_np: np.ndarray,
         timer: Timer,
+        cache: dict[Any, Any] | None = None,
     ) -> None:
         self.extractor = extractor
         self.config = config
@@ -165,9 +168,15 @@ class LevelProblem:
         self.matting: MattingTerm | None = None
         if config.matting_weight > 0:
             with timer.stage("laplacian"):
-                self.matting = MattingTerm(
-                    content_np, config.matting_radius, config.matting_eps, str(device)
-                )
+                key = ("laplacian", _fingerprint(content_np), config.matting_radius,
+                       config.matting_eps, str(device))
+                self.matting = cache.get(key) if cache is not None else None
+                if self.matting is None:
+                    self.matting = MattingTerm(
+                        content_np, config.matting_radius, config.matting_eps, str(device)
+                    )
+                    if cache is not None:
+                        cache[key] = self.matting
 
     @staticmethod
     def _warn_vanished(
@@ -207,6 +216,7 @@ def transfer(
     extractor: VGGFeatures | None = None,
     progress: ProgressCallback | None = None,
     snapshot_dir: str | os.PathLike | None = None,
+    cache: dict[Any, Any] | None = None,
     **overrides: Any,
 ) -> TransferResult:
     """Photorealistic style transfer of ``style``'s colour and light onto ``content``.
@@ -221,6 +231,8 @@ def transfer(
             must tap every layer in use.
         progress: called after each evaluation (see :data:`ProgressCallback`).
         snapshot_dir: where snapshots go when ``config.save_every > 0``.
+        cache: a dictionary reused across calls to share expensive intermediate results
+            (the matting Laplacians) between runs on the same content.
 
     Returns:
         A :class:`TransferResult`. Ctrl-C or a diverging loss end the optimisation early;
@@ -267,7 +279,8 @@ def transfer(
             style_np = resize(style_full, _style_size(style_full.shape[:2], h * w))
             content_t = _to_tensor(content_np, device)
             style_t = _to_tensor(style_np, device)
-        problem = LevelProblem(extractor, content_t, style_t, masks, config, content_np, timer)
+        problem = LevelProblem(extractor, content_t, style_t, masks, config, content_np, timer,
+                               cache)
         if x is None:
             if config.init == "noise":
                 x0 = torch.rand((1, 3, h, w), generator=generator).to(device)
@@ -332,6 +345,34 @@ def transfer(
     return TransferResult(final, working, report, status, message)
 
 
+def loss_terms(
+    content: np.ndarray,
+    style: np.ndarray,
+    output: np.ndarray,
+    masks: MaskSet,
+    config: TransferConfig,
+    extractor: VGGFeatures,
+) -> dict[str, float]:
+    """The (unweighted) loss terms of ``output`` at the working size ``config.size``.
+
+    Args:
+        content, style, output: ``(H, W, 3)`` images in [0, 1] (any sizes).
+        masks: label masks of content and style.
+        config: settings (layers, size, matting radius and eps).
+        extractor: network tapping the layers in use.
+    """
+    device = next(extractor.buffers()).device
+    h, w = fit_long_side(*content.shape[:2], config.size)
+    content_np = resize(content, (h, w))
+    style_np = resize(style, _style_size(style.shape[:2], h * w))
+    problem = LevelProblem(extractor, _to_tensor(content_np, device), _to_tensor(style_np, device),
+                           masks, config.replace(matting_weight=max(config.matting_weight, 1.0)),
+                           content_np, Timer())
+    with torch.no_grad():
+        _, terms = problem.objective(_to_tensor(resize(output, (h, w)), device))
+    return terms
+
+
 def _run_level(
     x0: torch.Tensor,
     problem: LevelProblem,
@@ -355,6 +396,15 @@ def _run_level(
         x0, objective, iterations=n_iter, optimizer=config.optimizer, lr=config.lr,
         history_size=config.lbfgs_history, on_step=step, term_weights=problem.weights,
     )
+
+
+def _fingerprint(array: np.ndarray) -> str:
+    """A digest of an array's shape and bytes (cache key)."""
+    import hashlib
+
+    digest = hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16)
+    digest.update(str(array.shape).encode())
+    return digest.hexdigest()
 
 
 def _check_level_sizes(

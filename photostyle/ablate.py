@@ -1,0 +1,411 @@
+"""Ablations: run the cartesian product of settings over pairs, score and tabulate them.
+
+``run_ablation`` shares work between variants (the network is loaded once; the matting
+Laplacians are cached per content and level), names every output after its variant, and
+records each finished (pair, variant) in ``results.jsonl`` keyed by a digest of the full
+settings: re-running skips what is finished, and an interruption loses at most the variant
+that was running.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import itertools
+import json
+import logging
+import os
+import re
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import TransferConfig
+from .errors import ConfigError, InputError
+from .io import atomic_write, load_image, save_image
+from .masks import LabelMap, MaskSet, align_labels, fit_to_image, read_mask
+
+log = logging.getLogger(__name__)
+
+MASK_MODES = ("manual", "none", "auto")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
+SHEET_HEIGHT = 200
+#: Measures tabulated per variant (see :mod:`photostyle.metrics`).
+MEASURES = ("style_sw", "style_frechet", "style_closed", "structure_ssim", "affine_residual")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One content/style pair (masks optional)."""
+
+    name: str
+    content: Path
+    style: Path
+    content_mask: Path | None = None
+    style_mask: Path | None = None
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for ext in IMAGE_EXTENSIONS:
+        candidate = folder / f"{stem}{ext}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def find_pairs(folder: str | os.PathLike) -> list[Pair]:
+    """Pairs in the layout ``input/in{i}``, ``style/tar{i}``, ``seg_in/in{i}``,
+    ``seg_tar/tar{i}`` (masks optional), sorted by ``i``.
+
+    Raises:
+        InputError: the folder is missing or holds no pair.
+    """
+    root = Path(folder)
+    if not (root / "input").is_dir() or not (root / "style").is_dir():
+        raise InputError(f"pairs folder {root}: expected subfolders input/ and style/")
+    pairs = []
+    for content in (root / "input").iterdir():
+        m = re.fullmatch(r"in(\w+)", content.stem)
+        if not m or content.suffix.lower() not in IMAGE_EXTENSIONS:
+            continue
+        key = m.group(1)
+        style = _find(root / "style", f"tar{key}")
+        if style is None:
+            log.warning("pair %s: no style/tar%s image; skipped", key, key)
+            continue
+        pairs.append(Pair(f"in{key}", content, style, _find(root / "seg_in", f"in{key}"),
+                          _find(root / "seg_tar", f"tar{key}")))
+    if not pairs:
+        raise InputError(f"pairs folder {root}: no input/in*/style/tar* pair found")
+
+    def order(p: Pair) -> tuple[int, str]:
+        digits = p.name[2:]
+        return (int(digits), "") if digits.isdigit() else (10**9, digits)
+
+    return sorted(pairs, key=order)
+
+
+def _config_fields() -> dict[str, Any]:
+    return {f.name: f for f in dataclasses.fields(TransferConfig) if f.name != "extra"}
+
+
+def parse_setting(key: str, text: str) -> Any:
+    """Parse one value of a TransferConfig field (or ``masks``) from text.
+
+    Raises:
+        ConfigError: unknown setting or a value of the wrong type.
+    """
+    key = key.strip().replace("-", "_")
+    if key == "masks":
+        if text not in MASK_MODES:
+            raise ConfigError(f"masks: must be one of {', '.join(MASK_MODES)}; got {text!r}")
+        return text
+    fields = _config_fields()
+    if key not in fields:
+        raise ConfigError(f"{key}: unknown setting; settings are masks, "
+                          + ", ".join(sorted(fields)))
+    default = getattr(TransferConfig(), key)
+    text = text.strip()
+    try:
+        if key in ("style_layers",):
+            return tuple(t for t in re.split(r"[+ ]", text) if t)
+        if key == "iterations":
+            return tuple(int(t) for t in text.split("+")) if text.lower() != "none" else None
+        if text.lower() == "none":
+            return None
+        if isinstance(default, bool):
+            return text.lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int) or key == "output_size":
+            return int(float(text)) if float(text).is_integer() else int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"{key}: cannot read {text!r} as a {type(default).__name__}") from None
+    return text
+
+
+def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
+    """``["matting_weight=0,1e4", "smooth=local-affine,none"]`` to ``{key: [values]}``.
+
+    Alternatives are separated by commas; inside one value ``+`` joins list items
+    (``style_layers=relu1_1+relu2_1,relu1_1``).
+    """
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not values.strip():
+            raise ConfigError(f"vary: expected KEY=V1,V2,...; got {item!r}")
+        key = key.strip().replace("-", "_")
+        out[key] = [parse_setting(key, v) for v in values.split(",")]
+    return out
+
+
+def expand(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cartesian product of the varied settings (stable order)."""
+    if not vary:
+        return [{}]
+    keys = list(vary)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*vary.values())]
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return "+".join(_format(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def variant_name(variant: dict[str, Any]) -> str:
+    """File-safe name of a variant, e.g. ``matting_weight=0__smooth=none``."""
+    if not variant:
+        return "default"
+    parts = [f"{k}={_format(v)}" for k, v in variant.items()]
+    return re.sub(r"[^A-Za-z0-9._=+-]", "-", "__".join(parts))
+
+
+def settings_key(pair: Pair, config: TransferConfig, masks_mode: str) -> str:
+    """Digest of everything that determines a result."""
+    payload = {
+        "content": str(pair.content), "style": str(pair.style),
+        "content_mask": str(pair.content_mask), "style_mask": str(pair.style_mask),
+        "masks": masks_mode, "config": config.to_dict(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class AblationResult:
+    """Rows of finished (pair, variant) results and where the files are."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "completed"
+    out_dir: Path = Path(".")
+    skipped: int = 0
+
+
+def _read_done(path: Path) -> dict[str, dict[str, Any]]:
+    done: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a crash: that variant is simply redone
+        done[row["key"]] = row
+    return done
+
+
+def _append(path: Path, row: dict[str, Any]) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(row, default=str) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def load_masks(pair: Pair, mode: str, content: np.ndarray, style: np.ndarray,
+               config: TransferConfig, segmenter: Any = None) -> tuple[Any, Any]:
+    """The ``content_mask``/``style_mask`` arguments of a transfer for a mask mode."""
+    if mode == "none":
+        return None, None
+    if mode == "manual":
+        if pair.content_mask is None or pair.style_mask is None:
+            raise InputError(f"pair {pair.name}: masks=manual but its mask files are missing")
+        return pair.content_mask, pair.style_mask
+    if segmenter is None:
+        raise ConfigError("masks=auto needs a segmentation model (see photostyle segment)")
+    return segmenter(content, style)
+
+
+def run_ablation(
+    pairs: Sequence[Pair],
+    base: TransferConfig,
+    vary: dict[str, list[Any]],
+    out_dir: str | os.PathLike,
+    *,
+    segmenter: Callable[[np.ndarray, np.ndarray], tuple[LabelMap, LabelMap]] | None = None,
+    progress: Callable[[str], None] | None = None,
+    transfer_progress: Callable[..., None] | None = None,
+) -> AblationResult:
+    """Run every variant on every pair; write images, sheets and tables under ``out_dir``.
+
+    Args:
+        pairs: the pairs.
+        base: settings shared by all variants.
+        vary: settings to vary (``masks`` takes ``manual``, ``none``, ``auto``).
+        out_dir: output folder (``{pair}/{variant}.png``, ``results.jsonl``, sheets, CSV).
+        segmenter: ``(content, style) -> (content_labels, style_labels)`` for masks=auto.
+        progress: called with a line of text before each variant.
+        transfer_progress: passed to :func:`photostyle.transfer` as ``progress``.
+    """
+    from .features import load_extractor
+    from .metrics import evaluate_images
+    from .pipeline import resolve_device, transfer
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    variants = expand(vary)
+    configs = []
+    for variant in variants:
+        settings = {k: v for k, v in variant.items() if k != "masks"}
+        try:
+            configs.append(base.replace(**settings))
+        except TypeError as exc:
+            raise ConfigError(str(exc)) from None
+    layers: list[str] = []
+    for cfg in configs:
+        layers += [cfg.content_layer, *cfg.style_layers]
+    layers = list(dict.fromkeys(layers))
+    extractor = load_extractor(layers, base.vgg_weights, seed=base.seed,
+                               device=resolve_device(base.device))
+    results_path = out / "results.jsonl"
+    done = _read_done(results_path)
+    result = AblationResult(out_dir=out)
+    cache: dict[Any, Any] = {}
+    default_mode = "manual" if all(p.content_mask and p.style_mask for p in pairs) else "none"
+    for pair in pairs:
+        content = load_image(pair.content, max_pixels=base.max_pixels, what="content image")
+        style = load_image(pair.style, max_pixels=base.max_pixels, what="style image")
+        cache.clear()  # Laplacians of another content are of no further use
+        # Every variant is scored against the same regions: the pair's own masks when it
+        # has them (whatever masks the variant used), else the whole image.
+        score_masks = _mask_set(pair.content_mask, pair.style_mask, content, style, base) if (
+            pair.content_mask and pair.style_mask) else _mask_set(None, None, content, style,
+                                                                   base)
+        for variant, cfg in zip(variants, configs, strict=True):
+            mode = variant.get("masks", default_mode)
+            name = variant_name(variant)
+            key = settings_key(pair, cfg, mode)
+            image_path = out / pair.name / f"{name}.png"
+            if key in done and image_path.exists():
+                result.rows.append(done[key])
+                result.skipped += 1
+                continue
+            if progress is not None:
+                progress(f"{pair.name} {name}")
+            c_mask, s_mask = load_masks(pair, mode, content, style, cfg, segmenter)
+            run = transfer(content, style, cfg, content_mask=c_mask, style_mask=s_mask,
+                           extractor=extractor, cache=cache, progress=transfer_progress)
+            if run.status == "interrupted":
+                result.status = "interrupted"
+                break
+            image_path.parent.mkdir(parents=True, exist_ok=True)
+            save_image(run.image, image_path)
+            metrics = evaluate_images(content, style, run.image, score_masks)
+            row = {
+                "key": key, "pair": pair.name, "variant": name,
+                **{k: _format(v) for k, v in variant.items()},
+                **{k: round(float(metrics[k]), 5) for k in MEASURES},
+                "seconds": round(run.report["timings"]["total"], 3),
+                "evaluations": run.report["evaluations"], "status": run.status,
+                "image": str(image_path.relative_to(out)),
+            }
+            _append(results_path, row)
+            result.rows.append(row)
+        if result.status == "interrupted":
+            break
+        _contact_sheet(pair, content, style, variants, out)
+    write_tables(result.rows, out)
+    return result
+
+
+def _mask_set(c_mask: Any, s_mask: Any, content: np.ndarray, style: np.ndarray,
+              cfg: TransferConfig) -> MaskSet:
+    if c_mask is None:
+        return MaskSet.single(content.shape[:2], style.shape[:2])
+
+    def read(m: Any, shape: tuple[int, int], what: str) -> LabelMap:
+        lm = m if isinstance(m, LabelMap) else read_mask(m, tolerance=cfg.mask_tolerance)
+        return fit_to_image(lm, shape, what)
+
+    return align_labels(read(c_mask, content.shape[:2], "content mask"),
+                        read(s_mask, style.shape[:2], "style mask"),
+                        orphan_policy=cfg.orphan_policy, min_fraction=cfg.min_label_fraction)
+
+
+def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,
+                   variants: list[dict[str, Any]], out: Path) -> Path | None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    tiles: list[tuple[str, Image.Image]] = []
+    for label, arr in (("content", content), ("style", style)):
+        tiles.append((label, Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8))))
+    for variant in variants:
+        path = out / pair.name / f"{variant_name(variant)}.png"
+        if path.exists():
+            with Image.open(path) as im:
+                tiles.append((variant_name(variant), im.convert("RGB")))
+    font = ImageFont.load_default()
+    scaled = [(t, im.resize((max(1, round(im.width * SHEET_HEIGHT / im.height)), SHEET_HEIGHT)))
+              for t, im in tiles]
+    per_row = 4
+    rows = [scaled[i : i + per_row] for i in range(0, len(scaled), per_row)]
+    width = max(sum(im.width + 8 for _, im in row) for row in rows) + 8
+    sheet = Image.new("RGB", (width, len(rows) * (SHEET_HEIGHT + 24) + 8), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    y = 8
+    for row in rows:
+        x = 8
+        for text, im in row:
+            sheet.paste(im, (x, y))
+            draw.text((x, y + SHEET_HEIGHT + 4), text[:60], fill=(0, 0, 0), font=font)
+            x += im.width + 8
+        y += SHEET_HEIGHT + 24
+    path = out / f"sheet_{pair.name}.png"
+    with atomic_write(path) as handle:
+        sheet.save(handle, format="PNG")
+    return path
+
+
+def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and median of every measure (and time) per variant, over pairs."""
+    by_variant: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_variant.setdefault(row["variant"], []).append(row)
+    table = []
+    for name, sel in by_variant.items():
+        entry: dict[str, Any] = {"variant": name, "pairs": len(sel)}
+        for key in (*MEASURES, "seconds"):
+            values = [float(r[key]) for r in sel]
+            entry[f"{key}_mean"] = round(statistics.fmean(values), 5)
+            entry[f"{key}_median"] = round(statistics.median(values), 5)
+        table.append(entry)
+    return table
+
+
+def write_tables(rows: list[dict[str, Any]], out: Path) -> None:
+    """``metrics.csv``/``metrics.json`` (per pair and variant) and ``aggregate.csv``."""
+    if not rows:
+        return
+    fieldnames = list(dict.fromkeys(k for r in rows for k in r))
+    with atomic_write(out / "metrics.csv", "w") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+    table = aggregate(rows)
+    with atomic_write(out / "aggregate.csv", "w") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    with atomic_write(out / "metrics.json", "w") as handle:
+        json.dump({"rows": rows, "aggregate": table}, handle, indent=2)
+
+
+def format_aggregate(rows: list[dict[str, Any]]) -> str:
+    """The aggregate table as text (means, with medians in brackets)."""
+    table = aggregate(rows)
+    if not table:
+        return "no results"
+    width = max(len(t["variant"]) for t in table)
+    head = f"{'variant':<{width}}  " + "  ".join(f"{m:>22}" for m in (*MEASURES, "seconds"))
+    lines = [head]
+    for t in table:
+        lines.append(f"{t['variant']:<{width}}  " + "  ".join(
+            f"{t[m + '_mean']:>10.4g} ({t[m + '_median']:>8.4g})" for m in (*MEASURES, "seconds")))
+    return "\n".join(lines)

@@ -1,0 +1,106 @@
+"""Ablations: naming, parsing, aggregate tables, resume after an interruption."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photostyle.ablate import (
+    aggregate,
+    expand,
+    find_pairs,
+    parse_vary,
+    run_ablation,
+    variant_name,
+)
+from photostyle.config import TransferConfig
+from photostyle.errors import ConfigError
+
+from .conftest import gradient_image, save_png
+
+BASE = TransferConfig(vgg_weights="random", content_layer="relu2_1",
+                      style_layers=("relu1_1", "relu2_1"), size=32, scales=1, iterations=2)
+
+
+def test_parse_and_name_variants() -> None:
+    vary = parse_vary(["matting_weight=0,1e4", "smooth=local-affine,none",
+                       "style_layers=relu1_1+relu2_1,relu1_1"])
+    assert vary["matting_weight"] == [0.0, 1e4]
+    assert vary["style_layers"] == [("relu1_1", "relu2_1"), ("relu1_1",)]
+    combos = expand(vary)
+    assert len(combos) == 8
+    assert variant_name(combos[0]) == (
+        "matting_weight=0__smooth=local-affine__style_layers=relu1_1+relu2_1")
+    assert variant_name({}) == "default"
+    with pytest.raises(ConfigError, match="unknown setting"):
+        parse_vary(["colour=red"])
+    with pytest.raises(ConfigError, match="masks: must be one of"):
+        parse_vary(["masks=manual,magic"])
+    with pytest.raises(ConfigError, match="size: cannot read"):
+        parse_vary(["size=big"])
+
+
+def test_aggregate_mean_and_median() -> None:
+    rows = [{"variant": "a", "style_sw": v, "style_frechet": 1, "style_closed": 0.5,
+             "structure_ssim": 0.9, "affine_residual": 0.1, "seconds": 2} for v in (1, 2, 6)]
+    (table,) = aggregate(rows)
+    assert table["style_sw_mean"] == 3 and table["style_sw_median"] == 2 and table["pairs"] == 3
+
+
+@pytest.fixture()
+def pairs_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "pairs"
+    for sub in ("input", "style", "seg_in", "seg_tar"):
+        (root / sub).mkdir(parents=True)
+    mask = np.zeros((32, 40, 3), np.uint8)
+    mask[:16] = (0, 0, 255)
+    mask[16:] = (0, 255, 0)
+    for i in (1, 2):
+        save_png(gradient_image(32, 40, i), root / "input" / f"in{i}.png")
+        save_png(gradient_image(32, 40, 10 + i)[..., ::-1].copy(), root / "style" / f"tar{i}.png")
+        save_png(mask, root / "seg_in" / f"in{i}.png")
+        save_png(mask, root / "seg_tar" / f"tar{i}.png")
+    return root
+
+
+def test_find_pairs(pairs_dir: Path) -> None:
+    pairs = find_pairs(pairs_dir)
+    assert [p.name for p in pairs] == ["in1", "in2"]
+    assert pairs[0].content_mask is not None and pairs[0].style.name == "tar1.png"
+
+
+def test_run_writes_outputs_and_resumes_after_interrupt(pairs_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "abl"
+    vary = {"matting_weight": [0.0, 1e4], "masks": ["manual", "none"]}
+    calls = {"n": 0}
+
+    def interrupt_on_third_variant(level, n_levels, count, total, terms) -> None:
+        if count == 1:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt
+
+    first = run_ablation(find_pairs(pairs_dir), BASE, vary, out,
+                         transfer_progress=interrupt_on_third_variant)
+    assert first.status == "interrupted"
+    assert len(first.rows) == 2
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    second = run_ablation(find_pairs(pairs_dir), BASE, vary, out)
+    assert second.status == "completed"
+    assert second.skipped == 2 and len(second.rows) == 8
+    names = sorted(p.name for p in (out / "in1").iterdir())
+    assert names == ["matting_weight=0__masks=manual.png", "matting_weight=0__masks=none.png",
+                     "matting_weight=10000__masks=manual.png",
+                     "matting_weight=10000__masks=none.png"]
+    assert (out / "sheet_in1.png").exists() and (out / "sheet_in2.png").exists()
+    table = json.loads((out / "metrics.json").read_text())["aggregate"]
+    assert {t["variant"] for t in table} == {
+        "matting_weight=0__masks=manual", "matting_weight=0__masks=none",
+        "matting_weight=10000__masks=manual", "matting_weight=10000__masks=none"}
+    assert all(t["pairs"] == 2 for t in table)
+    header = (out / "aggregate.csv").read_text().splitlines()[0]
+    assert "style_sw_mean" in header and "structure_ssim_median" in header

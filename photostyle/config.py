@@ -23,8 +23,8 @@ ORPHAN_POLICIES = ("whole-style", "drop")
 DEVICES = ("auto", "cpu", "cuda")
 SEGMENT_MODES = ("none", "auto")
 
-DEFAULT_ITERATIONS = 100
-DEFAULT_COARSE_ITERATIONS = 150
+DEFAULT_ITERATIONS = 40
+DEFAULT_COARSE_ITERATIONS = 80
 PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 

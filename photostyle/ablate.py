@@ -219,7 +219,7 @@ def load_masks(pair: Pair, mode: str, content: np.ndarray, style: np.ndarray,
             raise InputError(f"pair {pair.name}: masks=manual but its mask files are missing")
         return pair.content_mask, pair.style_mask
     if segmenter is None:
-        raise ConfigError("masks=auto needs a segmentation model (see photostyle segment)")
+        return None, None  # transfer() segments (config.segment == "auto"), model cached
     return segmenter(content, style)
 
 
@@ -254,6 +254,8 @@ def run_ablation(
     configs = []
     for variant in variants:
         settings = {k: v for k, v in variant.items() if k != "masks"}
+        if "masks" in variant:  # masks=auto segments; manual and none do not
+            settings["segment"] = "auto" if variant["masks"] == "auto" else "none"
         try:
             configs.append(base.replace(**settings))
         except TypeError as exc:
@@ -268,11 +270,13 @@ def run_ablation(
     done = _read_done(results_path)
     result = AblationResult(out_dir=out)
     cache: dict[Any, Any] = {}
-    default_mode = "manual" if all(p.content_mask and p.style_mask for p in pairs) else "none"
+    default_mode = "manual" if all(p.content_mask and p.style_mask for p in pairs) else (
+        "auto" if base.segment == "auto" else "none")
     for pair in pairs:
         content = load_image(pair.content, max_pixels=base.max_pixels, what="content image")
         style = load_image(pair.style, max_pixels=base.max_pixels, what="style image")
-        cache.clear()  # Laplacians of another content are of no further use
+        for stale in [k for k in cache if k[0] == "laplacian"]:
+            del cache[stale]  # Laplacians of another content are of no further use
         # Every variant is scored against the same regions: the pair's own masks when it
         # has them (whatever masks the variant used), else the whole image.
         score_masks = _mask_set(pair.content_mask, pair.style_mask, content, style, base) if (

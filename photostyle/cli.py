@@ -85,6 +85,12 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     out.add_argument("--output-size", type=int, default=None,
                      help="long side of the output (default: the content's own resolution)")
     msk = p.add_argument_group("masks")
+    msk.add_argument("--segment", choices=("auto", "none"), default=d.segment,
+                     help="without mask files: segment both photos automatically (auto, the "
+                     "default; downloads a segmentation model on first use) or transfer the "
+                     "style photo as a whole (none)")
+    msk.add_argument("--seg-model", default=d.seg_model,
+                     help="segmentation model: hub name or local folder (default: %(default)s)")
     msk.add_argument("--orphan-policy", choices=("whole-style", "drop"), default=d.orphan_policy)
     msk.add_argument("--min-label-fraction", type=float, default=d.min_label_fraction)
     msk.add_argument("--mask-tolerance", type=int, default=d.mask_tolerance)
@@ -153,7 +159,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a setting shared by every variant (repeatable)")
     a.add_argument("--vgg-weights", metavar="FILE")
     a.add_argument("--out", default="ablation", help="output folder (default: %(default)s)")
-    for p in (t, m, e, a):
+    g = sub.add_parser("segment", help="segment photos into a colour-coded mask (or a pair)",
+                       description="Segment a photo (or a content/style pair, with aligned "
+                       "labels) into the paper's colour code: a mask you can correct in any "
+                       "paint program and pass back with --content-mask/--style-mask.")
+    g.add_argument("image", nargs="?", help="a photo to segment")
+    g.add_argument("-o", "--output", help="mask to write (default: <image>-mask.png)")
+    g.add_argument("--content", help="content photo (pair mode)")
+    g.add_argument("--style", help="style photo (pair mode)")
+    g.add_argument("--content-out", help="content mask (default: <content>-mask.png)")
+    g.add_argument("--style-out", help="style mask (default: <style>-mask.png)")
+    g.add_argument("--seg-model", default="smp-hub/segformer-b2-512x512-ade-160k")
+    g.add_argument("--min-fragment", type=float, default=0.002,
+                   help="fragments below this share of the image are absorbed")
+    g.add_argument("--no-snap", action="store_true", help="do not snap borders to edges")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    g.add_argument("--max-pixels", type=int, default=150_000_000)
+    for p in (t, m, e, a, g):
         p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
         p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     return parser
@@ -176,6 +198,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         vgg_weights=args.vgg_weights, device=args.device, max_pixels=args.max_pixels,
         orphan_policy=args.orphan_policy, min_label_fraction=args.min_label_fraction,
         mask_tolerance=args.mask_tolerance, save_every=args.save_every,
+        segment=args.segment, seg_model=args.seg_model,
     )
 
 
@@ -418,8 +441,46 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_segment(args: argparse.Namespace) -> int:
+    from .io import check_output_path, load_image
+    from .masks import align_labels
+    from .pipeline import resolve_device
+    from .segment import Segmenter, legend_text, write_mask
+
+    pair = args.content is not None or args.style is not None
+    if pair and (args.content is None or args.style is None or args.image is not None):
+        raise PhotostyleError("give one IMAGE, or both --content and --style")
+    if not pair and args.image is None:
+        raise PhotostyleError("give an IMAGE to segment, or --content and --style")
+    jobs = [(args.content, args.content_out), (args.style, args.style_out)] if pair else [
+        (args.image, args.output)]
+    inputs = [j[0] for j in jobs]
+    targets = [check_output_path(out or f"{Path(src).stem}-mask.png", inputs)
+               for src, out in jobs]
+    images = [load_image(src, max_pixels=args.max_pixels, what="image") for src, _ in jobs]
+    segmenter = Segmenter.load(args.seg_model, resolve_device(args.device))
+    options = {"min_fragment": args.min_fragment, "snap_edges": not args.no_snap}
+    maps = [segmenter.label_map(img, str(src), **options) for img, (src, _) in
+            zip(images, jobs, strict=True)]
+    if pair:
+        masks = align_labels(maps[0], maps[1], min_fraction=args.min_fragment)
+        for name in masks.report["orphans"]:
+            print(f"note: {name} is in the content only (styled from the whole style image)")
+    for labels, target, seconds in zip(maps, targets, segmenter.seconds, strict=True):
+        write_mask(labels, target)
+        areas = ", ".join(f"{n} {a:.0%}" for n, a in labels.areas().items())
+        print(f"wrote {target} ({seconds:.1f} s): {areas}")
+    legend = targets[0].with_name(targets[0].stem + "-legend.txt")
+    from .io import atomic_write
+
+    with atomic_write(legend, "w") as handle:
+        handle.write(legend_text() + "\n")
+    print(f"legend (colour = group: ADE20K classes) in {legend}")
+    return EXIT_OK
+
+
 COMMANDS = {"transfer": cmd_transfer, "masks": cmd_masks, "evaluate": cmd_evaluate,
-            "ablate": cmd_ablate}
+            "ablate": cmd_ablate, "segment": cmd_segment}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

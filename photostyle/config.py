@@ -65,7 +65,11 @@ class TransferConfig:
             (benchmarks, tests), or ``None`` for torchvision's ImageNet weights.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         max_pixels: largest image (width x height) that is opened.
-        segment: ``"none"`` (no segmentation unless masks are given) or ``"auto"``.
+        segment: without mask files, ``"auto"`` segments both photos automatically (the
+            paper's behaviour, see :mod:`photostyle.segment`) and ``"none"`` transfers the
+            style image as a whole. Mask files, when given, always take precedence.
+        seg_model: segmentation model: a segmentation-models-pytorch hub name or a local
+            folder.
         orphan_policy: what styles a content label that the style image lacks:
             ``"whole-style"`` (the whole style image) or ``"drop"`` (no style loss there).
         min_label_fraction: labels covering less than this share of either image are dropped.
@@ -99,7 +103,8 @@ class TransferConfig:
     vgg_weights: str | None = None
     device: str = "auto"
     max_pixels: int = 150_000_000
-    segment: str = "none"
+    segment: str = "auto"
+    seg_model: str = "smp-hub/segformer-b2-512x512-ade-160k"
     orphan_policy: str = "whole-style"
     min_label_fraction: float = 0.002
     mask_tolerance: int = 48

@@ -93,8 +93,13 @@ def _read_masks(
     content_shape: tuple[int, int],
     style_shape: tuple[int, int],
     config: TransferConfig,
+    images: tuple[np.ndarray, np.ndarray] | None = None,
+    cache: dict[Any, Any] | None = None,
+    device: torch.device | None = None,
 ) -> MaskSet:
     if content_mask is None and style_mask is None:
+        if config.segment == "auto" and images is not None:
+            return _auto_masks(images, config, cache, device)
         return MaskSet.single(content_shape, style_shape)
     if content_mask is None or style_mask is None:
         given = "content" if content_mask is not None else "style"
@@ -117,6 +122,30 @@ def _read_masks(
     s = fit_to_image(read(style_mask, "style mask"), style_shape, "style mask")
     return align_labels(c, s, orphan_policy=config.orphan_policy,
                         min_fraction=config.min_label_fraction)
+
+
+def _auto_masks(
+    images: tuple[np.ndarray, np.ndarray],
+    config: TransferConfig,
+    cache: dict[Any, Any] | None,
+    device: torch.device | None,
+) -> MaskSet:
+    """Segment both photos (the model is kept in ``cache`` when one is given)."""
+    from .segment import Segmenter
+
+    key = ("segmenter", config.seg_model, str(device))
+    segmenter = cache.get(key) if cache is not None else None
+    if segmenter is None:
+        segmenter = Segmenter.load(config.seg_model, device or "cpu")
+        if cache is not None:
+            cache[key] = segmenter
+    content_labels, style_labels = segmenter.segment_pair(
+        *images, min_fragment=config.min_label_fraction)
+    masks = align_labels(content_labels, style_labels, orphan_policy=config.orphan_policy,
+                         min_fraction=config.min_label_fraction)
+    masks.report.update({"mode": "auto", "model": config.seg_model,
+                         "segmentation_seconds": [round(t, 3) for t in segmenter.seconds[-2:]]})
+    return masks
 
 
 class LevelProblem:
@@ -251,7 +280,8 @@ def transfer(
         style_full = load_image(style, max_pixels=config.max_pixels, what="style image")
     with timer.stage("masks"):
         masks = _read_masks(content_mask, style_mask, content_full.shape[:2],
-                            style_full.shape[:2], config)
+                            style_full.shape[:2], config, (content_full, style_full), cache,
+                            device)
     layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
     with timer.stage("network"):
         if extractor is None:

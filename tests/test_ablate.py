@@ -22,7 +22,8 @@ from photostyle.errors import ConfigError
 from .conftest import gradient_image, save_png
 
 BASE = TransferConfig(vgg_weights="random", content_layer="relu2_1",
-                      style_layers=("relu1_1", "relu2_1"), size=32, scales=1, iterations=2)
+                      style_layers=("relu1_1", "relu2_1"), size=32, scales=1, iterations=2,
+                      segment="none")
 
 
 def test_parse_and_name_variants() -> None:

@@ -15,7 +15,7 @@ from photostyle.features import VGGFeatures
 from .conftest import gradient_image, random_vgg_state
 
 SMALL = dict(content_layer="relu2_1", style_layers=("relu1_1", "relu2_1"), size=32, scales=2,
-             iterations=(4, 3))
+             iterations=(4, 3), segment="none")
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_config_validation_names_the_setting() -> None:
 def test_level_too_small_for_deep_layers_is_explained() -> None:
     with pytest.raises(ConfigError, match=r"too small for layer relu5_1 .*16 px"):
         transfer(gradient_image(10, 400), gradient_image(20, 20, 1), vgg_weights="random",
-                 size=64, scales=1)
+                 size=64, scales=1, segment="none")
 
 
 def test_transfer_init_is_the_region_colour_transfer(extractor: VGGFeatures) -> None:

@@ -116,8 +116,8 @@ def parse_setting(key: str, text: str) -> Any:
             return tuple(t for t in re.split(r"[+ ]", text) if t)
         if key == "iterations":
             return tuple(int(t) for t in text.split("+")) if text.lower() != "none" else None
-        if text.lower() == "none":
-            return None
+        if text.lower() == "none" and default is None:
+            return None  # e.g. output_size=none; "none" stays a word for smooth, segment
         if isinstance(default, bool):
             return text.lower() in ("1", "true", "yes", "on")
         if isinstance(default, int) or key == "output_size":

@@ -36,6 +36,8 @@ def test_parse_and_name_variants() -> None:
     assert variant_name(combos[0]) == (
         "matting_weight=0__smooth=local-affine__style_layers=relu1_1+relu2_1")
     assert variant_name({}) == "default"
+    assert parse_vary(["smooth=none", "output_size=none,800"]) == {
+        "smooth": ["none"], "output_size": [None, 800]}
     with pytest.raises(ConfigError, match="unknown setting"):
         parse_vary(["colour=red"])
     with pytest.raises(ConfigError, match="masks: must be one of"):

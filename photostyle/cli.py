@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 from .errors import PhotostyleError
@@ -27,7 +27,10 @@ EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that exits with status 2 and a one-line message (its default too)."""
+    """argparse that reports a bad command line in one line (exit status 2), no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"photostyle: error: {message} (see '{self.prog} --help')\n")
 
 
 def _add_transfer_args(p: argparse.ArgumentParser) -> None:

@@ -184,10 +184,16 @@ class TransferConfig:
             return self.iterations * self.scales
         return self.iterations
 
-    def level_sizes(self) -> tuple[int, ...]:
-        """Long side of each level, coarse to fine."""
+    def level_sizes(self, image_long_side: int | None = None) -> tuple[int, ...]:
+        """Long side of each level, coarse to fine.
+
+        Args:
+            image_long_side: the content's own long side; the finest level never exceeds it
+                (a small photo is not enlarged to be optimised).
+        """
+        finest = self.size if image_long_side is None else min(self.size, image_long_side)
         return tuple(
-            max(16, round(self.size / 2 ** (self.scales - 1 - k))) for k in range(self.scales)
+            max(1, round(finest / 2 ** (self.scales - 1 - k))) for k in range(self.scales)
         )
 
     def replace(self, **changes: Any) -> TransferConfig:

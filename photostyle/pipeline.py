@@ -293,7 +293,7 @@ def transfer(
                 raise ConfigError(f"extractor does not tap {', '.join(missing)}")
             extractor = extractor.to(device)
 
-    sizes = config.level_sizes()
+    sizes = config.level_sizes(max(content_full.shape[:2]))
     iterations = config.iterations_per_level()
     _check_level_sizes(content_full.shape[:2], sizes[0], layers, _describe(content))
     level_reports: list[dict[str, Any]] = []
@@ -449,6 +449,12 @@ def _check_level_sizes(
     need = 2**pools
     h, w = fit_long_side(*shape, coarsest)
     if min(h, w) < need:
+        if min(shape) < need:  # no setting helps: photos are never enlarged
+            raise ConfigError(
+                f"content image {source} is {shape[1]}x{shape[0]} px: too small for layer "
+                f"{deepest} (needs at least {need} px on the short side); use a larger image "
+                "or shallower layers"
+            )
         raise ConfigError(
             f"size: {source} is {shape[1]}x{shape[0]}; its coarsest level would be {w}x{h} "
             f"px, too small for layer {deepest} (needs at least {need} px on the short side); "

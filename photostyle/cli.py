@@ -348,9 +348,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"  Frechet             {measures['style_frechet']:.3f}")
     print(f"structure (gradient SSIM vs content)   {measures['structure_ssim']:.4f}")
     print(f"photorealism (local affine residual)   {measures['affine_residual']:.4f}")
-    for name, values in measures["labels"].items():
-        print(f"  label {name:<10} sw {values['sw']:.3f}  frechet {values['frechet']:.3f}  "
-              f"weight {values['weight']:.2f}")
+    print("per label: sliced Wasserstein, Frechet, area share; mean L*a*b* of the region in "
+          "content -> output (style)")
+    for name, v in measures["labels"].items():
+        means = " -> ".join("(" + ", ".join(f"{x:.1f}" for x in v[k]) + ")"
+                            for k in ("content_mean", "output_mean"))
+        style_mean = "(" + ", ".join(f"{x:.1f}" for x in v["style_mean"]) + ")"
+        print(f"  {name:<10} sw {v['sw']:6.2f}  frechet {v['frechet']:6.2f}  "
+              f"share {v['weight']:.2f}   {means}  ({style_mean})")
     if network:
         print("network losses: " + ", ".join(f"{k} {v:.4g}" for k, v in network.items()))
     print("(no single measure ranks methods: the unchanged content has perfect structure and "

@@ -78,15 +78,18 @@ def style_distance(
         o_sel, s_sel = o_masks[i] > 0.5, s_masks[i] > 0.5
         if o_sel.sum() < 8 or s_sel.sum() < 8:
             continue
-        entry: dict[str, float] = {
+        entry: dict[str, Any] = {
                  "sw": sliced_wasserstein(out_lab[o_sel], sty_lab[s_sel]),
                  "frechet": frechet(out_lab[o_sel], sty_lab[s_sel]), "weight": float(weights[i])}
+        entry["output_mean"] = [round(float(v), 2) for v in out_lab[o_sel].mean(0)]
+        entry["style_mean"] = [round(float(v), 2) for v in sty_lab[s_sel].mean(0)]
         if c_lab is not None:
             entry["content_sw"] = sliced_wasserstein(c_lab[o_sel], sty_lab[s_sel])
+            entry["content_mean"] = [round(float(v), 2) for v in c_lab[o_sel].mean(0)]
         per_label[name] = entry
         used += weights[i]
         for key in totals:
-            totals[key] += weights[i] * entry.get(key, 0.0)
+            totals[key] += weights[i] * float(entry.get(key, 0.0))
     used = max(used, 1e-12)
     result: dict[str, Any] = {"sw": float(totals["sw"] / used),
                               "frechet": float(totals["frechet"] / used),

@@ -338,13 +338,14 @@ def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,
     from PIL import Image, ImageDraw, ImageFont
 
     tiles: list[tuple[str, Image.Image]] = []
+    im: Image.Image
     for label, arr in (("content", content), ("style", style)):
         tiles.append((label, Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8))))
     for variant in variants:
         path = out / pair.name / f"{variant_name(variant)}.png"
         if path.exists():
-            with Image.open(path) as im:
-                tiles.append((variant_name(variant), im.convert("RGB")))
+            with Image.open(path) as opened:
+                tiles.append((variant_name(variant), opened.convert("RGB")))
     font = ImageFont.load_default()
     scaled = [(t, im.resize((max(1, round(im.width * SHEET_HEIGHT / im.height)), SHEET_HEIGHT)))
               for t, im in tiles]

@@ -106,6 +106,9 @@ class VGGFeatures(nn.Module):
         source: description of where the weights came from (for messages and reports).
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(
         self,
         layers: Sequence[str],
@@ -122,7 +125,8 @@ class VGGFeatures(nn.Module):
         for module in self.features:
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
         if state_dict is not None:
             self.features.load_state_dict(_select_features(state_dict, self.last_index, source))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
@@ -294,6 +298,7 @@ def load_extractor(
             model = VGGFeatures(layers, None, source="random")
         log.warning("using a VGG19 with random weights: results are not meaningful styles")
         return model.to(device)
+    state: Mapping[str, torch.Tensor]
     if weights is None:
         state, source = load_default_weights()
     else:

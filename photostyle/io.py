@@ -60,8 +60,8 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(p)
-            width, height = image.size
+            opened = Image.open(p)
+            width, height = opened.size
             if width < 1 or height < 1:
                 raise InputError(f"{what} {p}: image is empty ({width}x{height})")
             if width * height > max_pixels:
@@ -70,8 +70,8 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image")
                     f"exceeds the limit of {max_pixels / 1e6:.1f} (raise --max-pixels if the "
                     "file is trusted)"
                 )
-            image.load()
-            image = ImageOps.exif_transpose(image)
+            opened.load()
+            image = ImageOps.exif_transpose(opened)
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -183,8 +183,10 @@ class LevelProblem:
             content_feats = extractor(content)
             style_feats = extractor(style)
             self.content_target = content_feats[config.content_layer].detach()
-            c_masks = layer_masks(masks.content_masks(tuple(content.shape[-2:])), content_feats)
-            s_masks = layer_masks(masks.style_masks(tuple(style.shape[-2:])), style_feats)
+            c_size = (int(content.shape[-2]), int(content.shape[-1]))
+            s_size = (int(style.shape[-2]), int(style.shape[-1]))
+            c_masks = layer_masks(masks.content_masks(c_size), content_feats)
+            s_masks = layer_masks(masks.style_masks(s_size), style_feats)
             weights = masks.content_weights().to(device)
             self.style_targets = []
             for layer in config.style_layers:
@@ -303,7 +305,7 @@ def transfer(
     content_work = content_full
     for level, (long_side, n_iter) in enumerate(zip(sizes, iterations, strict=True)):
         with timer.stage("prepare"):
-            h, w = fit_long_side(*content_full.shape[:2], long_side)
+            h, w = fit_long_side(content_full.shape[0], content_full.shape[1], long_side)
             content_np = resize(content_full, (h, w))
             content_work = content_np
             style_np = resize(style_full, _style_size(style_full.shape[:2], h * w))
@@ -392,7 +394,7 @@ def loss_terms(
         extractor: network tapping the layers in use.
     """
     device = next(extractor.buffers()).device
-    h, w = fit_long_side(*content.shape[:2], config.size)
+    h, w = fit_long_side(content.shape[0], content.shape[1], config.size)
     content_np = resize(content, (h, w))
     style_np = resize(style, _style_size(style.shape[:2], h * w))
     problem = LevelProblem(extractor, _to_tensor(content_np, device), _to_tensor(style_np, device),
@@ -447,7 +449,7 @@ def _check_level_sizes(
     pools = sum(1 for n, i in LAYER_INDEX.items()
                 if n.startswith("pool") and i < LAYER_INDEX[deepest])
     need = 2**pools
-    h, w = fit_long_side(*shape, coarsest)
+    h, w = fit_long_side(shape[0], shape[1], coarsest)
     if min(h, w) < need:
         if min(shape) < need:  # no setting helps: photos are never enlarged
             raise ConfigError(

@@ -276,7 +276,8 @@ def remove_fragments(ids: np.ndarray, min_fraction: float) -> np.ndarray:
     min_pixels = max(1, int(min_fraction * ids.size))
     keep = np.ones(ids.shape, bool)
     for g in np.unique(ids):
-        _, comp, stats, _ = cv2.connectedComponentsWithStats((ids == g).astype(np.uint8), 8)
+        _, comp, stats, _ = cv2.connectedComponentsWithStats((ids == g).astype(np.uint8),
+                                                             connectivity=8)
         small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_pixels) + 1
         if small.size:
             keep &= ~np.isin(comp, small)

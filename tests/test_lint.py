@@ -18,3 +18,11 @@ def test_ruff_clean() -> None:
     proc = subprocess.run([ruff, "check", "photostyle", "tests", "scripts"], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_clean() -> None:
+    if shutil.which("mypy") is None:
+        pytest.skip("mypy is not installed (pip install -e '.[test]')")
+    proc = subprocess.run([shutil.which("mypy") or "mypy", "photostyle"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -28,7 +28,7 @@ import numpy as np
 from .config import TransferConfig
 from .errors import ConfigError, InputError
 from .io import atomic_write, load_image, save_image
-from .masks import LabelMap, MaskSet, align_labels, fit_to_image, read_mask
+from .masks import LabelMap, load_mask_pair
 
 log = logging.getLogger(__name__)
 
@@ -279,9 +279,10 @@ def run_ablation(
             del cache[stale]  # Laplacians of another content are of no further use
         # Every variant is scored against the same regions: the pair's own masks when it
         # has them (whatever masks the variant used), else the whole image.
-        score_masks = _mask_set(pair.content_mask, pair.style_mask, content, style, base) if (
-            pair.content_mask and pair.style_mask) else _mask_set(None, None, content, style,
-                                                                   base)
+        score_masks = load_mask_pair(
+            pair.content_mask, pair.style_mask, content.shape[:2], style.shape[:2],
+            tolerance=base.mask_tolerance, max_pixels=base.max_pixels,
+            orphan_policy=base.orphan_policy, min_fraction=base.min_label_fraction)
         for variant, cfg in zip(variants, configs, strict=True):
             mode = variant.get("masks", default_mode)
             name = variant_name(variant)
@@ -317,20 +318,6 @@ def run_ablation(
         _contact_sheet(pair, content, style, variants, out)
     write_tables(result.rows, out)
     return result
-
-
-def _mask_set(c_mask: Any, s_mask: Any, content: np.ndarray, style: np.ndarray,
-              cfg: TransferConfig) -> MaskSet:
-    if c_mask is None:
-        return MaskSet.single(content.shape[:2], style.shape[:2])
-
-    def read(m: Any, shape: tuple[int, int], what: str) -> LabelMap:
-        lm = m if isinstance(m, LabelMap) else read_mask(m, tolerance=cfg.mask_tolerance)
-        return fit_to_image(lm, shape, what)
-
-    return align_labels(read(c_mask, content.shape[:2], "content mask"),
-                        read(s_mask, style.shape[:2], "style mask"),
-                        orphan_policy=cfg.orphan_policy, min_fraction=cfg.min_label_fraction)
 
 
 def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,

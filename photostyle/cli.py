@@ -283,7 +283,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 def cmd_masks(args: argparse.Namespace) -> int:
     from .config import TransferConfig
     from .io import check_output_path, load_image
-    from .masks import align_labels, fit_to_image, read_mask
+    from .masks import load_mask_pair, read_mask
     from .preview import render_preview
 
     config = TransferConfig(orphan_policy=args.orphan_policy,
@@ -298,12 +298,10 @@ def cmd_masks(args: argparse.Namespace) -> int:
     c = read_mask(args.content_mask, tolerance=config.mask_tolerance,
                   max_pixels=config.max_pixels)
     s = read_mask(args.style_mask, tolerance=config.mask_tolerance, max_pixels=config.max_pixels)
-    if content is not None:
-        c = fit_to_image(c, content.shape[:2], "content mask")
-    if style is not None:
-        s = fit_to_image(s, style.shape[:2], "style mask")
-    masks = align_labels(c, s, orphan_policy=config.orphan_policy,
-                         min_fraction=config.min_label_fraction)
+    masks = load_mask_pair(c, s, content.shape[:2] if content is not None else c.shape,
+                           style.shape[:2] if style is not None else s.shape,
+                           orphan_policy=config.orphan_policy,
+                           min_fraction=config.min_label_fraction)
     sheet = render_preview(masks, content, style)
     from .io import atomic_write
 
@@ -326,20 +324,14 @@ def cmd_masks(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .config import TransferConfig
     from .io import load_image, save_json
-    from .masks import MaskSet, align_labels, fit_to_image, read_mask
+    from .masks import load_mask_pair
     from .metrics import evaluate_images
 
-    if (args.content_mask is None) != (args.style_mask is None):
-        raise PhotostyleError("give both --content-mask and --style-mask, or neither")
     content = load_image(args.content, max_pixels=args.max_pixels, what="content image")
     style = load_image(args.style, max_pixels=args.max_pixels, what="style image")
     output = load_image(args.output, max_pixels=args.max_pixels, what="output image")
-    if args.content_mask:
-        masks = align_labels(
-            fit_to_image(read_mask(args.content_mask), content.shape[:2], "content mask"),
-            fit_to_image(read_mask(args.style_mask), style.shape[:2], "style mask"))
-    else:
-        masks = MaskSet.single(content.shape[:2], style.shape[:2])
+    masks = load_mask_pair(args.content_mask, args.style_mask, content.shape[:2],
+                           style.shape[:2], max_pixels=args.max_pixels)
     measures = evaluate_images(content, style, output, masks)
     network = _network_losses(args, content, style, output, masks, TransferConfig)
     print(f"style distance (CIELAB, area-weighted over {len(masks.labels)} label(s)):")

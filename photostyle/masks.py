@@ -341,6 +341,53 @@ def align_labels(
     return MaskSet(labels, c_ids, s_ids, whole, report)
 
 
+MaskSource = str | os.PathLike | np.ndarray | LabelMap
+
+
+def load_mask_pair(
+    content_mask: MaskSource | None,
+    style_mask: MaskSource | None,
+    content_shape: tuple[int, int],
+    style_shape: tuple[int, int],
+    *,
+    tolerance: int = 48,
+    max_pixels: int = 150_000_000,
+    orphan_policy: str = "whole-style",
+    min_fraction: float = 0.002,
+) -> MaskSet:
+    """Read a content/style mask pair (files, arrays or label maps), fit each to its image
+    and align their labels; neither mask gives one label covering both images.
+
+    Raises:
+        ConfigError: only one of the two masks is given.
+        InputError: a mask is unreadable, of another image, or the two share no label.
+    """
+    if content_mask is None and style_mask is None:
+        return MaskSet.single(content_shape, style_shape)
+    if content_mask is None or style_mask is None:
+        from .errors import ConfigError
+
+        given = "content" if content_mask is not None else "style"
+        missing = "style" if given == "content" else "content"
+        raise ConfigError(
+            f"a {given} mask was given without a {missing} mask; give both "
+            "(--content-mask and --style-mask) or neither"
+        )
+
+    def read(mask: MaskSource, shape: tuple[int, int], what: str) -> LabelMap:
+        if isinstance(mask, LabelMap):
+            labels = mask
+        elif isinstance(mask, np.ndarray):
+            labels = parse_mask_array(mask, tolerance=tolerance, source=what)
+        else:
+            labels = read_mask(mask, tolerance=tolerance, max_pixels=max_pixels)
+        return fit_to_image(labels, shape, what)
+
+    return align_labels(read(content_mask, content_shape, "content mask"),
+                        read(style_mask, style_shape, "style mask"),
+                        orphan_policy=orphan_policy, min_fraction=min_fraction)
+
+
 def _remap(labels: LabelMap, keep: list[str]) -> np.ndarray:
     index = {n: i for i, n in enumerate(keep)}
     table = np.array([index.get(n, -1) for n in labels.names] + [-1], dtype=np.int32)

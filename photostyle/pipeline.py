@@ -28,7 +28,7 @@ from .config import TransferConfig
 from .errors import ConfigError
 from .features import VGGFeatures, load_extractor
 from .io import ImageLike, fit_long_side, load_image, resize, save_image
-from .masks import LabelMap, MaskSet, align_labels, fit_to_image, layer_masks, read_mask
+from .masks import LabelMap, MaskSet, align_labels, layer_masks, load_mask_pair
 from .matting import MattingTerm
 from .optimize import LevelOutcome, optimise_level
 from .report import Timer, versions
@@ -97,31 +97,12 @@ def _read_masks(
     cache: dict[Any, Any] | None = None,
     device: torch.device | None = None,
 ) -> MaskSet:
-    if content_mask is None and style_mask is None:
-        if config.segment == "auto" and images is not None:
-            return _auto_masks(images, config, cache, device)
-        return MaskSet.single(content_shape, style_shape)
-    if content_mask is None or style_mask is None:
-        given = "content" if content_mask is not None else "style"
-        missing = "style" if given == "content" else "content"
-        raise ConfigError(
-            f"a {given} mask was given without a {missing} mask; give both "
-            "(--content-mask and --style-mask) or neither"
-        )
-
-    def read(mask: MaskLike, what: str) -> LabelMap:
-        if isinstance(mask, LabelMap):
-            return mask
-        if isinstance(mask, np.ndarray):
-            from .masks import parse_mask_array
-
-            return parse_mask_array(mask, tolerance=config.mask_tolerance, source=what)
-        return read_mask(mask, tolerance=config.mask_tolerance, max_pixels=config.max_pixels)
-
-    c = fit_to_image(read(content_mask, "content mask"), content_shape, "content mask")
-    s = fit_to_image(read(style_mask, "style mask"), style_shape, "style mask")
-    return align_labels(c, s, orphan_policy=config.orphan_policy,
-                        min_fraction=config.min_label_fraction)
+    if content_mask is None and style_mask is None and config.segment == "auto" and images:
+        return _auto_masks(images, config, cache, device)
+    return load_mask_pair(content_mask, style_mask, content_shape, style_shape,
+                          tolerance=config.mask_tolerance, max_pixels=config.max_pixels,
+                          orphan_policy=config.orphan_policy,
+                          min_fraction=config.min_label_fraction)
 
 
 def _auto_masks(

@@ -250,9 +250,9 @@ def transfer(
         A :class:`TransferResult`. Ctrl-C or a diverging loss end the optimisation early;
         the result then holds the best image so far and ``status`` says why.
     """
-    config = (config or TransferConfig()).replace(**overrides) if overrides else (
-        config or TransferConfig()
-    )
+    config = config or TransferConfig()
+    if overrides:
+        config = config.replace(**overrides)
     timer = Timer()
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -285,28 +285,18 @@ def transfer(
     prev_content: torch.Tensor | None = None
     content_work = content_full
     for level, (long_side, n_iter) in enumerate(zip(sizes, iterations, strict=True)):
-        with timer.stage("prepare"):
-            h, w = fit_long_side(content_full.shape[0], content_full.shape[1], long_side)
-            content_np = resize(content_full, (h, w))
-            content_work = content_np
-            style_np = resize(style_full, _style_size(style_full.shape[:2], h * w))
-            content_t = _to_tensor(content_np, device)
-            style_t = _to_tensor(style_np, device)
-        problem = LevelProblem(extractor, content_t, style_t, masks, config, content_np, timer,
-                               cache)
-        if x is None:
-            if config.init == "noise":
-                x0 = torch.rand((1, 3, h, w), generator=generator).to(device)
-            elif config.init == "transfer":
-                with timer.stage("init"):
-                    x0 = _to_tensor(region_colour_transfer(content_np, style_np, masks), device)
-            else:
-                x0 = content_t.clone()
-        else:
-            assert prev_content is not None
-            residual = F.interpolate(x - prev_content, size=(h, w), mode="bilinear",
-                                     align_corners=False)
-            x0 = (content_t + residual).clamp(0.0, 1.0)
+        try:
+            level_start = _prepare_level(long_side, content_full, style_full, masks, config,
+                                         extractor, device, timer, cache, x, prev_content,
+                                         generator)
+        except KeyboardInterrupt:
+            if x is None:
+                raise  # nothing to keep yet
+            status, message = "interrupted", "interrupted by the user"
+            break
+        problem, x0, content_np, content_t, style_t = level_start
+        content_work = content_np
+        h, w = content_np.shape[:2]
 
         def on_step(count: int, total: int, terms: dict[str, float], level: int = level) -> None:
             if progress is not None:
@@ -330,8 +320,6 @@ def transfer(
             out_h, out_w = fit_long_side(out_h, out_w, config.output_size)
         content_out = content_full if (out_h, out_w) == content_full.shape[:2] else resize(
             content_full, (out_h, out_w))
-        if working.shape[:2] != content_work.shape[:2]:  # stopped at a coarser level
-            content_work = resize(content_full, working.shape[:2])
         final = finish(content_work, working, content_out, config.smooth, config.smooth_radius,
                        config.smooth_eps, config.smooth_sigma, config.smooth_spatial)
     report = {
@@ -384,6 +372,45 @@ def loss_terms(
     with torch.no_grad():
         _, terms = problem.objective(_to_tensor(resize(output, (h, w)), device))
     return terms
+
+
+def _prepare_level(
+    long_side: int,
+    content_full: np.ndarray,
+    style_full: np.ndarray,
+    masks: MaskSet,
+    config: TransferConfig,
+    extractor: VGGFeatures,
+    device: torch.device,
+    timer: Timer,
+    cache: dict[Any, Any] | None,
+    x: torch.Tensor | None,
+    prev_content: torch.Tensor | None,
+    generator: torch.Generator,
+) -> tuple[LevelProblem, torch.Tensor, np.ndarray, torch.Tensor, torch.Tensor]:
+    """Images, targets, Laplacian and starting image of one pyramid level."""
+    with timer.stage("prepare"):
+        h, w = fit_long_side(content_full.shape[0], content_full.shape[1], long_side)
+        content_np = resize(content_full, (h, w))
+        style_np = resize(style_full, _style_size(style_full.shape[:2], h * w))
+        content_t = _to_tensor(content_np, device)
+        style_t = _to_tensor(style_np, device)
+    problem = LevelProblem(extractor, content_t, style_t, masks, config, content_np, timer,
+                           cache)
+    if x is None:
+        if config.init == "noise":
+            x0 = torch.rand((1, 3, h, w), generator=generator).to(device)
+        elif config.init == "transfer":
+            with timer.stage("init"):
+                x0 = _to_tensor(region_colour_transfer(content_np, style_np, masks), device)
+        else:
+            x0 = content_t.clone()
+    else:  # the coarser result, carried up as a residual over this level's content
+        assert prev_content is not None
+        residual = F.interpolate(x - prev_content, size=(h, w), mode="bilinear",
+                                 align_corners=False)
+        x0 = (content_t + residual).clamp(0.0, 1.0)
+    return problem, x0, content_np, content_t, style_t
 
 
 def _run_level(

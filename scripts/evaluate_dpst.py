@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
     extractor = load_extractor(layers, config.vgg_weights)
     rows: list[dict[str, Any]] = []
+    partial = args.out / "metrics.partial.jsonl"  # one line per scored image, as it comes
+    partial.unlink(missing_ok=True)
     for i in ids:
         d = args.dpst
         c_path, s_path = d / "input" / f"in{i}.png", d / "style" / f"tar{i}.png"
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             row = {"pair": i, "method": method, **{k: round(float(m[k]), 4) for k in MEASURES},
                    "seconds": round(seconds, 2) if method == "ours" else None}
             rows.append(row)
+            with partial.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
             print(f"pair {i:>2} {method:>5}  " + "  ".join(f"{k}={row[k]:.3f}" for k in MEASURES)
                   + (f"  {seconds:.1f}s" if method == "ours" else ""), flush=True)
     print()

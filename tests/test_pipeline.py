@@ -137,3 +137,25 @@ def test_transfer_init_is_the_region_colour_transfer(extractor: VGGFeatures) -> 
                       **{**SMALL, "scales": 1, "iterations": 0})
     expected = region_colour_transfer(content, style, MaskSet.single((32, 32), (32, 32)))
     np.testing.assert_allclose(result.working_image, expected, atol=1e-6)
+
+
+def test_interrupt_while_preparing_a_finer_level_keeps_the_coarse_result(
+        extractor: VGGFeatures, monkeypatch: pytest.MonkeyPatch) -> None:
+    import photostyle.pipeline as pipeline
+
+    real = pipeline.LevelProblem
+    calls = []
+
+    def interrupted_second_time(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # e.g. Ctrl-C while the finer Laplacian is built
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "LevelProblem", interrupted_second_time)
+    result = transfer(gradient_image(24, 24), gradient_image(24, 24, 1), extractor=extractor,
+                      **SMALL)
+    assert result.status == "interrupted"
+    assert len(result.report["levels"]) == 1
+    assert result.working_image.shape == (12, 12, 3)
+    assert result.image.shape == (24, 24, 3)

@@ -28,7 +28,7 @@ import numpy as np
 from .config import TransferConfig
 from .errors import ConfigError, InputError
 from .io import atomic_write, load_image, save_image
-from .masks import LabelMap, load_mask_pair
+from .masks import load_mask_pair
 
 log = logging.getLogger(__name__)
 
@@ -209,18 +209,17 @@ def _append(path: Path, row: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def load_masks(pair: Pair, mode: str, content: np.ndarray, style: np.ndarray,
-               config: TransferConfig, segmenter: Any = None) -> tuple[Any, Any]:
-    """The ``content_mask``/``style_mask`` arguments of a transfer for a mask mode."""
-    if mode == "none":
+def mask_files(pair: Pair, mode: str) -> tuple[Path | None, Path | None]:
+    """The ``content_mask``/``style_mask`` arguments of a transfer for a mask mode.
+
+    ``none`` and ``auto`` give no files: the variant's ``segment`` setting decides whether
+    :func:`photostyle.transfer` segments (its model is kept in the shared cache).
+    """
+    if mode != "manual":
         return None, None
-    if mode == "manual":
-        if pair.content_mask is None or pair.style_mask is None:
-            raise InputError(f"pair {pair.name}: masks=manual but its mask files are missing")
-        return pair.content_mask, pair.style_mask
-    if segmenter is None:
-        return None, None  # transfer() segments (config.segment == "auto"), model cached
-    return segmenter(content, style)
+    if pair.content_mask is None or pair.style_mask is None:
+        raise InputError(f"pair {pair.name}: masks=manual but its mask files are missing")
+    return pair.content_mask, pair.style_mask
 
 
 def run_ablation(
@@ -229,7 +228,6 @@ def run_ablation(
     vary: dict[str, list[Any]],
     out_dir: str | os.PathLike,
     *,
-    segmenter: Callable[[np.ndarray, np.ndarray], tuple[LabelMap, LabelMap]] | None = None,
     progress: Callable[[str], None] | None = None,
     transfer_progress: Callable[..., None] | None = None,
 ) -> AblationResult:
@@ -240,7 +238,6 @@ def run_ablation(
         base: settings shared by all variants.
         vary: settings to vary (``masks`` takes ``manual``, ``none``, ``auto``).
         out_dir: output folder (``{pair}/{variant}.png``, ``results.jsonl``, sheets, CSV).
-        segmenter: ``(content, style) -> (content_labels, style_labels)`` for masks=auto.
         progress: called with a line of text before each variant.
         transfer_progress: passed to :func:`photostyle.transfer` as ``progress``.
     """
@@ -294,7 +291,7 @@ def run_ablation(
                 continue
             if progress is not None:
                 progress(f"{pair.name} {name}")
-            c_mask, s_mask = load_masks(pair, mode, content, style, cfg, segmenter)
+            c_mask, s_mask = mask_files(pair, mode)
             run = transfer(content, style, cfg, content_mask=c_mask, style_mask=s_mask,
                            extractor=extractor, cache=cache, progress=transfer_progress)
             if run.status == "interrupted":

@@ -322,7 +322,6 @@ def cmd_masks(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .config import TransferConfig
     from .io import load_image, save_json
     from .masks import load_mask_pair
     from .metrics import evaluate_images
@@ -333,7 +332,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     masks = load_mask_pair(args.content_mask, args.style_mask, content.shape[:2],
                            style.shape[:2], max_pixels=args.max_pixels)
     measures = evaluate_images(content, style, output, masks)
-    network = _network_losses(args, content, style, output, masks, TransferConfig)
+    network = _network_losses(args, content, style, output, masks)
     print(f"style distance (CIELAB, area-weighted over {len(masks.labels)} label(s)):")
     print(f"  sliced Wasserstein  {measures['style_sw']:.3f}   (content: "
           f"{measures['content_sw']:.3f}; closed {measures['style_closed']:.1%})")
@@ -360,7 +359,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _network_losses(args: argparse.Namespace, content: Any, style: Any, output: Any,
-                    masks: Any, config_type: Any) -> dict[str, float]:
+                    masks: Any) -> dict[str, float]:
+    from .config import TransferConfig
     from .errors import WeightsError
     from .features import cached_weights_path, load_extractor
     from .pipeline import loss_terms
@@ -374,7 +374,7 @@ def _network_losses(args: argparse.Namespace, content: Any, style: Any, output: 
         settings["content_layer"] = args.content_layer
     if args.style_layers:
         settings["style_layers"] = args.style_layers
-    config = config_type(**settings)
+    config = TransferConfig(**settings)
     layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
     try:
         extractor = load_extractor(layers, weights)

@@ -230,12 +230,11 @@ class Segmenter:
             gp = guided_filter(guide, gp.astype(np.float32), radius=4, eps=1e-3)
         ids = gp.argmax(axis=2).astype(np.int32)
         ids = remove_fragments(ids, min_fragment)
-        if ids.shape != image.shape[:2]:
-            from .masks import LabelMap as _LM
-            from .masks import fit_to_image
+        if ids.shape != image.shape[:2]:  # images over 1024 px: nearest-neighbour up
+            import cv2
 
-            ids = fit_to_image(_LM(ids, list(GROUP_NAMES), "labels", "auto"), image.shape[:2],
-                               "segmentation").ids
+            ids = cv2.resize(ids, (image.shape[1], image.shape[0]),
+                             interpolation=cv2.INTER_NEAREST)
         return ids
 
     def label_map(self, image: np.ndarray, source: str, **kwargs: Any) -> LabelMap:

@@ -27,7 +27,7 @@ import numpy as np
 
 from .config import TransferConfig
 from .errors import ConfigError, InputError
-from .io import atomic_write, load_image, save_image
+from .io import atomic_write, load_image, save_image, save_json
 from .masks import load_mask_pair
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,21 @@ class Pair:
     style: Path
     content_mask: Path | None = None
     style_mask: Path | None = None
+    reference: Path | None = None
+
+
+#: Variant name of a pair's published result (``results/best{i}*``), scored like the others.
+REFERENCE = "published"
+
+
+def _find_reference(folder: Path, key: str) -> Path | None:
+    """``best{key}.ext`` or ``best{key}_*.ext`` (e.g. DPST's ``best3_t_1000.png``)."""
+    if not folder.is_dir():
+        return None
+    found = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in IMAGE_EXTENSIONS
+                   and (p.stem == f"best{key}" or p.stem.startswith(f"best{key}_")))
+    return found[0] if found else None
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -60,7 +75,8 @@ def _find(folder: Path, stem: str) -> Path | None:
 
 def find_pairs(folder: str | os.PathLike) -> list[Pair]:
     """Pairs in the layout ``input/in{i}``, ``style/tar{i}``, ``seg_in/in{i}``,
-    ``seg_tar/tar{i}`` (masks optional), sorted by ``i``.
+    ``seg_tar/tar{i}`` (masks optional), sorted by ``i``; a published result
+    ``results/best{i}*`` (optional) becomes the pair's ``reference``.
 
     Raises:
         InputError: the folder is missing or holds no pair.
@@ -79,7 +95,8 @@ def find_pairs(folder: str | os.PathLike) -> list[Pair]:
             log.warning("pair %s: no style/tar%s image; skipped", key, key)
             continue
         pairs.append(Pair(f"in{key}", content, style, _find(root / "seg_in", f"in{key}"),
-                          _find(root / "seg_tar", f"tar{key}")))
+                          _find(root / "seg_tar", f"tar{key}"),
+                          _find_reference(root / "results", key)))
     if not pairs:
         raise InputError(f"pairs folder {root}: no input/in*/style/tar* pair found")
 
@@ -280,6 +297,8 @@ def run_ablation(
             pair.content_mask, pair.style_mask, content.shape[:2], style.shape[:2],
             tolerance=base.mask_tolerance, max_pixels=base.max_pixels,
             orphan_policy=base.orphan_policy, min_fraction=base.min_label_fraction)
+        if pair.reference is not None:
+            _score_reference(pair, content, style, score_masks, done, results_path, result)
         for variant, cfg in zip(variants, configs, strict=True):
             mode = variant.get("masks", default_mode)
             name = variant_name(variant)
@@ -299,6 +318,7 @@ def run_ablation(
                 break
             image_path.parent.mkdir(parents=True, exist_ok=True)
             save_image(run.image, image_path)
+            save_json(run.report, image_path.with_suffix(".json"))
             metrics = evaluate_images(content, style, run.image, score_masks)
             row = {
                 "key": key, "pair": pair.name, "variant": name,
@@ -317,6 +337,32 @@ def run_ablation(
     return result
 
 
+def _score_reference(pair: Pair, content: np.ndarray, style: np.ndarray, masks: Any,
+                     done: dict[str, dict[str, Any]], results_path: Path,
+                     result: AblationResult) -> None:
+    """Score the pair's published result with the same measures (row ``published``)."""
+    from .metrics import evaluate_images
+
+    assert pair.reference is not None
+    stat = pair.reference.stat()
+    key = hashlib.sha256(
+        f"{REFERENCE}|{pair.reference}|{stat.st_size}|{pair.content_mask}".encode()
+    ).hexdigest()
+    if key in done:
+        result.rows.append(done[key])
+        return
+    image = load_image(pair.reference, what="published result")
+    metrics = evaluate_images(content, style, image, masks)
+    row = {
+        "key": key, "pair": pair.name, "variant": REFERENCE,
+        **{k: round(float(metrics[k]), 5) for k in MEASURES},
+        "seconds": None, "evaluations": None, "status": "published",
+        "image": str(pair.reference),
+    }
+    _append(results_path, row)
+    result.rows.append(row)
+
+
 def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,
                    variants: list[dict[str, Any]], out: Path) -> Path | None:
     from PIL import Image, ImageDraw, ImageFont
@@ -325,6 +371,9 @@ def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,
     im: Image.Image
     for label, arr in (("content", content), ("style", style)):
         tiles.append((label, Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8))))
+    if pair.reference is not None:
+        with Image.open(pair.reference) as opened:
+            tiles.append((REFERENCE, opened.convert("RGB")))
     for variant in variants:
         path = out / pair.name / f"{variant_name(variant)}.png"
         if path.exists():
@@ -361,9 +410,9 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for name, sel in by_variant.items():
         entry: dict[str, Any] = {"variant": name, "pairs": len(sel)}
         for key in (*MEASURES, "seconds"):
-            values = [float(r[key]) for r in sel]
-            entry[f"{key}_mean"] = round(statistics.fmean(values), 5)
-            entry[f"{key}_median"] = round(statistics.median(values), 5)
+            values = [float(r[key]) for r in sel if r.get(key) is not None]
+            entry[f"{key}_mean"] = round(statistics.fmean(values), 5) if values else None
+            entry[f"{key}_median"] = round(statistics.median(values), 5) if values else None
         table.append(entry)
     return table
 
@@ -396,5 +445,6 @@ def format_aggregate(rows: list[dict[str, Any]]) -> str:
     lines = [head]
     for t in table:
         lines.append(f"{t['variant']:<{width}}  " + "  ".join(
-            f"{t[m + '_mean']:>10.4g} ({t[m + '_median']:>8.4g})" for m in (*MEASURES, "seconds")))
+            f"{t[m + '_mean']:>10.4g} ({t[m + '_median']:>8.4g})" if t[m + "_mean"] is not None
+            else f"{'-':>21}" for m in (*MEASURES, "seconds")))
     return "\n".join(lines)

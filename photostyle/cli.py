@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--content-mask")
     a.add_argument("--style-mask")
     a.add_argument("--pairs", metavar="DIR", help="folder with input/in{i}, style/tar{i}, "
-                   "seg_in/in{i}, seg_tar/tar{i}")
+                   "seg_in/in{i}, seg_tar/tar{i}; results/best{i}* (published results) are "
+                   "scored too, as variant 'published'")
     a.add_argument("--only", metavar="IDS", help="comma-separated pair ids from --pairs")
     a.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
                    help="a setting and its values (repeatable); masks=manual,none,auto too; "

@@ -66,6 +66,9 @@ def pairs_dir(tmp_path: Path) -> Path:
         save_png(gradient_image(32, 40, 10 + i)[..., ::-1].copy(), root / "style" / f"tar{i}.png")
         save_png(mask, root / "seg_in" / f"in{i}.png")
         save_png(mask, root / "seg_tar" / f"tar{i}.png")
+    (root / "results").mkdir()
+    save_png(gradient_image(32, 40, 7), root / "results" / "best2_t_1000.png")  # published
+    save_png(gradient_image(32, 40, 8), root / "results" / "best22_t_1000.png")  # not pair 2's
     return root
 
 
@@ -73,6 +76,8 @@ def test_find_pairs(pairs_dir: Path) -> None:
     pairs = find_pairs(pairs_dir)
     assert [p.name for p in pairs] == ["in1", "in2"]
     assert pairs[0].content_mask is not None and pairs[0].style.name == "tar1.png"
+    assert pairs[0].reference is None
+    assert pairs[1].reference is not None and pairs[1].reference.name == "best2_t_1000.png"
 
 
 def test_run_writes_outputs_and_resumes_after_interrupt(pairs_dir: Path, tmp_path: Path) -> None:
@@ -94,16 +99,25 @@ def test_run_writes_outputs_and_resumes_after_interrupt(pairs_dir: Path, tmp_pat
     assert len(lines) == 2
     second = run_ablation(find_pairs(pairs_dir), BASE, vary, out)
     assert second.status == "completed"
-    assert second.skipped == 2 and len(second.rows) == 8
-    names = sorted(p.name for p in (out / "in1").iterdir())
+    assert second.skipped == 2 and len(second.rows) == 9
+    # pair 2's published result is scored with the same measures, once
+    published = [r for r in second.rows if r["variant"] == "published"]
+    assert len(published) == 1 and published[0]["pair"] == "in2"
+    assert published[0]["seconds"] is None and 0 <= published[0]["structure_ssim"] <= 1
+    names = sorted(p.name for p in (out / "in1").glob("*.png"))
     assert names == ["matting_weight=0__masks=manual.png", "matting_weight=0__masks=none.png",
                      "matting_weight=10000__masks=manual.png",
                      "matting_weight=10000__masks=none.png"]
+    # each run's report (settings, loss histories, timings) sits beside its image
+    report = json.loads((out / "in1" / "matting_weight=0__masks=none.json").read_text())
+    assert report["config"]["matting_weight"] == 0
+    assert len(report["levels"][-1]["history"]["total"]) == report["levels"][-1]["evaluations"]
     assert (out / "sheet_in1.png").exists() and (out / "sheet_in2.png").exists()
     table = json.loads((out / "metrics.json").read_text())["aggregate"]
     assert {t["variant"] for t in table} == {
         "matting_weight=0__masks=manual", "matting_weight=0__masks=none",
-        "matting_weight=10000__masks=manual", "matting_weight=10000__masks=none"}
-    assert all(t["pairs"] == 2 for t in table)
+        "matting_weight=10000__masks=manual", "matting_weight=10000__masks=none", "published"}
+    assert all(t["pairs"] == 2 for t in table if t["variant"] != "published")
+    assert [t["seconds_mean"] for t in table if t["variant"] == "published"] == [None]
     header = (out / "aggregate.csv").read_text().splitlines()[0]
     assert "style_sw_mean" in header and "structure_ssim_median" in header

@@ -121,3 +121,13 @@ def test_run_writes_outputs_and_resumes_after_interrupt(pairs_dir: Path, tmp_pat
     assert [t["seconds_mean"] for t in table if t["variant"] == "published"] == [None]
     header = (out / "aggregate.csv").read_text().splitlines()[0]
     assert "style_sw_mean" in header and "structure_ssim_median" in header
+
+
+def test_only_names_pairs_that_do_not_exist(pairs_dir: Path, tmp_path: Path, capsys) -> None:
+    from photostyle.cli import main
+
+    code = main(["ablate", "--pairs", str(pairs_dir), "--only", "1,9", "--vgg-weights", "random",
+                 "--out", str(tmp_path / "abl"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no pair 9 in" in err
+    assert not (tmp_path / "abl").exists()  # nothing ran

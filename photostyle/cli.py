@@ -69,7 +69,13 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                      help="iterations per level, coarse to fine, e.g. 150,100 (one value: "
                      f"every level; default {DEFAULT_COARSE_ITERATIONS} per coarse level and "
                      f"{DEFAULT_ITERATIONS} at the finest)")
-    opt.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer)
+    opt.add_argument("--optimizer", choices=("lbfgs", "lbfgs-wolfe", "adam"),
+                     default=d.optimizer,
+                     help="lbfgs: one network pass per iteration (default); lbfgs-wolfe: "
+                     "with a strong-Wolfe line search; adam")
+    opt.add_argument("--patience", type=int, default=d.patience,
+                     help="end a level once this many evaluations in a row improve the loss "
+                     "by under 0.1%% (0: never; default %(default)s)")
     opt.add_argument("--lr", type=float, default=None,
                      help="step size (default: 1.0 for L-BFGS, 0.02 for Adam)")
     opt.add_argument("--init", choices=("transfer", "content", "noise"), default=d.init,
@@ -189,10 +195,11 @@ def config_from_args(args: argparse.Namespace) -> Any:
     """Build a validated TransferConfig from parsed arguments."""
     from .config import TransferConfig
 
-    lr = args.lr if args.lr is not None else (1.0 if args.optimizer == "lbfgs" else 0.02)
+    lr = args.lr if args.lr is not None else (0.02 if args.optimizer == "adam" else 1.0)
     return TransferConfig(
         size=args.size, scales=args.scales, iterations=args.iterations,
-        optimizer=args.optimizer, lr=lr, init=args.init, seed=args.seed,
+        optimizer=args.optimizer, lr=lr, patience=args.patience, init=args.init,
+        seed=args.seed,
         content_layer=args.content_layer, style_layers=args.style_layers,
         content_weight=args.content_weight, style_weight=args.style_weight,
         tv_weight=args.tv_weight, matting_weight=args.matting_weight,

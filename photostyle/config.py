@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-OPTIMIZERS = ("lbfgs", "adam")
+OPTIMIZERS = ("lbfgs", "lbfgs-wolfe", "adam")
 INITS = ("transfer", "content", "noise")
 SMOOTHERS = ("local-affine", "guided", "none")
 ORPHAN_POLICIES = ("whole-style", "drop")
@@ -39,10 +39,13 @@ class TransferConfig:
         iterations: optimiser iterations per level, coarse to fine (one value is used for
             every level); ``None`` uses :data:`DEFAULT_ITERATIONS` (finest level) and
             :data:`DEFAULT_COARSE_ITERATIONS` (every coarser level).
-        optimizer: ``"lbfgs"`` (default) or ``"adam"``.
+        optimizer: ``"lbfgs"`` (default: one network pass per iteration, no line search),
+            ``"lbfgs-wolfe"`` (strong-Wolfe line search) or ``"adam"``.
         lr: step size; L-BFGS uses it as its initial step (1.0 is standard), Adam as its
             learning rate on pixel values in [0, 1].
         lbfgs_history: number of correction pairs L-BFGS keeps.
+        patience: end a level early once this many evaluations in a row improve the best
+            loss by less than 0.1 %; 0 runs every iteration.
         init: starting image of the coarsest level: ``"transfer"`` (the content recoloured
             region by region with the style's colour statistics, see
             :mod:`photostyle.colour`), ``"content"`` or ``"noise"``.
@@ -84,6 +87,7 @@ class TransferConfig:
     optimizer: str = "lbfgs"
     lr: float = 1.0
     lbfgs_history: int = 20
+    patience: int = 0
     init: str = "transfer"
     seed: int = 0
     content_layer: str = "relu4_2"
@@ -147,6 +151,7 @@ class TransferConfig:
         _check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         _check_float(self.lr, "lr", positive=True)
         _check_int(self.lbfgs_history, "lbfgs_history", 1, 1000)
+        _check_int(self.patience, "patience", 0, 100_000)
         _check_choice(self.init, "init", INITS)
         _check_int(self.seed, "seed", 0, 2**63 - 1)
         from .features import check_layer_names  # local: features imports torch

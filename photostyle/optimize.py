@@ -59,6 +59,7 @@ class _Tracker:
         self.weights = weights or {}
         self.best = x.detach().clone()
         self.best_loss = math.inf
+        self.best_count = 0
         self.history: dict[str, list[float]] = {}
         self.count = 0
         self.on_step = on_step
@@ -75,10 +76,22 @@ class _Tracker:
         for key, v in {"total": value, **terms}.items():
             self.history.setdefault(key, []).append(v)
         if value < self.best_loss:
+            if not math.isfinite(self.best_loss) or (
+                value < self.best_loss - STALL_TOLERANCE * abs(self.best_loss)
+            ):
+                self.best_count = self.count  # a real improvement, not a wobble
             self.best_loss = value
             self.best.copy_(x.detach())
         if self.on_step is not None:
             self.on_step(self.count, self.total, {"total": value, **terms})
+
+
+#: Relative decrease of the best loss that counts as progress for ``patience``.
+STALL_TOLERANCE = 1e-3
+
+
+class _Stop(Exception):
+    """The evaluation budget is spent, or the loss has stalled."""
 
 
 class _Diverged(Exception):
@@ -95,6 +108,7 @@ def optimise_level(
     optimizer: str = "lbfgs",
     lr: float = 1.0,
     history_size: int = 20,
+    patience: int = 0,
     on_step: StepCallback | None = None,
     term_weights: dict[str, float] | None = None,
 ) -> LevelOutcome:
@@ -105,9 +119,13 @@ def optimise_level(
         objective: maps the image to ``(loss, {term: value})``; called once per evaluation.
         iterations: number of objective evaluations (L-BFGS without line search performs
             one per iteration; Adam one per step).
-        optimizer: ``"lbfgs"`` or ``"adam"``.
+        optimizer: ``"lbfgs"`` (one evaluation per iteration, no line search),
+            ``"lbfgs-wolfe"`` (strong-Wolfe line search: a monotone loss, but often more
+            than one evaluation per iteration) or ``"adam"``.
         lr: L-BFGS initial step / Adam learning rate.
         history_size: L-BFGS memory.
+        patience: stop early once ``patience`` evaluations in a row bring the best loss
+            down by less than :data:`STALL_TOLERANCE` (relative); 0 never stops early.
         on_step: called after each evaluation with ``(count, iterations, terms)``.
         term_weights: weight of each term, to name the culprit when the loss diverges.
 
@@ -120,6 +138,10 @@ def optimise_level(
     status, message = "completed", ""
 
     def evaluate() -> torch.Tensor:
+        if tracker.count >= iterations or (
+            patience > 0 and tracker.count - tracker.best_count >= patience
+        ):
+            raise _Stop
         with torch.no_grad():
             x.clamp_(0.0, 1.0)
         loss, terms = objective(x)
@@ -142,6 +164,20 @@ def optimise_level(
 
                 for _ in range(iterations):
                     opt.step(closure)  # type: ignore[arg-type]
+            elif optimizer == "lbfgs-wolfe":
+                opt = torch.optim.LBFGS(
+                    [x], lr=lr, max_iter=iterations, max_eval=iterations,
+                    history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0,
+                    line_search_fn="strong_wolfe",
+                )
+
+                def closure_ls() -> torch.Tensor:
+                    opt.zero_grad(set_to_none=True)
+                    loss = evaluate()
+                    loss.backward()
+                    return loss
+
+                opt.step(closure_ls)  # type: ignore[arg-type]
             elif optimizer == "adam":
                 opt = torch.optim.Adam([x], lr=lr)
                 for _ in range(iterations):
@@ -150,6 +186,10 @@ def optimise_level(
                     opt.step()
             else:
                 raise ValueError(f"unknown optimizer {optimizer!r}")
+    except _Stop:
+        if tracker.count < iterations:
+            message = f"stopped after {tracker.count} evaluations: the loss stalled"
+            log.info(message)
     except KeyboardInterrupt:
         status, message = "interrupted", "interrupted by the user"
         log.warning("interrupted after %d evaluations; keeping the best image", tracker.count)

@@ -76,6 +76,10 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--patience", type=int, default=d.patience,
                      help="end a level once this many evaluations in a row improve the loss "
                      "by under 0.1%% (0: never; default %(default)s)")
+    opt.add_argument("--lbfgs-restart", type=float, default=d.lbfgs_restart, metavar="F",
+                     help="back to the best image with a fresh L-BFGS memory when the loss "
+                     "rises more than this fraction above the best (0: never; default "
+                     "%(default)s)")
     opt.add_argument("--lr", type=float, default=None,
                      help="step size (default: 1.0 for L-BFGS, 0.02 for Adam)")
     opt.add_argument("--init", choices=("transfer", "content", "noise"), default=d.init,
@@ -198,7 +202,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
     lr = args.lr if args.lr is not None else (0.02 if args.optimizer == "adam" else 1.0)
     return TransferConfig(
         size=args.size, scales=args.scales, iterations=args.iterations,
-        optimizer=args.optimizer, lr=lr, patience=args.patience, init=args.init,
+        optimizer=args.optimizer, lr=lr, patience=args.patience,
+        lbfgs_restart=args.lbfgs_restart, init=args.init,
         seed=args.seed,
         content_layer=args.content_layer, style_layers=args.style_layers,
         content_weight=args.content_weight, style_weight=args.style_weight,

@@ -46,6 +46,10 @@ class TransferConfig:
         lbfgs_history: number of correction pairs L-BFGS keeps.
         patience: end a level early once this many evaluations in a row improve the best
             loss by less than 0.1 %; 0 runs every iteration.
+        lbfgs_restart: when an L-BFGS evaluation's loss exceeds the best so far by more than
+            this fraction (default 0.1), return to the best image with a fresh L-BFGS
+            memory; 0 never restarts (plain L-BFGS then often stalls after 30-60 steps,
+            see docs/RESULTS.md).
         init: starting image of the coarsest level: ``"transfer"`` (the content recoloured
             region by region with the style's colour statistics, see
             :mod:`photostyle.colour`), ``"content"`` or ``"noise"``.
@@ -88,6 +92,7 @@ class TransferConfig:
     lr: float = 1.0
     lbfgs_history: int = 20
     patience: int = 0
+    lbfgs_restart: float = 0.1
     init: str = "transfer"
     seed: int = 0
     content_layer: str = "relu4_2"
@@ -152,6 +157,7 @@ class TransferConfig:
         _check_float(self.lr, "lr", positive=True)
         _check_int(self.lbfgs_history, "lbfgs_history", 1, 1000)
         _check_int(self.patience, "patience", 0, 100_000)
+        _check_float(self.lbfgs_restart, "lbfgs_restart", positive=False)
         _check_choice(self.init, "init", INITS)
         _check_int(self.seed, "seed", 0, 2**63 - 1)
         from .features import check_layer_names  # local: features imports torch

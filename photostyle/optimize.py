@@ -60,6 +60,7 @@ class _Tracker:
         self.best = x.detach().clone()
         self.best_loss = math.inf
         self.best_count = 0
+        self.last = math.inf
         self.history: dict[str, list[float]] = {}
         self.count = 0
         self.on_step = on_step
@@ -73,6 +74,7 @@ class _Tracker:
                    if not math.isfinite(v) or not abs(v * self.weights.get(k, 1.0)) < limit]
             raise _Diverged(bad)
         self.count += 1
+        self.last = value
         for key, v in {"total": value, **terms}.items():
             self.history.setdefault(key, []).append(v)
         if value < self.best_loss:
@@ -109,6 +111,7 @@ def optimise_level(
     lr: float = 1.0,
     history_size: int = 20,
     patience: int = 0,
+    restart: float = 0.0,
     on_step: StepCallback | None = None,
     term_weights: dict[str, float] | None = None,
 ) -> LevelOutcome:
@@ -126,6 +129,8 @@ def optimise_level(
         history_size: L-BFGS memory.
         patience: stop early once ``patience`` evaluations in a row bring the best loss
             down by less than :data:`STALL_TOLERANCE` (relative); 0 never stops early.
+        restart: ``"lbfgs"`` only: when an evaluation's loss exceeds the best by more than
+            this fraction, go back to the best image and clear L-BFGS's memory; 0: never.
         on_step: called after each evaluation with ``(count, iterations, terms)``.
         term_weights: weight of each term, to name the culprit when the loss diverges.
 
@@ -164,6 +169,17 @@ def optimise_level(
 
                 for _ in range(iterations):
                     opt.step(closure)  # type: ignore[arg-type]
+                    jump = tracker.last - tracker.best_loss
+                    if restart > 0 and jump > restart * abs(tracker.best_loss):
+                        # L-BFGS without line search can climb out of a basin and then
+                        # oscillate with stale curvature pairs: go back to the best image
+                        # and start a fresh memory.
+                        with torch.no_grad():
+                            x.copy_(tracker.best)
+                        opt = torch.optim.LBFGS(
+                            [x], lr=lr, max_iter=1, history_size=history_size,
+                            tolerance_grad=0.0, tolerance_change=0.0,
+                        )
             elif optimizer == "lbfgs-wolfe":
                 opt = torch.optim.LBFGS(
                     [x], lr=lr, max_iter=iterations, max_eval=iterations,

@@ -55,3 +55,25 @@ def test_patience_does_not_cut_a_level_that_still_improves() -> None:
     out = optimise_level(torch.zeros(1, 3, 4, 5), quadratic, iterations=30, optimizer="adam",
                          lr=0.01, patience=3)
     assert out.evaluations == 30 and out.message == ""
+
+
+def test_restart_returns_to_the_best_image_with_a_fresh_memory() -> None:
+    # A bumpy objective on which plain L-BFGS at a unit step overshoots.
+    def bumpy(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        loss = 2 + (x - TARGET).square().sum() + 0.05 * torch.sin(40 * x).sum()
+        return loss, {}
+
+    values = []
+    for restart in (0.0, 0.05):
+        out = optimise_level(torch.full((1, 3, 4, 5), 0.5), bumpy, iterations=40,
+                             restart=restart)
+        values.append(out.history["total"])
+        assert out.best_loss == min(out.history["total"])
+    plain, restarted = values
+    # an evaluation more than 5 % above the best is followed by one at the best image
+    best = [min(restarted[: i + 1]) for i in range(len(restarted))]
+    jumps = [i for i in range(1, len(restarted)) if restarted[i - 1] > best[i - 1] * 1.05]
+    assert jumps, "the objective should make plain L-BFGS overshoot"
+    for i in jumps:
+        assert restarted[i] == pytest.approx(best[i - 1], rel=1e-6)
+    assert any(v > min(v2 for v2 in plain[:i]) * 1.05 for i, v in enumerate(plain) if i)

@@ -50,6 +50,8 @@ def make_pair(folder: Path, long_side: int = 700) -> tuple[Path, Path, Path, Pat
 
 
 def child(size: int, sets: dict[str, object], masks: bool, long_side: int) -> None:
+    import torch
+
     import photostyle
     from photostyle.config import TransferConfig
 
@@ -67,6 +69,9 @@ def child(size: int, sets: dict[str, object], masks: bool, long_side: int) -> No
         "levels": [{"size": lv["size"], "steps": lv["evaluations"],
                     "seconds_per_step": lv["seconds_per_evaluation"]} for lv in levels],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_mb": (torch.cuda.max_memory_allocated() / 2**20
+                        if torch.cuda.is_available() else None),
+        "device": result.report["device"],
         "output": list(result.image.shape[:2]),
     }))
 
@@ -116,7 +121,9 @@ def main() -> None:
         paper = PAPER_ITERATIONS * finest["seconds_per_step"]
         steps = sum(lv["steps"] for lv in r["levels"])
         print(f"\nworking size {size}: output {r['output'][1]}x{r['output'][0]}, "
-              f"wall {r['wall']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB")
+              f"wall {r['wall']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB"
+              + (f", peak GPU memory {r['peak_gpu_mb']:.0f} MB" if r["peak_gpu_mb"] else "")
+              + f" ({r['device']})")
         stages = ("load", "masks", "network", "prepare", "init", "targets", "laplacian",
                   "optimise", "smooth")
         print("  stages: " + ", ".join(f"{k} {t[k]:.2f} s" for k in stages if k in t))

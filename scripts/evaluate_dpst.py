@@ -8,7 +8,11 @@ Each pair is transferred with the given settings and the ``../shared`` VGG19 wei
 (layers up to relu3_4 only: content relu3_2, style relu1_1, relu2_1, relu3_1), then our
 output and the paper's own result (``results/best{i}_t_1000.png``) are scored with the same
 measures (:mod:`photostyle.metrics`) against the content and style at the output size.
-Prints a table (per pair and the mean) and writes ``metrics.csv`` and ``metrics.json``.
+Prints a table (per pair and the mean) and writes ``metrics.csv``, ``metrics.json`` and a
+contact sheet per pair (``sheet{i}.png``: content, style, the paper's result, ours).
+
+``--reuse`` scores outputs already in ``--out`` (``out{i}.png``) instead of computing them
+again, provided the settings recorded in its ``metrics.json`` are the ones asked for.
 """
 
 from __future__ import annotations
@@ -47,6 +51,24 @@ def parse_value(text: str) -> Any:
     return {"none": None, "true": True, "false": False}.get(text.lower(), text)
 
 
+def contact_sheet(tiles: list[tuple[str, np.ndarray]], path: Path, height: int = 240) -> None:
+    """Labelled images side by side, each scaled to ``height`` px."""
+    from PIL import Image, ImageDraw
+
+    ims = []
+    for label, array in tiles:
+        im = Image.fromarray((np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8))
+        ims.append((label, im.resize((round(im.width * height / im.height), height))))
+    sheet = Image.new("RGB", (sum(im.width + 6 for _, im in ims) + 6, height + 24), "white")
+    draw = ImageDraw.Draw(sheet)
+    x = 6
+    for label, im in ims:
+        sheet.paste(im, (x, 6))
+        draw.text((x, height + 9), label, fill=(0, 0, 0))
+        x += im.width + 6
+    save_image(np.asarray(sheet, dtype=np.float32) / 255.0, path)
+
+
 def pair_ids(dpst: Path) -> list[int]:
     return sorted(int(p.stem[2:]) for p in (dpst / "input").glob("in*.png"))
 
@@ -60,19 +82,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a TransferConfig setting (repeatable)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "dpst")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the outputs already in --out (same settings) again")
     parser.add_argument("--eval-size", type=int, default=700,
                         help="long side at which outputs are scored (the paper's results: 700)")
     args = parser.parse_args(argv)
     if not args.dpst.exists():
         print(f"no pairs at {args.dpst}", file=sys.stderr)
         return 2
-    overrides = dict(SHALLOW)
+    overrides: dict[str, Any] = dict(SHALLOW)
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key.strip()] = parse_value(value.strip())
     config = TransferConfig(vgg_weights=str(args.weights), **overrides)
     ids = pair_ids(args.dpst) if args.pairs == "all" else [int(i) for i in args.pairs.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
+    previous: dict[str, Any] = {}
+    if args.reuse:
+        recorded = json.loads((args.out / "metrics.json").read_text())
+        wanted = config.to_dict()
+        differ = sorted(k for k, v in recorded["config"].items()
+                        if json.dumps(wanted.get(k)) != json.dumps(v))
+        differ += sorted(k for k in set(wanted) - set(recorded["config"])
+                         if json.dumps(wanted[k]) != json.dumps(
+                             TransferConfig().to_dict()[k]))  # new settings at their default
+        if differ:
+            print(f"--reuse: {args.out} was made with other settings ({', '.join(differ)})",
+                  file=sys.stderr)
+            return 2
+        previous = {str(r["pair"]): r for r in recorded["rows"] if r["method"] == "ours"}
     layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
     extractor = load_extractor(layers, config.vgg_weights)
     rows: list[dict[str, Any]] = []
@@ -81,18 +119,25 @@ def main(argv: list[str] | None = None) -> int:
     for i in ids:
         d = args.dpst
         c_path, s_path = d / "input" / f"in{i}.png", d / "style" / f"tar{i}.png"
-        start = time.perf_counter()
-        result = transfer(c_path, s_path, config, content_mask=d / "seg_in" / f"in{i}.png",
-                          style_mask=d / "seg_tar" / f"tar{i}.png", extractor=extractor)
-        seconds = time.perf_counter() - start
-        save_image(result.image, args.out / f"out{i}.png")
+        out_path = args.out / f"out{i}.png"
+        if args.reuse and out_path.exists() and str(i) in previous:
+            output = load_image(out_path)
+            seconds = float(previous[str(i)]["seconds"])
+        else:
+            start = time.perf_counter()
+            result = transfer(c_path, s_path, config, content_mask=d / "seg_in" / f"in{i}.png",
+                              style_mask=d / "seg_tar" / f"tar{i}.png", extractor=extractor)
+            seconds = time.perf_counter() - start
+            save_image(result.image, out_path)
+            output = result.image
         content, style = load_image(c_path), load_image(s_path)
         masks = align_labels(
             fit_to_image(read_mask(d / "seg_in" / f"in{i}.png"), content.shape[:2], "c"),
             fit_to_image(read_mask(d / "seg_tar" / f"tar{i}.png"), style.shape[:2], "s"))
         paper = load_image(d / "results" / f"best{i}_t_1000.png")
-        ours = result.image if result.image.shape == content.shape else resize(
-            result.image, content.shape[:2])
+        ours = output if output.shape == content.shape else resize(output, content.shape[:2])
+        contact_sheet([("content", content), ("style", style), ("paper", paper), ("ours", ours)],
+                      args.out / f"sheet{i}.png")
         for method, image in (("ours", ours), ("paper", paper)):
             m = evaluate_images(content, style, image, masks)
             row = {"pair": i, "method": method, **{k: round(float(m[k]), 4) for k in MEASURES},

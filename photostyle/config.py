@@ -47,9 +47,9 @@ class TransferConfig:
         patience: end a level early once this many evaluations in a row improve the best
             loss by less than 0.1 %; 0 runs every iteration.
         lbfgs_restart: when an L-BFGS evaluation's loss exceeds the best so far by more than
-            this fraction (default 0.1), return to the best image with a fresh L-BFGS
-            memory; 0 never restarts (plain L-BFGS then often stalls after 30-60 steps,
-            see docs/RESULTS.md).
+            this fraction (e.g. 0.1), return to the best image with a fresh L-BFGS memory;
+            0 (default) never restarts. Restarts lower the loss where plain L-BFGS stalls,
+            which moves results towards the content (see docs/RESULTS.md).
         init: starting image of the coarsest level: ``"transfer"`` (the content recoloured
             region by region with the style's colour statistics, see
             :mod:`photostyle.colour`), ``"content"`` or ``"noise"``.
@@ -92,7 +92,7 @@ class TransferConfig:
     lr: float = 1.0
     lbfgs_history: int = 20
     patience: int = 0
-    lbfgs_restart: float = 0.1
+    lbfgs_restart: float = 0.0
     init: str = "transfer"
     seed: int = 0
     content_layer: str = "relu4_2"

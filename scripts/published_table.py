@@ -3,8 +3,10 @@
 Usage::
 
     python scripts/published_table.py runs/dpst40-defaults [--variant default]
+    python scripts/published_table.py runs/dpst40      # from scripts/evaluate_dpst.py
 
-Reads ``results.jsonl`` of a ``photostyle ablate --pairs`` folder whose pairs have published
+Reads ``results.jsonl`` of a ``photostyle ablate --pairs`` folder (or the ``metrics.json`` of
+``scripts/evaluate_dpst.py``, whose rows are ``ours`` and ``paper``) whose pairs have published
 results (variant ``published``, e.g. ``../shared/dpst/results/best{i}_t_1000.png``) and
 prints, for the pairs that have both, each measure of ``photostyle evaluate`` for the variant
 and for the published result, then means, medians and on how many pairs the variant is
@@ -30,10 +32,15 @@ def main() -> None:
     parser.add_argument("--variant", default="default")
     args = parser.parse_args()
     rows: dict[tuple[str, str], dict] = {}
-    for line in (args.folder / "results.jsonl").read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            rows[(row["pair"], row["variant"])] = row
+    if (args.folder / "results.jsonl").exists():
+        for line in (args.folder / "results.jsonl").read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                rows[(row["pair"], row["variant"])] = row
+    else:  # evaluate_dpst.py
+        for row in json.loads((args.folder / "metrics.json").read_text())["rows"]:
+            variant = args.variant if row["method"] == "ours" else "published"
+            rows[(f"in{row['pair']}", variant)] = row
     pairs = sorted({p for p, v in rows if v == args.variant and (p, "published") in rows},
                    key=lambda p: int(p[2:]) if p[2:].isdigit() else 10**9)
     if not pairs:

@@ -153,20 +153,27 @@ def optimise_level(
         tracker.record(x, loss, terms)
         return loss
 
+    def lbfgs(line_search: bool) -> torch.optim.Optimizer:
+        # Without line search: one evaluation per step() call, driven by the loop below.
+        # With it: a single step() runs every iteration within the evaluation budget.
+        return torch.optim.LBFGS(
+            [x], lr=lr, max_iter=iterations if line_search else 1,
+            max_eval=iterations if line_search else None, history_size=history_size,
+            tolerance_grad=0.0, tolerance_change=0.0,
+            line_search_fn="strong_wolfe" if line_search else None,
+        )
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad(set_to_none=True)
+        loss = evaluate()
+        loss.backward()
+        return loss
+
+    opt: torch.optim.Optimizer
     try:
         if iterations > 0:
             if optimizer == "lbfgs":
-                opt: torch.optim.Optimizer = torch.optim.LBFGS(
-                    [x], lr=lr, max_iter=1, history_size=history_size,
-                    tolerance_grad=0.0, tolerance_change=0.0,
-                )
-
-                def closure() -> torch.Tensor:
-                    opt.zero_grad(set_to_none=True)
-                    loss = evaluate()
-                    loss.backward()
-                    return loss
-
+                opt = lbfgs(line_search=False)
                 for _ in range(iterations):
                     opt.step(closure)  # type: ignore[arg-type]
                     jump = tracker.last - tracker.best_loss
@@ -176,30 +183,14 @@ def optimise_level(
                         # and start a fresh memory.
                         with torch.no_grad():
                             x.copy_(tracker.best)
-                        opt = torch.optim.LBFGS(
-                            [x], lr=lr, max_iter=1, history_size=history_size,
-                            tolerance_grad=0.0, tolerance_change=0.0,
-                        )
+                        opt = lbfgs(line_search=False)
             elif optimizer == "lbfgs-wolfe":
-                opt = torch.optim.LBFGS(
-                    [x], lr=lr, max_iter=iterations, max_eval=iterations,
-                    history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0,
-                    line_search_fn="strong_wolfe",
-                )
-
-                def closure_ls() -> torch.Tensor:
-                    opt.zero_grad(set_to_none=True)
-                    loss = evaluate()
-                    loss.backward()
-                    return loss
-
-                opt.step(closure_ls)  # type: ignore[arg-type]
+                opt = lbfgs(line_search=True)
+                opt.step(closure)  # type: ignore[arg-type]
             elif optimizer == "adam":
                 opt = torch.optim.Adam([x], lr=lr)
                 for _ in range(iterations):
-                    opt.zero_grad(set_to_none=True)
-                    evaluate().backward()
-                    opt.step()
+                    opt.step(closure)  # type: ignore[arg-type]
             else:
                 raise ValueError(f"unknown optimizer {optimizer!r}")
     except _Stop:

@@ -206,17 +206,22 @@ class AblationResult:
     skipped: int = 0
 
 
+def read_results(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of an ablation folder's ``results.jsonl`` (pair, variant, measures, time),
+    in the order they finished; a line cut short by a crash is skipped."""
+    path = Path(out_dir) / "results.jsonl"
+    rows = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # that variant is simply redone on the next run
+    return rows
+
+
 def _read_done(path: Path) -> dict[str, dict[str, Any]]:
-    done: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return done
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a crash: that variant is simply redone
-        done[row["key"]] = row
-    return done
+    return {row["key"]: row for row in read_results(path.parent)}
 
 
 def _append(path: Path, row: dict[str, Any]) -> None:
@@ -298,7 +303,8 @@ def run_ablation(
             tolerance=base.mask_tolerance, max_pixels=base.max_pixels,
             orphan_policy=base.orphan_policy, min_fraction=base.min_label_fraction)
         if pair.reference is not None:
-            _score_reference(pair, content, style, score_masks, done, results_path, result)
+            _score_reference(pair, pair.reference, content, style, score_masks, done,
+                             results_path, result)
         for variant, cfg in zip(variants, configs, strict=True):
             mode = variant.get("masks", default_mode)
             name = variant_name(variant)
@@ -337,40 +343,67 @@ def run_ablation(
     return result
 
 
-def _score_reference(pair: Pair, content: np.ndarray, style: np.ndarray, masks: Any,
-                     done: dict[str, dict[str, Any]], results_path: Path,
+def _score_reference(pair: Pair, reference: Path, content: np.ndarray, style: np.ndarray,
+                     masks: Any, done: dict[str, dict[str, Any]], results_path: Path,
                      result: AblationResult) -> None:
     """Score the pair's published result with the same measures (row ``published``)."""
     from .metrics import evaluate_images
 
-    assert pair.reference is not None
-    stat = pair.reference.stat()
     key = hashlib.sha256(
-        f"{REFERENCE}|{pair.reference}|{stat.st_size}|{pair.content_mask}".encode()
+        f"{REFERENCE}|{reference}|{reference.stat().st_size}|{pair.content_mask}".encode()
     ).hexdigest()
     if key in done:
         result.rows.append(done[key])
         return
-    image = load_image(pair.reference, what="published result")
+    image = load_image(reference, what="published result")
     metrics = evaluate_images(content, style, image, masks)
     row = {
         "key": key, "pair": pair.name, "variant": REFERENCE,
         **{k: round(float(metrics[k]), 5) for k in MEASURES},
         "seconds": None, "evaluations": None, "status": "published",
-        "image": str(pair.reference),
+        "image": str(reference),
     }
     _append(results_path, row)
     result.rows.append(row)
 
 
-def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,
-                   variants: list[dict[str, Any]], out: Path) -> Path | None:
+def write_contact_sheet(tiles: Sequence[tuple[str, Any]], path: Path,
+                        height: int = SHEET_HEIGHT, per_row: int = 4) -> Path:
+    """Labelled images in rows of ``per_row``, each scaled to ``height`` px; written
+    atomically as PNG.
+
+    Args:
+        tiles: ``(label, image)``; an image is a PIL image or an ``(H, W, 3)`` array in [0, 1].
+    """
     from PIL import Image, ImageDraw, ImageFont
 
-    tiles: list[tuple[str, Image.Image]] = []
-    im: Image.Image
-    for label, arr in (("content", content), ("style", style)):
-        tiles.append((label, Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8))))
+    ims = [(label, im if isinstance(im, Image.Image) else
+            Image.fromarray((np.clip(im, 0, 1) * 255).astype(np.uint8))) for label, im in tiles]
+    font = ImageFont.load_default()
+    scaled = [(t, im.resize((max(1, round(im.width * height / im.height)), height)))
+              for t, im in ims]
+    rows = [scaled[i : i + per_row] for i in range(0, len(scaled), per_row)]
+    width = max(sum(im.width + 8 for _, im in row) for row in rows) + 8
+    sheet = Image.new("RGB", (width, len(rows) * (height + 24) + 8), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    y = 8
+    for row in rows:
+        x = 8
+        for text, im in row:
+            sheet.paste(im, (x, y))
+            draw.text((x, y + height + 4), text[:60], fill=(0, 0, 0), font=font)
+            x += im.width + 8
+        y += height + 24
+    with atomic_write(path) as handle:
+        sheet.save(handle, format="PNG")
+    return path
+
+
+def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,
+                   variants: list[dict[str, Any]], out: Path) -> Path:
+    from PIL import Image
+
+    tiles: list[tuple[str, Any]] = [("content", content), ("style", style)]
     if pair.reference is not None:
         with Image.open(pair.reference) as opened:
             tiles.append((REFERENCE, opened.convert("RGB")))
@@ -379,26 +412,7 @@ def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,
         if path.exists():
             with Image.open(path) as opened:
                 tiles.append((variant_name(variant), opened.convert("RGB")))
-    font = ImageFont.load_default()
-    scaled = [(t, im.resize((max(1, round(im.width * SHEET_HEIGHT / im.height)), SHEET_HEIGHT)))
-              for t, im in tiles]
-    per_row = 4
-    rows = [scaled[i : i + per_row] for i in range(0, len(scaled), per_row)]
-    width = max(sum(im.width + 8 for _, im in row) for row in rows) + 8
-    sheet = Image.new("RGB", (width, len(rows) * (SHEET_HEIGHT + 24) + 8), (255, 255, 255))
-    draw = ImageDraw.Draw(sheet)
-    y = 8
-    for row in rows:
-        x = 8
-        for text, im in row:
-            sheet.paste(im, (x, y))
-            draw.text((x, y + SHEET_HEIGHT + 4), text[:60], fill=(0, 0, 0), font=font)
-            x += im.width + 8
-        y += SHEET_HEIGHT + 24
-    path = out / f"sheet_{pair.name}.png"
-    with atomic_write(path) as handle:
-        sheet.save(handle, format="PNG")
-    return path
+    return write_contact_sheet(tiles, out / f"sheet_{pair.name}.png")
 
 
 def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -406,13 +406,14 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     if args.pairs:
         pairs = find_pairs(args.pairs)
         if args.only:
-            wanted = [f"in{i.strip()}" for i in args.only.split(",") if i.strip()]
-            missing = sorted(set(wanted) - {p.name for p in pairs})
-            if missing or not wanted:
-                raise PhotostyleError(
-                    f"--only {args.only}: no pair {', '.join(m[2:] for m in missing)} in "
-                    f"{args.pairs}" if missing else f"--only {args.only!r}: no pair id given")
-            pairs = [p for p in pairs if p.name in set(wanted)]
+            wanted = {f"in{i.strip()}" for i in args.only.split(",") if i.strip()}
+            if not wanted:
+                raise PhotostyleError(f"--only {args.only!r}: no pair id given")
+            missing = sorted(wanted - {p.name for p in pairs})
+            if missing:
+                raise PhotostyleError(f"--only {args.only}: no pair "
+                                      f"{', '.join(m[2:] for m in missing)} in {args.pairs}")
+            pairs = [p for p in pairs if p.name in wanted]
     elif args.content and args.style:
         if (args.content_mask is None) != (args.style_mask is None):
             raise PhotostyleError("give both --content-mask and --style-mask, or neither")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from photostyle import TransferConfig, transfer
+from photostyle.ablate import write_contact_sheet
 from photostyle.features import load_extractor
 from photostyle.io import load_image, resize, save_image
 from photostyle.masks import align_labels, fit_to_image, read_mask
@@ -49,24 +50,6 @@ def parse_value(text: str) -> Any:
     if "," in text:
         return tuple(parse_value(t) for t in text.split(","))
     return {"none": None, "true": True, "false": False}.get(text.lower(), text)
-
-
-def contact_sheet(tiles: list[tuple[str, np.ndarray]], path: Path, height: int = 240) -> None:
-    """Labelled images side by side, each scaled to ``height`` px."""
-    from PIL import Image, ImageDraw
-
-    ims = []
-    for label, array in tiles:
-        im = Image.fromarray((np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8))
-        ims.append((label, im.resize((round(im.width * height / im.height), height))))
-    sheet = Image.new("RGB", (sum(im.width + 6 for _, im in ims) + 6, height + 24), "white")
-    draw = ImageDraw.Draw(sheet)
-    x = 6
-    for label, im in ims:
-        sheet.paste(im, (x, 6))
-        draw.text((x, height + 9), label, fill=(0, 0, 0))
-        x += im.width + 6
-    save_image(np.asarray(sheet, dtype=np.float32) / 255.0, path)
 
 
 def pair_ids(dpst: Path) -> list[int]:
@@ -100,12 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     previous: dict[str, Any] = {}
     if args.reuse:
         recorded = json.loads((args.out / "metrics.json").read_text())
-        wanted = config.to_dict()
-        differ = sorted(k for k, v in recorded["config"].items()
-                        if json.dumps(wanted.get(k)) != json.dumps(v))
-        differ += sorted(k for k in set(wanted) - set(recorded["config"])
-                         if json.dumps(wanted[k]) != json.dumps(
-                             TransferConfig().to_dict()[k]))  # new settings at their default
+        # settings added since the run count as recorded at their default
+        recorded_config = {**TransferConfig().to_dict(), **recorded["config"]}
+        differ = sorted(k for k, v in config.to_dict().items()
+                        if json.dumps(recorded_config[k]) != json.dumps(v))
         if differ:
             print(f"--reuse: {args.out} was made with other settings ({', '.join(differ)})",
                   file=sys.stderr)
@@ -136,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             fit_to_image(read_mask(d / "seg_tar" / f"tar{i}.png"), style.shape[:2], "s"))
         paper = load_image(d / "results" / f"best{i}_t_1000.png")
         ours = output if output.shape == content.shape else resize(output, content.shape[:2])
-        contact_sheet([("content", content), ("style", style), ("paper", paper), ("ours", ours)],
-                      args.out / f"sheet{i}.png")
+        write_contact_sheet([("content", content), ("style", style), ("paper", paper),
+                             ("ours", ours)], args.out / f"sheet{i}.png", height=240)
         for method, image in (("ours", ours), ("paper", paper)):
             m = evaluate_images(content, style, image, masks)
             row = {"pair": i, "method": method, **{k: round(float(m[k]), 4) for k in MEASURES},

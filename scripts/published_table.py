@@ -20,6 +20,8 @@ import json
 import statistics
 from pathlib import Path
 
+from photostyle.ablate import read_results
+
 MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual")
 HIGHER_IS_BETTER = {"structure_ssim"}
 TITLES = {"style_sw": "SW", "style_frechet": "Fréchet", "structure_ssim": "gradient SSIM",
@@ -33,10 +35,8 @@ def main() -> None:
     args = parser.parse_args()
     rows: dict[tuple[str, str], dict] = {}
     if (args.folder / "results.jsonl").exists():
-        for line in (args.folder / "results.jsonl").read_text().splitlines():
-            if line.strip():
-                row = json.loads(line)
-                rows[(row["pair"], row["variant"])] = row
+        for row in read_results(args.folder):
+            rows[(row["pair"], row["variant"])] = row
     else:  # evaluate_dpst.py
         for row in json.loads((args.folder / "metrics.json").read_text())["rows"]:
             variant = args.variant if row["method"] == "ours" else "published"

@@ -23,6 +23,8 @@ import json
 import statistics
 from pathlib import Path
 
+from photostyle.ablate import read_results
+
 MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual")
 
 
@@ -50,8 +52,7 @@ def main() -> None:
 
     rows = []
     for folder in args.folders:
-        lines = (folder / "results.jsonl").read_text().splitlines()
-        for row in (json.loads(line) for line in lines if line.strip()):
+        for row in read_results(folder):
             row = dict(row, folder=folder.name)
             if row["variant"] != "published":
                 report = json.loads((folder / Path(row["image"]).with_suffix(".json"))

@@ -3,17 +3,18 @@
 Usage::
 
     python scripts/tradeoff.py runs/sched512 [runs/long320 ...] \\
-        [--coarse-step 0.513] [--fine-step 2.343] [--fixed 4.3]
+        [--step 128=0.15 --step 256=0.513 ...] [--fixed 4.3]
 
 Reads the ``results.jsonl`` (and the per-run reports) of one or more ``photostyle ablate``
 folders whose variants differ in their schedule (``iterations``, ``size``, ``scales``). For
 each variant it prints the mean of each measure over the pairs, next to the time that
-schedule takes **with the full-depth VGG19 on this machine**: ``fixed + coarse steps x
-coarse s/step + finest steps x fine s/step``, from the seconds per step that
-``scripts/bench.py`` measured at the default working size (the ablations may run a
-shallower network or share the CPU, so their own timings are not what a user sees).
-Schedules at another working size are timed with ``--step-at SIZE=COARSE,FINE``. Only
-pairs that every variant has are used.
+schedule takes **with the full-depth VGG19 on this machine**: ``fixed + sum over levels of
+steps x s/step``, from the seconds per step that ``scripts/bench.py`` measured for a level of
+that long side (the ablations may run a shallower network or share the CPU, so their own
+timings are not what a user sees). A level whose long side was not measured is timed by
+linear interpolation in pixel count between the two nearest measured sides (in proportion
+to the pixel count below the smallest); such times are marked ``~``. Only pairs that every
+variant has are used.
 """
 
 from __future__ import annotations
@@ -28,27 +29,46 @@ from photostyle.ablate import read_results
 MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual")
 
 
-def steps_of(report: dict) -> list[int]:
-    return [int(level["evaluations"]) for level in report["levels"]]
+# s/step of the full-depth VGG19 on this machine (2 threads) by level long side, from
+# scripts/bench.py (the 700x462 bench content: levels are 700 x 0.66 px)
+MEASURED_STEP = {128: 0.165, 160: 0.258, 256: 0.513, 320: 0.748, 350: 1.015, 512: 2.343,
+                 700: 4.287}
+
+
+def steps_of(report: dict) -> list[tuple[int, int]]:
+    """(long side, evaluations) of each level of a run's report."""
+    return [(max(level["size"]), int(level["evaluations"])) for level in report["levels"]]
+
+
+def step_seconds(side: int, table: dict[int, float]) -> tuple[float, bool]:
+    """Seconds per step at a level of long side ``side`` and whether it was interpolated."""
+    if side in table:
+        return table[side], False
+    sides = sorted(table)
+    below = [s for s in sides if s < side]
+    above = [s for s in sides if s > side]
+    if not below:
+        return table[above[0]] * (side / above[0]) ** 2, True
+    if not above:
+        return table[below[-1]] * (side / below[-1]) ** 2, True
+    lo, hi = below[-1], above[0]
+    frac = (side**2 - lo**2) / (hi**2 - lo**2)
+    return table[lo] + frac * (table[hi] - table[lo]), True
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", type=Path)
-    parser.add_argument("--coarse-step", type=float, default=0.513,
-                        help="s/step of a coarse level at the default size (bench.py)")
-    parser.add_argument("--fine-step", type=float, default=2.343,
-                        help="s/step of the finest level at the default size (bench.py)")
+    parser.add_argument("--step", action="append", default=[], metavar="SIDE=SECONDS",
+                        help="s/step of a level with this long side (bench.py); adds to or "
+                             f"replaces the built-in table {MEASURED_STEP}")
     parser.add_argument("--fixed", type=float, default=4.3,
                         help="seconds outside the optimisation (bench.py stages)")
-    parser.add_argument("--step-at", action="append", default=[], metavar="SIZE=C,F",
-                        help="s/step (coarse, finest) at another working size")
     args = parser.parse_args()
-    steps_at = {512: (args.coarse_step, args.fine_step)}
-    for item in args.step_at:
-        size, _, pair = item.partition("=")
-        c, f = (float(v) for v in pair.split(","))
-        steps_at[int(size)] = (c, f)
+    table = dict(MEASURED_STEP)
+    for item in args.step:
+        side, _, seconds = item.partition("=")
+        table[int(side)] = float(seconds)
 
     rows = []
     for folder in args.folders:
@@ -58,7 +78,6 @@ def main() -> None:
                 report = json.loads((folder / Path(row["image"]).with_suffix(".json"))
                                     .read_text())
                 row["steps"] = steps_of(report)
-                row["size"] = int(report["config"]["size"])
             rows.append(row)
     runs = {(r["folder"], r["variant"]) for r in rows if r["variant"] != "published"}
     pairs = set.intersection(*({r["pair"] for r in rows if (r["folder"], r["variant"]) == run}
@@ -78,15 +97,14 @@ def main() -> None:
             name, time_text, steps_text = "published (paper)", "-", "2x1000"
         else:
             name = f"{folder}/{variant}"
-            steps = sel[0]["steps"]
-            size = sel[0]["size"]
-            if size in steps_at:
-                coarse, fine = steps_at[size]
-                est = args.fixed + sum(steps[:-1]) * coarse + steps[-1] * fine
-                time_text = f"{est:.0f} s"
-            else:
-                time_text = f"(size {size})"
-            steps_text = "+".join(str(s) for s in steps)
+            levels = sel[0]["steps"]
+            est, guessed = args.fixed, False
+            for side, steps in levels:
+                seconds, interpolated = step_seconds(side, table)
+                est += steps * seconds
+                guessed |= interpolated
+            time_text = f"{'~' if guessed else ''}{est:.0f} s"
+            steps_text = "+".join(str(steps) for _, steps in levels)
         means = [statistics.fmean(float(r[m]) for r in sel) for m in MEASURES]
         print(f"{name:<40} {time_text:>9} {steps_text:>10} "
               + " ".join(f"{v:>15.4f}" for v in means))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,12 @@ def test_output_path_checks(tmp_path: Path) -> None:
                 check_output_path(locked / "out.png", [inp])
     finally:
         locked.chmod(0o700)
+
+
+def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        out = save_image(np.full((4, 5, 3), 0.5), tmp_path / "o.png")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644

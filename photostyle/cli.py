@@ -236,8 +236,11 @@ class _Progress:
         if level != self.level:
             self.close()
             self.level = level
+            # redirected to a log: one line every 30 s and the last, not one per step
+            interval = 0.1 if sys.stderr.isatty() else 30.0
             self.bar = tqdm(total=total, desc=f"level {level + 1}/{n_levels}", unit="it",
-                            leave=True, dynamic_ncols=True, file=sys.stderr)
+                            leave=True, dynamic_ncols=True, file=sys.stderr,
+                            mininterval=interval)
         self.bar.update(1)
         self.bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items()}, refresh=False)
 

@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_transfer_args(p: argparse.ArgumentParser) -> None:
-    from .config import DEFAULT_ITERATIONS, TransferConfig
+    from .config import DEFAULT_COARSE_ITERATIONS, DEFAULT_ITERATIONS, TransferConfig
 
     d = TransferConfig()
     io = p.add_argument_group("files")
@@ -67,9 +67,8 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--scales", type=int, default=d.scales, help="pyramid levels")
     opt.add_argument("--iterations", default=None,
                      help="iterations per level, coarse to fine, e.g. 150,100 (one value: "
-                     "every level; default, finest level first: "
-                     f"{', '.join(map(str, DEFAULT_ITERATIONS))}, then "
-                     f"{DEFAULT_ITERATIONS[-1]} at every coarser level)")
+                     f"every level; default {DEFAULT_COARSE_ITERATIONS} per coarse level and "
+                     f"{DEFAULT_ITERATIONS} at the finest)")
     opt.add_argument("--optimizer", choices=("lbfgs", "lbfgs-wolfe", "adam"),
                      default=d.optimizer,
                      help="lbfgs: one network pass per iteration (default); lbfgs-wolfe: "

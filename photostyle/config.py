@@ -23,12 +23,8 @@ ORPHAN_POLICIES = ("whole-style", "drop")
 DEVICES = ("auto", "cpu", "cuda")
 SEGMENT_MODES = ("none", "auto")
 
-# Default iterations per level, finest level first: 20 at the working size, 150 at half of
-# it, 200 at every coarser level (docs/RESULTS.md, "Speed": plain L-BFGS finds its best
-# image within a few dozen steps at a fine level and keeps improving longer at a coarse one,
-# where a step is 4 to 14 times cheaper). A single level gets DEFAULT_SINGLE_LEVEL_ITERATIONS.
-DEFAULT_ITERATIONS = (20, 150, 200)
-DEFAULT_SINGLE_LEVEL_ITERATIONS = 60
+DEFAULT_ITERATIONS = 40
+DEFAULT_COARSE_ITERATIONS = 80
 PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
@@ -41,9 +37,8 @@ class TransferConfig:
         scales: number of pyramid levels; level ``k`` (coarse to fine) works at
             ``size / 2**(scales-1-k)``.
         iterations: optimiser iterations per level, coarse to fine (one value is used for
-            every level); ``None`` uses :data:`DEFAULT_ITERATIONS` (finest level first;
-            levels coarser than its last entry repeat it) or, with one level,
-            :data:`DEFAULT_SINGLE_LEVEL_ITERATIONS`.
+            every level); ``None`` uses :data:`DEFAULT_ITERATIONS` (finest level) and
+            :data:`DEFAULT_COARSE_ITERATIONS` (every coarser level).
         optimizer: ``"lbfgs"`` (default: one network pass per iteration, no line search),
             ``"lbfgs-wolfe"`` (strong-Wolfe line search) or ``"adam"``.
         lr: step size; L-BFGS uses it as its initial step (1.0 is standard), Adam as its
@@ -91,7 +86,7 @@ class TransferConfig:
     """
 
     size: int = 512
-    scales: int = 3
+    scales: int = 2
     iterations: tuple[int, ...] | None = None
     optimizer: str = "lbfgs"
     lr: float = 1.0
@@ -195,11 +190,7 @@ class TransferConfig:
     def iterations_per_level(self) -> tuple[int, ...]:
         """Iterations of each level, coarse to fine (length ``scales``)."""
         if self.iterations is None:
-            if self.scales == 1:
-                return (DEFAULT_SINGLE_LEVEL_ITERATIONS,)
-            fine_first = [DEFAULT_ITERATIONS[min(k, len(DEFAULT_ITERATIONS) - 1)]
-                          for k in range(self.scales)]
-            return tuple(reversed(fine_first))
+            return (DEFAULT_COARSE_ITERATIONS,) * (self.scales - 1) + (DEFAULT_ITERATIONS,)
         if len(self.iterations) == 1:
             return self.iterations * self.scales
         return self.iterations

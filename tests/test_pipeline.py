@@ -119,17 +119,16 @@ def test_config_validation_names_the_setting() -> None:
         TransferConfig(matting_weight=-1)
     with pytest.raises(ConfigError, match="^tv_weight: must be finite"):
         TransferConfig(tv_weight=float("nan"))
-    assert TransferConfig(iterations="5").iterations_per_level() == (5, 5, 5)
+    assert TransferConfig(iterations="5").iterations_per_level() == (5, 5)
 
 
 def test_default_schedule_puts_most_iterations_on_coarse_levels() -> None:
     config = TransferConfig()
-    assert config.level_sizes() == (128, 256, 512)
-    assert config.iterations_per_level() == (200, 150, 20)
-    assert TransferConfig(scales=2).iterations_per_level() == (150, 20)
-    assert TransferConfig(scales=4).iterations_per_level() == (200, 200, 150, 20)
-    assert TransferConfig(scales=1).iterations_per_level() == (60,)
-    assert config.to_dict()["iterations"] == [200, 150, 20]
+    assert config.level_sizes() == (256, 512)
+    assert config.iterations_per_level() == (80, 40)
+    assert TransferConfig(scales=3).iterations_per_level() == (80, 80, 40)
+    assert TransferConfig(scales=1).iterations_per_level() == (40,)
+    assert config.to_dict()["iterations"] == [80, 40]
 
 
 def test_level_too_small_for_deep_layers_is_explained() -> None:

@@ -30,7 +30,7 @@ MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual")
 
 
 # s/step of the full-depth VGG19 on this machine (2 threads) by level long side, from
-# scripts/bench.py on its 700x462 content (128, 256, 512: the default schedule's run; 350,
+# scripts/bench.py on its 700x462 content (128, 256, 512: the 3-level 200+150+20 run; 350,
 # 700: working size 700; 160, 320: one-thread runs scaled by the two-thread ratio)
 MEASURED_STEP = {128: 0.134, 160: 0.258, 256: 0.562, 320: 0.748, 350: 1.015, 512: 2.405,
                  700: 4.287}

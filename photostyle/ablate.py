@@ -37,6 +37,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 SHEET_HEIGHT = 200
 #: Measures tabulated per variant (see :mod:`photostyle.metrics`).
 MEASURES = ("style_sw", "style_frechet", "style_closed", "structure_ssim", "affine_residual")
+#: The measures the result tables of ``scripts/`` print (``style_closed`` left out).
+TABLE_MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual")
 
 
 @dataclass(frozen=True)

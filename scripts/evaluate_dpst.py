@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from photostyle import TransferConfig, transfer
+from photostyle.ablate import TABLE_MEASURES as MEASURES
 from photostyle.ablate import write_contact_sheet
 from photostyle.features import load_extractor
 from photostyle.io import load_image, resize, save_image
@@ -38,7 +39,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 SHARED = REPO.parent / "shared"
 SHALLOW = {"content_layer": "relu3_2", "style_layers": ("relu1_1", "relu2_1", "relu3_1")}
-MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual")
 
 
 def parse_value(text: str) -> Any:

@@ -20,9 +20,9 @@ import json
 import statistics
 from pathlib import Path
 
+from photostyle.ablate import TABLE_MEASURES as MEASURES
 from photostyle.ablate import read_results
 
-MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual")
 HIGHER_IS_BETTER = {"structure_ssim"}
 TITLES = {"style_sw": "SW", "style_frechet": "Fréchet", "structure_ssim": "gradient SSIM",
           "affine_residual": "local affine residual"}

@@ -24,10 +24,8 @@ import json
 import statistics
 from pathlib import Path
 
+from photostyle.ablate import TABLE_MEASURES as MEASURES
 from photostyle.ablate import read_results
-
-MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual")
-
 
 # s/step of the full-depth VGG19 on this machine (2 threads) by level long side, from
 # scripts/bench.py on its 700x462 content (128, 256, 512: the 3-level 200+150+20 run; 350,

@@ -46,10 +46,9 @@ def step_seconds(side: int, table: dict[int, float]) -> tuple[float, bool]:
     sides = sorted(table)
     below = [s for s in sides if s < side]
     above = [s for s in sides if s > side]
-    if not below:
-        return table[above[0]] * (side / above[0]) ** 2, True
-    if not above:
-        return table[below[-1]] * (side / below[-1]) ** 2, True
+    if not below or not above:  # outside the table: in proportion to the pixel count
+        near = below[-1] if below else above[0]
+        return table[near] * (side / near) ** 2, True
     lo, hi = below[-1], above[0]
     frac = (side**2 - lo**2) / (hi**2 - lo**2)
     return table[lo] + frac * (table[hi] - table[lo]), True

@@ -102,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
         c_path, s_path = d / "input" / f"in{i}.png", d / "style" / f"tar{i}.png"
         out_path = args.out / f"out{i}.png"
         if args.reuse and out_path.exists() and str(i) in previous:
-            output = load_image(out_path)
             seconds = float(previous[str(i)]["seconds"])
         else:
             start = time.perf_counter()
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                               style_mask=d / "seg_tar" / f"tar{i}.png", extractor=extractor)
             seconds = time.perf_counter() - start
             save_image(result.image, out_path)
-            output = result.image
+        output = load_image(out_path)  # scored as written (8-bit), like the paper's PNGs
         content, style = load_image(c_path), load_image(s_path)
         masks = align_labels(
             fit_to_image(read_mask(d / "seg_in" / f"in{i}.png"), content.shape[:2], "c"),

@@ -16,7 +16,7 @@ from PIL import Image
 from photostyle.cli import main
 
 FAST = ["--content-layer", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--size", "32",
-        "--scales", "2", "--iterations", "3", "--segment", "none", "-q"]
+        "--iterations", "3", "--segment", "none", "-q"]
 
 
 def run(*args: str) -> int:
@@ -43,8 +43,8 @@ def test_default_layers_need_deep_weights(image_pair, shallow_vgg_file: Path, tm
     content, style = image_pair
     out = tmp_path / "o.png"
     code = run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
-               "--vgg-weights", str(shallow_vgg_file), "--size", "32", "--scales", "2",
-               "--segment", "none", "-q")
+               "--vgg-weights", str(shallow_vgg_file), "--size", "32", "--segment", "none",
+               "-q")
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "lacks conv4_1" in err[0] and "Traceback" not in err[0]
@@ -55,8 +55,8 @@ def test_full_depth_random_weights(image_pair, vgg_file: Path, tmp_path: Path) -
     content, style = image_pair
     out = tmp_path / "o.png"
     assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
-               "--vgg-weights", str(vgg_file), "--size", "64", "--scales", "2",
-               "--iterations", "2", "--segment", "none", "-q") == 0
+               "--vgg-weights", str(vgg_file), "--size", "64", "--iterations", "2",
+               "--segment", "none", "-q") == 0
     assert out.exists()
 
 

@@ -26,7 +26,7 @@ from photostyle.masks import parse_mask_array
 from .conftest import gradient_image, save_png
 
 LAYERS = ["--content-layer", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--segment", "none",
-          "--size", "48", "--scales", "2", "--iterations", "2", "-q"]
+          "--size", "48", "--iterations", "2", "-q"]
 
 
 def transfer_cli(content: Path, style: Path, out: Path, weights: Path, *extra: str) -> int:
@@ -180,8 +180,7 @@ def test_ablate_interrupted_by_sigint_resumes(image_pair, shallow_vgg_file: Path
     out = tmp_path / "abl"
     cmd = [sys.executable, "-m", "photostyle", "-q", "ablate", "-c", str(content), "-s",
            str(style), "--vary", "tv_weight=0,0.001,0.01", "--set", "size=48",
-           "--set", "scales=2", "--set", "iterations=200",
-           "--set", "content_layer=relu2_1",
+           "--set", "iterations=200", "--set", "content_layer=relu2_1",
            "--set", "style_layers=relu1_1", "--set", "segment=none",
            "--vgg-weights", str(shallow_vgg_file), "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

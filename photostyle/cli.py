@@ -80,6 +80,10 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                      help="back to the best image with a fresh L-BFGS memory when the loss "
                      "rises more than this fraction above the best (0: never; default "
                      "%(default)s)")
+    opt.add_argument("--bounds", choices=("project", "clamp"), default=d.bounds,
+                     help="how L-BFGS keeps pixels in [0, 1]: project (default: L-BFGS on the "
+                     "box) or clamp (between torch L-BFGS steps, as earlier versions did; "
+                     "the loss oscillates)")
     opt.add_argument("--lr", type=float, default=None,
                      help="step size (default: 1.0 for L-BFGS, 0.02 for Adam)")
     opt.add_argument("--init", choices=("transfer", "content", "noise"), default=d.init,
@@ -203,7 +207,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return TransferConfig(
         size=args.size, scales=args.scales, iterations=args.iterations,
         optimizer=args.optimizer, lr=lr, patience=args.patience,
-        lbfgs_restart=args.lbfgs_restart, init=args.init,
+        lbfgs_restart=args.lbfgs_restart, bounds=args.bounds, init=args.init,
         seed=args.seed,
         content_layer=args.content_layer, style_layers=args.style_layers,
         content_weight=args.content_weight, style_weight=args.style_weight,

@@ -17,6 +17,7 @@ from typing import Any
 from .errors import ConfigError
 
 OPTIMIZERS = ("lbfgs", "lbfgs-wolfe", "adam")
+BOUNDS = ("project", "clamp")
 INITS = ("transfer", "content", "noise")
 SMOOTHERS = ("local-affine", "guided", "none")
 ORPHAN_POLICIES = ("whole-style", "drop")
@@ -50,6 +51,10 @@ class TransferConfig:
             this fraction (e.g. 0.1), return to the best image with a fresh L-BFGS memory;
             0 (default) never restarts. Restarts lower the loss where plain L-BFGS stalls,
             which moves results towards the content (see docs/RESULTS.md).
+        bounds: how ``"lbfgs"`` keeps pixel values in [0, 1]: ``"project"`` (default:
+            L-BFGS on the box, :class:`photostyle.optimize.BoxLBFGS`) or ``"clamp"``
+            (clamp between steps of torch's L-BFGS, as earlier versions did; that spoils
+            its curvature estimates and the loss oscillates, see :mod:`photostyle.optimize`).
         init: starting image of the coarsest level: ``"transfer"`` (the content recoloured
             region by region with the style's colour statistics, see
             :mod:`photostyle.colour`), ``"content"`` or ``"noise"``.
@@ -93,6 +98,7 @@ class TransferConfig:
     lbfgs_history: int = 20
     patience: int = 0
     lbfgs_restart: float = 0.0
+    bounds: str = "project"
     init: str = "transfer"
     seed: int = 0
     content_layer: str = "relu4_2"
@@ -158,6 +164,7 @@ class TransferConfig:
         _check_int(self.lbfgs_history, "lbfgs_history", 1, 1000)
         _check_int(self.patience, "patience", 0, 100_000)
         _check_float(self.lbfgs_restart, "lbfgs_restart", positive=False)
+        _check_choice(self.bounds, "bounds", BOUNDS)
         _check_choice(self.init, "init", INITS)
         _check_int(self.seed, "seed", 0, 2**63 - 1)
         from .features import check_layer_names  # local: features imports torch

@@ -1,10 +1,15 @@
 """The optimisation loop of one pyramid level.
 
-The image being optimised is a ``(1, 3, H, W)`` tensor of pixel values; it is clamped to
-[0, 1] before every evaluation. Every evaluation of the objective runs the network once;
-the lowest-loss image seen so far is kept, so an interruption (Ctrl-C, SIGTERM) or a
-divergence (NaN/Inf loss) still returns the best image. Progress is reported through a
-callback: the library never prints.
+The image being optimised is a ``(1, 3, H, W)`` tensor of pixel values in [0, 1]. The
+default optimiser, :class:`BoxLBFGS`, keeps it there by projection and builds its curvature
+estimates from the steps it actually takes; ``bounds="clamp"`` instead clamps the image
+before every evaluation behind :class:`torch.optim.LBFGS`'s back (earlier versions): the
+step it took is then not the step its curvature pairs record, and without a line search the
+loss spikes on about a third of the steps (see docs/RESULTS.md, *Speed*).
+
+Every evaluation of the objective runs the network once; the lowest-loss image seen so far
+is kept, so an interruption (Ctrl-C, SIGTERM) or a divergence (NaN/Inf loss) still returns
+the best image. Progress is reported through a callback: the library never prints.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+
+from .config import BOUNDS
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,90 @@ class _Diverged(Exception):
         self.terms = terms
 
 
+class BoxLBFGS:
+    """L-BFGS on the box [0, 1] without line search: one objective evaluation per step.
+
+    A step computes the L-BFGS direction (two-loop recursion over the last
+    ``history_size`` curvature pairs) over the *free* values: a value at 0 whose gradient
+    is positive, or at 1 whose gradient is negative, is held at its bound. It moves ``lr``
+    along that direction (the very first step, with no curvature known yet, is scaled to
+    ``lr * min(1, 1 / |g|_1)`` as in :class:`torch.optim.LBFGS`) and projects onto
+    [0, 1]. The curvature pair is built from the step actually taken after the
+    projection, ``s = x_new - x_old``, and the change of gradient ``y``; a pair with
+    ``s·y <= 1e-10`` is skipped. (Clamping after :class:`torch.optim.LBFGS`'s step
+    records a step that was not taken, and its curvature estimates go wrong.)
+
+    Args:
+        x: the ``(1, 3, H, W)`` leaf tensor being optimised, inside [0, 1]; updated in place.
+        lr: step length along the L-BFGS direction.
+        history_size: number of curvature pairs kept.
+    """
+
+    def __init__(self, x: torch.Tensor, lr: float = 1.0, history_size: int = 20) -> None:
+        self.x = x
+        self.lr = lr
+        self.history_size = history_size
+        self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # s, y, 1/s·y
+        self.grad: torch.Tensor | None = None
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop the gradient of ``x`` (closures call this before back-propagating)."""
+        self.x.grad = None
+
+    def reset(self) -> None:
+        """Forget the curvature pairs and the gradient (after ``x`` was moved by hand)."""
+        self.pairs.clear()
+        self.grad = None
+
+    def _evaluate(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+        closure()
+        if self.x.grad is None:
+            raise RuntimeError("the closure did not compute a gradient")
+        return self.x.grad.detach().clone()
+
+    def _inverse_hessian_times(self, q: torch.Tensor) -> torch.Tensor:
+        """``H q`` for the L-BFGS inverse-Hessian estimate ``H`` (two-loop recursion)."""
+        alphas = []
+        for s, y, rho in reversed(self.pairs):
+            a = rho * (s * q).sum()
+            q = q - a * y
+            alphas.append(a)
+        if self.pairs:
+            s, y, _ = self.pairs[-1]
+            q = q * ((s * y).sum() / (y * y).sum())
+        for (s, y, rho), a in zip(self.pairs, reversed(alphas), strict=True):
+            q = q + s * (a - rho * (y * q).sum())
+        return q
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> None:
+        """One step; ``closure`` zeroes the gradient, evaluates the loss at ``x`` and
+        back-propagates. The first call also evaluates the starting point."""
+        if self.grad is None:
+            self.grad = self._evaluate(closure)
+        g = self.grad
+        x = self.x
+        with torch.no_grad():
+            free = ~(((x <= 0.0) & (g > 0.0)) | ((x >= 1.0) & (g < 0.0)))
+            q = g * free
+            d = -self._inverse_hessian_times(q) * free
+            if not self.pairs or not float((q * d).sum()) < 0.0:
+                # Nothing learnt yet, or the estimate lost its way: start again downhill.
+                self.pairs.clear()
+                d = -q * min(1.0, 1.0 / max(float(q.abs().sum()), 1e-30))
+            old = x.detach().clone()
+            x.add_(d, alpha=self.lr).clamp_(0.0, 1.0)
+        g_new = self._evaluate(closure)
+        with torch.no_grad():
+            s = x.detach() - old
+            y = g_new - g
+            sy = (s * y).sum()
+            if float(sy) > 1e-10:
+                self.pairs.append((s, y, 1.0 / sy))
+                if len(self.pairs) > self.history_size:
+                    self.pairs.pop(0)
+        self.grad = g_new
+
+
 def optimise_level(
     x0: torch.Tensor,
     objective: Objective,
@@ -112,6 +203,7 @@ def optimise_level(
     history_size: int = 20,
     patience: int = 0,
     restart: float = 0.0,
+    bounds: str = "project",
     on_step: StepCallback | None = None,
     term_weights: dict[str, float] | None = None,
 ) -> LevelOutcome:
@@ -131,12 +223,18 @@ def optimise_level(
             down by less than :data:`STALL_TOLERANCE` (relative); 0 never stops early.
         restart: ``"lbfgs"`` only: when an evaluation's loss exceeds the best by more than
             this fraction, go back to the best image and clear L-BFGS's memory; 0: never.
+        bounds: ``"project"``: ``"lbfgs"`` runs :class:`BoxLBFGS`; ``"clamp"``: it runs
+            :class:`torch.optim.LBFGS`. Either way the image is clamped to [0, 1] before
+            each evaluation (a no-op for :class:`BoxLBFGS`, which stays inside), and the
+            other optimisers do the same.
         on_step: called after each evaluation with ``(count, iterations, terms)``.
         term_weights: weight of each term, to name the culprit when the loss diverges.
 
     Returns:
         A :class:`LevelOutcome`; never raises for Ctrl-C or divergence (see ``status``).
     """
+    if bounds not in BOUNDS:
+        raise ValueError(f"unknown bounds {bounds!r}")
     start = time.perf_counter()
     x = x0.detach().clone().clamp_(0.0, 1.0).requires_grad_(True)
     tracker = _Tracker(x, on_step, iterations, term_weights)
@@ -148,7 +246,7 @@ def optimise_level(
         ):
             raise _Stop
         with torch.no_grad():
-            x.clamp_(0.0, 1.0)
+            x.clamp_(0.0, 1.0)  # a no-op for BoxLBFGS, which stays inside [0, 1]
         loss, terms = objective(x)
         tracker.record(x, loss, terms)
         return loss
@@ -169,11 +267,12 @@ def optimise_level(
         loss.backward()
         return loss
 
-    opt: torch.optim.Optimizer
+    opt: torch.optim.Optimizer | BoxLBFGS
     try:
         if iterations > 0:
             if optimizer == "lbfgs":
-                opt = lbfgs(line_search=False)
+                box = bounds == "project"
+                opt = BoxLBFGS(x, lr, history_size) if box else lbfgs(line_search=False)
                 for _ in range(iterations):
                     opt.step(closure)  # type: ignore[arg-type]
                     jump = tracker.last - tracker.best_loss
@@ -183,7 +282,7 @@ def optimise_level(
                         # and start a fresh memory.
                         with torch.no_grad():
                             x.copy_(tracker.best)
-                        opt = lbfgs(line_search=False)
+                        opt = BoxLBFGS(x, lr, history_size) if box else lbfgs(False)
             elif optimizer == "lbfgs-wolfe":
                 opt = lbfgs(line_search=True)
                 opt.step(closure)  # type: ignore[arg-type]

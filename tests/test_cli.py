@@ -36,6 +36,16 @@ def test_transfer_end_to_end(image_pair, shallow_vgg_file: Path, tmp_path: Path)
     assert report["vgg_weights"] == str(shallow_vgg_file)
     assert report["levels"][-1]["final"]["total"] > 0
     assert report["seed"] == 0 and "torch" in report["versions"]
+    assert report["config"]["bounds"] == "project"
+
+
+def test_bounds_option_reaches_the_run(image_pair, shallow_vgg_file: Path,
+                                       tmp_path: Path) -> None:
+    content, style = image_pair
+    out = tmp_path / "clamped.png"
+    assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+               "--vgg-weights", str(shallow_vgg_file), "--bounds", "clamp", *FAST) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["config"]["bounds"] == "clamp"
 
 
 def test_default_layers_need_deep_weights(image_pair, shallow_vgg_file: Path, tmp_path: Path,

@@ -1,11 +1,14 @@
-"""optimise_level on small closed-form objectives: budgets, line search, early stopping."""
+"""optimise_level on small closed-form objectives: budgets, line search, early stopping,
+the [0, 1] bounds."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import scipy.optimize
 import torch
 
-from photostyle.optimize import optimise_level
+from photostyle.optimize import BoxLBFGS, optimise_level
 
 TARGET = torch.linspace(0.2, 0.8, 3 * 4 * 5).reshape(1, 3, 4, 5)
 
@@ -77,3 +80,81 @@ def test_restart_returns_to_the_best_image_with_a_fresh_memory() -> None:
     for i in jumps:
         assert restarted[i] == pytest.approx(best[i - 1], rel=1e-6)
     assert any(v > min(v2 for v2 in plain[:i]) * 1.05 for i, v in enumerate(plain) if i)
+
+
+# A coupled, ill-conditioned quadratic whose unconstrained minimum lies partly outside
+# [0, 1], so the bounds are active at the solution (as on photos with black or white areas).
+_GEN = torch.Generator().manual_seed(0)
+_OUTSIDE = torch.rand((1, 3, 8, 8), generator=_GEN) * 2 - 0.5  # targets in [-0.5, 1.5]
+_SCALES = torch.logspace(0, 2, _OUTSIDE.numel())[torch.randperm(_OUTSIDE.numel(),
+                                                                generator=_GEN)]
+
+
+def boxed(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    fit = (_SCALES.view_as(x) * (x - _OUTSIDE).square()).mean()
+    smooth = (x[..., 1:, :] - x[..., :-1, :]).square().mean() + (
+        x[..., :, 1:] - x[..., :, :-1]).square().mean()
+    loss = fit + 5 * smooth
+    return loss, {"fit": float(fit.detach())}
+
+
+def _box_minimum() -> tuple[float, np.ndarray]:
+    """The constrained minimum of ``boxed`` by SciPy's L-BFGS-B, run to convergence."""
+
+    def f(z: np.ndarray) -> tuple[float, np.ndarray]:
+        x = torch.tensor(z, dtype=torch.float64).view_as(_OUTSIDE).requires_grad_(True)
+        loss = (_SCALES.double().view_as(x) * (x - _OUTSIDE.double()).square()).mean() + 5 * (
+            (x[..., 1:, :] - x[..., :-1, :]).square().mean()
+            + (x[..., :, 1:] - x[..., :, :-1]).square().mean())
+        loss.backward()
+        assert x.grad is not None
+        return float(loss.detach()), x.grad.numpy().ravel()
+
+    res = scipy.optimize.minimize(f, np.full(_OUTSIDE.numel(), 0.5), jac=True,
+                                  method="L-BFGS-B", bounds=[(0.0, 1.0)] * _OUTSIDE.numel(),
+                                  options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-12})
+    return float(res.fun), res.x
+
+
+def test_box_lbfgs_reaches_the_constrained_minimum_without_oscillating() -> None:
+    seen = []
+
+    def watched(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        seen.append((float(x.min()), float(x.max())))
+        return boxed(x)
+
+    best, solution = _box_minimum()
+    out = optimise_level(torch.full_like(_OUTSIDE, 0.5), watched, iterations=60)
+    assert out.best_loss == pytest.approx(best, rel=1e-4)
+    np.testing.assert_allclose(out.image.numpy().ravel(), solution, atol=2e-3)
+    assert all(lo >= 0.0 and hi <= 1.0 for lo, hi in seen)  # every evaluation in the box
+    history = out.history["total"]
+    assert all(v <= 1.1 * min(history[:i]) for i, v in enumerate(history) if i)
+
+
+def test_clamping_between_torch_lbfgs_steps_stalls_where_projection_does_not() -> None:
+    # Why "project" is the default: clamping behind torch.optim.LBFGS's back makes its
+    # curvature pairs describe steps it did not take; the loss spikes and stalls.
+    best, _ = _box_minimum()
+    clamp = optimise_level(torch.full_like(_OUTSIDE, 0.5), boxed, iterations=60,
+                           bounds="clamp")
+    spikes = sum(v > 1.1 * min(clamp.history["total"][:i])
+                 for i, v in enumerate(clamp.history["total"]) if i)
+    assert spikes > 10 and clamp.best_loss > best * 1.01
+
+
+def test_box_lbfgs_holds_values_pushed_against_a_bound() -> None:
+    # The minimum of (x - 2)^2 over [0, 1] is at 1; values already at 1 stay there.
+    x = torch.full((1, 3, 2, 2), 0.25).requires_grad_(True)
+    opt = BoxLBFGS(x, lr=1.0, history_size=5)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = (x - 2.0).square().sum()
+        loss.backward()
+        return loss
+
+    for _ in range(10):
+        opt.step(closure)
+        assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    torch.testing.assert_close(x.detach(), torch.ones_like(x))

@@ -245,6 +245,7 @@ FIELDS = {
     "matting_weight": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.booleans()),
     "smooth": st.text(max_size=12),
     "optimizer": st.text(max_size=6),
+    "bounds": st.one_of(st.text(max_size=8), st.integers()),
     "min_label_fraction": st.floats(allow_nan=True),
     "mask_tolerance": st.integers(-300, 300),
     "output_size": st.one_of(st.none(), st.integers(-5, 100_000)),

@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_transfer_args(p: argparse.ArgumentParser) -> None:
-    from .config import DEFAULT_COARSE_ITERATIONS, DEFAULT_ITERATIONS, TransferConfig
+    from .config import BOUNDS, DEFAULT_COARSE_ITERATIONS, DEFAULT_ITERATIONS, TransferConfig
 
     d = TransferConfig()
     io = p.add_argument_group("files")
@@ -80,7 +80,7 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                      help="back to the best image with a fresh L-BFGS memory when the loss "
                      "rises more than this fraction above the best (0: never; default "
                      "%(default)s)")
-    opt.add_argument("--bounds", choices=("project", "clamp"), default=d.bounds,
+    opt.add_argument("--bounds", choices=BOUNDS, default=d.bounds,
                      help="how L-BFGS keeps pixels in [0, 1]: project (default: L-BFGS on the "
                      "box) or clamp (between torch L-BFGS steps, as earlier versions did; "
                      "the loss oscillates)")

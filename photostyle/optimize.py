@@ -139,11 +139,6 @@ class BoxLBFGS:
         """Drop the gradient of ``x`` (closures call this before back-propagating)."""
         self.x.grad = None
 
-    def reset(self) -> None:
-        """Forget the curvature pairs and the gradient (after ``x`` was moved by hand)."""
-        self.pairs.clear()
-        self.grad = None
-
     def _evaluate(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         closure()
         if self.x.grad is None:
@@ -158,8 +153,8 @@ class BoxLBFGS:
             q = q - a * y
             alphas.append(a)
         if self.pairs:
-            s, y, _ = self.pairs[-1]
-            q = q * ((s * y).sum() / (y * y).sum())
+            _, y, rho = self.pairs[-1]
+            q = q / (rho * (y * y).sum())  # initial scaling s·y / y·y
         for (s, y, rho), a in zip(self.pairs, reversed(alphas), strict=True):
             q = q + s * (a - rho * (y * q).sum())
         return q
@@ -174,10 +169,11 @@ class BoxLBFGS:
         with torch.no_grad():
             free = ~(((x <= 0.0) & (g > 0.0)) | ((x >= 1.0) & (g < 0.0)))
             q = g * free
-            d = -self._inverse_hessian_times(q) * free
-            if not self.pairs or not float((q * d).sum()) < 0.0:
-                # Nothing learnt yet, or the estimate lost its way: start again downhill.
-                self.pairs.clear()
+            if self.pairs:
+                d = -self._inverse_hessian_times(q) * free
+                if not float((q * d).sum()) < 0.0:  # the estimate lost its way
+                    self.pairs.clear()
+            if not self.pairs:  # nothing learnt (yet): a short step downhill
                 d = -q * min(1.0, 1.0 / max(float(q.abs().sum()), 1e-30))
             old = x.detach().clone()
             x.add_(d, alpha=self.lr).clamp_(0.0, 1.0)
@@ -271,8 +267,13 @@ def optimise_level(
     try:
         if iterations > 0:
             if optimizer == "lbfgs":
-                box = bounds == "project"
-                opt = BoxLBFGS(x, lr, history_size) if box else lbfgs(line_search=False)
+
+                def fresh() -> torch.optim.Optimizer | BoxLBFGS:
+                    if bounds == "project":
+                        return BoxLBFGS(x, lr, history_size)
+                    return lbfgs(line_search=False)
+
+                opt = fresh()
                 for _ in range(iterations):
                     opt.step(closure)  # type: ignore[arg-type]
                     jump = tracker.last - tracker.best_loss
@@ -282,7 +283,7 @@ def optimise_level(
                         # and start a fresh memory.
                         with torch.no_grad():
                             x.copy_(tracker.best)
-                        opt = BoxLBFGS(x, lr, history_size) if box else lbfgs(False)
+                        opt = fresh()
             elif optimizer == "lbfgs-wolfe":
                 opt = lbfgs(line_search=True)
                 opt.step(closure)  # type: ignore[arg-type]

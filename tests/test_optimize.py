@@ -161,5 +161,5 @@ def test_box_lbfgs_holds_values_pushed_against_a_bound() -> None:
 
     for _ in range(10):
         opt.step(closure)
-        assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+        assert float(x.detach().min()) >= 0.0 and float(x.detach().max()) <= 1.0
     torch.testing.assert_close(x.detach(), torch.ones_like(x))

@@ -3,7 +3,8 @@
 Usage::
 
     python scripts/tradeoff.py runs/sched512 [runs/long320 ...] \\
-        [--step 128=0.15 --step 256=0.513 ...] [--fixed 4.3]
+        [--step 128=0.15 --step 256=0.513 ...] [--fixed 4.3] \\
+        [--against long320/iterations=1000]
 
 Reads the ``results.jsonl`` (and the per-run reports) of one or more ``photostyle ablate``
 folders whose variants differ in their schedule (``iterations``, ``size``, ``scales``). For
@@ -15,6 +16,12 @@ timings are not what a user sees). A level whose long side was not measured is t
 linear interpolation in pixel count between the two nearest measured sides (in proportion
 to the pixel count below the smallest); such times are marked ``~``. Only pairs that every
 variant has are used.
+
+With ``--against FOLDER/VARIANT`` it also compares every run with that reference pair by
+pair: for each measure the mean difference (run minus reference) with its standard error,
+and on how many pairs the run is better (lower distance and residual, higher SSIM); where
+both runs' last levels have the same size, the same for the best loss of that level (the
+objective itself, comparable only at the same size).
 """
 
 from __future__ import annotations
@@ -32,6 +39,39 @@ from photostyle.ablate import read_results
 # 700: working size 700; 160, 320: one-thread runs scaled by the two-thread ratio)
 MEASURED_STEP = {128: 0.134, 160: 0.258, 256: 0.562, 320: 0.748, 350: 1.015, 512: 2.405,
                  700: 4.287}
+
+
+#: +1 where a higher value is better, -1 where a lower one is
+BETTER = {"style_sw": -1, "style_frechet": -1, "structure_ssim": 1, "affine_residual": -1,
+          "loss": -1}
+
+
+def paired(run: dict[str, float], reference: dict[str, float], sign: int
+           ) -> tuple[float, float, int, int]:
+    """Compare one measure of two runs over the pairs both have.
+
+    Args:
+        run, reference: measure by pair name.
+        sign: +1 if higher is better, -1 if lower is better.
+
+    Returns:
+        ``(mean difference run - reference, its standard error, pairs where the run is
+        strictly better, pairs compared)``; the standard error is 0 for a single pair.
+    """
+    names = sorted(set(run) & set(reference))
+    if not names:
+        raise ValueError("the two runs share no pair")
+    diffs = [run[n] - reference[n] for n in names]
+    mean = statistics.fmean(diffs)
+    se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
+    better = sum(1 for d in diffs if sign * d > 0)
+    return mean, se, better, len(diffs)
+
+
+def last_level(report: dict) -> tuple[tuple[int, ...], float]:
+    """Size ``(H, W)`` and best loss of a run's last (finest) level."""
+    level = report["levels"][-1]
+    return tuple(level["size"]), float(level["best_loss"])
 
 
 def steps_of(report: dict) -> list[tuple[int, int]]:
@@ -62,6 +102,8 @@ def main() -> None:
                              f"replaces the built-in table {MEASURED_STEP}")
     parser.add_argument("--fixed", type=float, default=4.3,
                         help="seconds outside the optimisation (bench.py stages)")
+    parser.add_argument("--against", metavar="FOLDER/VARIANT",
+                        help="compare every run with this one, pair by pair")
     args = parser.parse_args()
     table = dict(MEASURED_STEP)
     for item in args.step:
@@ -76,6 +118,7 @@ def main() -> None:
                 report = json.loads((folder / Path(row["image"]).with_suffix(".json"))
                                     .read_text())
                 row["steps"] = steps_of(report)
+                row["last_size"], row["loss"] = last_level(report)
             rows.append(row)
     runs = {(r["folder"], r["variant"]) for r in rows if r["variant"] != "published"}
     pairs = set.intersection(*({r["pair"] for r in rows if (r["folder"], r["variant"]) == run}
@@ -106,6 +149,33 @@ def main() -> None:
         means = [statistics.fmean(float(r[m]) for r in sel) for m in MEASURES]
         print(f"{name:<40} {time_text:>9} {steps_text:>10} "
               + " ".join(f"{v:>15.4f}" for v in means))
+    if args.against:
+        compare(groups, args.against)
+
+
+def compare(groups: dict[tuple[str, str], list[dict]], against: str) -> None:
+    """Print each run's paired differences from the reference run ``FOLDER/VARIANT``."""
+    folder, _, variant = against.partition("/")
+    if (folder, variant) not in groups:
+        known = ", ".join(f"{f}/{v}" for f, v in sorted(groups) if v != "published")
+        raise SystemExit(f"--against {against}: no such run; runs are {known}")
+    ref = {r["pair"]: r for r in groups[(folder, variant)]}
+    print(f"\npaired against {against}: mean difference (run - reference) +- standard "
+          "error, [pairs where the run is better / pairs]")
+    print(f"{'run':<40} " + " ".join(f"{m:>24}" for m in (*MEASURES, "loss")))
+    for (f, v), sel in sorted(groups.items()):
+        if v == "published" or (f, v) == (folder, variant):
+            continue
+        run = {r["pair"]: r for r in sel}
+        cells = []
+        for m in (*MEASURES, "loss"):
+            if m == "loss" and any(run[p]["last_size"] != ref[p]["last_size"] for p in run):
+                cells.append(f"{'(other size)':>24}")
+                continue
+            mean, se, better, n = paired({p: float(r[m]) for p, r in run.items()},
+                                         {p: float(r[m]) for p, r in ref.items()}, BETTER[m])
+            cells.append(f"{mean:>+9.4f} +-{se:.4f} [{better}/{n}]")
+        print(f"{f + '/' + v:<40} " + " ".join(cells))
 
 
 if __name__ == "__main__":

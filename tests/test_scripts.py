@@ -1,0 +1,51 @@
+"""The analysis scripts' arithmetic (scripts/ is not a package: loaded by path)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tradeoff = _load("tradeoff")
+
+
+def test_paired_differences_by_hand() -> None:
+    run = {"a": 1.0, "b": 2.0, "c": 4.0, "only_run": 99.0}
+    ref = {"a": 2.0, "b": 2.5, "c": 3.0, "only_ref": -5.0}
+    # differences (run - ref) over the shared pairs a, b, c: -1, -0.5, +1
+    mean, se, better, n = tradeoff.paired(run, ref, sign=-1)
+    assert n == 3
+    assert mean == pytest.approx(-0.5 / 3)
+    sd = math.sqrt(((-1 + 0.5 / 3) ** 2 + (-0.5 + 0.5 / 3) ** 2 + (1 + 0.5 / 3) ** 2) / 2)
+    assert se == pytest.approx(sd / math.sqrt(3))
+    assert better == 2  # lower is better: a and b
+    assert tradeoff.paired(run, ref, sign=1)[2] == 1  # higher is better: c only
+    # a tie is not better
+    assert tradeoff.paired({"a": 1.0}, {"a": 1.0}, sign=1) == (0.0, 0.0, 0, 1)
+
+
+def test_paired_needs_a_shared_pair() -> None:
+    with pytest.raises(ValueError, match="no pair"):
+        tradeoff.paired({"a": 1.0}, {"b": 1.0}, sign=1)
+
+
+def test_step_seconds_interpolates_in_pixel_count() -> None:
+    table = {256: 1.0, 512: 4.0}
+    assert tradeoff.step_seconds(256, table) == (1.0, False)
+    # 384^2 lies (384^2 - 256^2) / (512^2 - 256^2) = 5/12 of the way from 256^2 to 512^2
+    assert tradeoff.step_seconds(384, table) == (pytest.approx(1.0 + 5 / 12 * 3.0), True)
+    assert tradeoff.step_seconds(128, table) == (pytest.approx(0.25), True)

@@ -84,6 +84,12 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                      help="how L-BFGS keeps pixels in [0, 1]: project (default: L-BFGS on the "
                      "box) or clamp (between torch L-BFGS steps, as earlier versions did; "
                      "the loss oscillates)")
+    opt.add_argument("--precondition", type=int, default=d.precondition_levels, metavar="K",
+                     help="L-BFGS on the box: lift smooth changes of up to 2^K-px blocks "
+                     "(0: off; default %(default)s)")
+    opt.add_argument("--precondition-boost", type=float, default=d.precondition_boost,
+                     metavar="B", help="weight B^k of the k-th block level (default "
+                     "%(default)s)")
     opt.add_argument("--lr", type=float, default=None,
                      help="step size (default: 1.0 for L-BFGS, 0.02 for Adam)")
     opt.add_argument("--init", choices=("transfer", "content", "noise"), default=d.init,
@@ -207,7 +213,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return TransferConfig(
         size=args.size, scales=args.scales, iterations=args.iterations,
         optimizer=args.optimizer, lr=lr, patience=args.patience,
-        lbfgs_restart=args.lbfgs_restart, bounds=args.bounds, init=args.init,
+        lbfgs_restart=args.lbfgs_restart, bounds=args.bounds,
+        precondition_levels=args.precondition, precondition_boost=args.precondition_boost,
+        init=args.init,
         seed=args.seed,
         content_layer=args.content_layer, style_layers=args.style_layers,
         content_weight=args.content_weight, style_weight=args.style_weight,

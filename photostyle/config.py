@@ -55,6 +55,12 @@ class TransferConfig:
             L-BFGS on the box, :class:`photostyle.optimize.BoxLBFGS`) or ``"clamp"``
             (clamp between steps of torch's L-BFGS, as earlier versions did; that spoils
             its curvature estimates and the loss oscillates, see :mod:`photostyle.optimize`).
+        precondition_levels: ``bounds="project"`` only: L-BFGS's initial inverse Hessian
+            becomes ``I + sum_k boost^k B_k`` (``B_k``: mean over ``2^k x 2^k`` blocks, ``k``
+            up to this many levels), so smooth changes such as a region's colour move faster
+            than pixel detail (:func:`photostyle.optimize.pyramid_preconditioner`); 0: the
+            plain scaled identity.
+        precondition_boost: ``boost`` of the preconditioner's levels.
         init: starting image of the coarsest level: ``"transfer"`` (the content recoloured
             region by region with the style's colour statistics, see
             :mod:`photostyle.colour`), ``"content"`` or ``"noise"``.
@@ -99,6 +105,8 @@ class TransferConfig:
     patience: int = 0
     lbfgs_restart: float = 0.0
     bounds: str = "project"
+    precondition_levels: int = 0
+    precondition_boost: float = 2.0
     init: str = "transfer"
     seed: int = 0
     content_layer: str = "relu4_2"
@@ -165,6 +173,8 @@ class TransferConfig:
         _check_int(self.patience, "patience", 0, 100_000)
         _check_float(self.lbfgs_restart, "lbfgs_restart", positive=False)
         _check_choice(self.bounds, "bounds", BOUNDS)
+        _check_int(self.precondition_levels, "precondition_levels", 0, 12)
+        _check_float(self.precondition_boost, "precondition_boost", positive=True)
         _check_choice(self.init, "init", INITS)
         _check_int(self.seed, "seed", 0, 2**63 - 1)
         from .features import check_layer_names  # local: features imports torch

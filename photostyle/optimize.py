@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
 from .config import BOUNDS
 
@@ -128,10 +129,12 @@ class BoxLBFGS:
         history_size: number of curvature pairs kept.
     """
 
-    def __init__(self, x: torch.Tensor, lr: float = 1.0, history_size: int = 20) -> None:
+    def __init__(self, x: torch.Tensor, lr: float = 1.0, history_size: int = 20,
+                 precondition: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.x = x
         self.lr = lr
         self.history_size = history_size
+        self.precondition = precondition
         self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # s, y, 1/s·y
         self.grad: torch.Tensor | None = None
 
@@ -154,7 +157,10 @@ class BoxLBFGS:
             alphas.append(a)
         if self.pairs:
             _, y, rho = self.pairs[-1]
-            q = q / (rho * (y * y).sum())  # initial scaling s·y / y·y
+            if self.precondition is None:
+                q = q / (rho * (y * y).sum())  # initial scaling s·y / y·y
+            else:
+                q = self.precondition(q) / (rho * (y * self.precondition(y)).sum())
         for (s, y, rho), a in zip(self.pairs, reversed(alphas), strict=True):
             q = q + s * (a - rho * (y * q).sum())
         return q
@@ -174,6 +180,8 @@ class BoxLBFGS:
                 if not float((q * d).sum()) < 0.0:  # the estimate lost its way
                     self.pairs.clear()
             if not self.pairs:  # nothing learnt (yet): a short step downhill
+                if self.precondition is not None:
+                    q = self.precondition(q) * free
                 d = -q * min(1.0, 1.0 / max(float(q.abs().sum()), 1e-30))
             old = x.detach().clone()
             x.add_(d, alpha=self.lr).clamp_(0.0, 1.0)
@@ -189,6 +197,41 @@ class BoxLBFGS:
         self.grad = g_new
 
 
+def pyramid_preconditioner(levels: int, boost: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The operator ``P q = q + sum_k boost^k B_k q``, ``k = 1 .. levels``.
+
+    ``B_k`` replaces each ``2^k x 2^k`` block of ``q`` (``(1, C, H, W)``; blocks at the
+    right and bottom edges may be smaller) by its mean; levels whose blocks would exceed
+    the image are left out. Each ``B_k`` is an orthogonal projection, so ``P`` is symmetric
+    positive definite, with ``q·P q >= q·q``: it lifts the smooth (low-frequency) part of a
+    direction by up to ``1 + boost + ... + boost^levels`` and leaves pixel-level detail
+    as it is. Used as L-BFGS's initial inverse Hessian, smooth changes such as a region's
+    overall colour, which the loss's curvature makes slow, move faster.
+    """
+    counts: dict[tuple[int, int, int], torch.Tensor] = {}
+
+    def apply(q: torch.Tensor) -> torch.Tensor:
+        out = q.clone()
+        h, w = q.shape[-2:]
+        for k in range(1, levels + 1):
+            f = 2**k
+            if f > min(h, w):
+                break
+            pad = (0, (-w) % f, 0, (-h) % f)
+            mean = F.avg_pool2d(F.pad(q, pad), f)
+            if any(pad):  # the mean over the pixels a cut block has
+                key = (f, h, w)
+                if key not in counts:
+                    ones = torch.ones((1, 1, h, w), dtype=q.dtype, device=q.device)
+                    counts[key] = F.avg_pool2d(F.pad(ones, pad), f)
+                mean = mean / counts[key]
+            up = F.interpolate(mean, scale_factor=f, mode="nearest")[..., :h, :w]
+            out.add_(up, alpha=boost**k)
+        return out
+
+    return apply
+
+
 def optimise_level(
     x0: torch.Tensor,
     objective: Objective,
@@ -200,6 +243,7 @@ def optimise_level(
     patience: int = 0,
     restart: float = 0.0,
     bounds: str = "project",
+    precondition: tuple[int, float] = (0, 0.0),
     on_step: StepCallback | None = None,
     term_weights: dict[str, float] | None = None,
 ) -> LevelOutcome:
@@ -270,7 +314,9 @@ def optimise_level(
 
                 def fresh() -> torch.optim.Optimizer | BoxLBFGS:
                     if bounds == "project":
-                        return BoxLBFGS(x, lr, history_size)
+                        levels, boost = precondition
+                        return BoxLBFGS(x, lr, history_size, pyramid_preconditioner(
+                            levels, boost) if levels > 0 else None)
                     return lbfgs(line_search=False)
 
                 opt = fresh()

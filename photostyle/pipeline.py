@@ -435,7 +435,8 @@ def _run_level(
     return optimise_level(
         x0, objective, iterations=n_iter, optimizer=config.optimizer, lr=config.lr,
         history_size=config.lbfgs_history, patience=config.patience,
-        restart=config.lbfgs_restart, bounds=config.bounds, on_step=step,
+        restart=config.lbfgs_restart, bounds=config.bounds,
+        precondition=(config.precondition_levels, config.precondition_boost), on_step=step,
         term_weights=problem.weights,
     )
 

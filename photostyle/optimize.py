@@ -127,6 +127,10 @@ class BoxLBFGS:
         x: the ``(1, 3, H, W)`` leaf tensor being optimised, inside [0, 1]; updated in place.
         lr: step length along the L-BFGS direction.
         history_size: number of curvature pairs kept.
+        precondition: a symmetric positive definite operator ``P`` on ``(1, 3, H, W)``
+            tensors (e.g. :func:`pyramid_preconditioner`): the initial inverse Hessian is
+            ``(s·y / y·P y) P`` instead of ``(s·y / y·y) I``, and the first step goes along
+            ``-P g``; None: the identity.
     """
 
     def __init__(self, x: torch.Tensor, lr: float = 1.0, history_size: int = 20,
@@ -263,6 +267,8 @@ def optimise_level(
             down by less than :data:`STALL_TOLERANCE` (relative); 0 never stops early.
         restart: ``"lbfgs"`` only: when an evaluation's loss exceeds the best by more than
             this fraction, go back to the best image and clear L-BFGS's memory; 0: never.
+        precondition: ``(levels, boost)`` of :func:`pyramid_preconditioner` for
+            :class:`BoxLBFGS`; ``levels`` 0: none.
         bounds: ``"project"``: ``"lbfgs"`` runs :class:`BoxLBFGS`; ``"clamp"``: it runs
             :class:`torch.optim.LBFGS`. Either way the image is clamped to [0, 1] before
             each evaluation (a no-op for :class:`BoxLBFGS`, which stays inside), and the
@@ -275,6 +281,8 @@ def optimise_level(
     """
     if bounds not in BOUNDS:
         raise ValueError(f"unknown bounds {bounds!r}")
+    if precondition[0] > 0 and (optimizer, bounds) != ("lbfgs", "project"):
+        log.info("the preconditioner applies to L-BFGS on the box only; not used here")
     start = time.perf_counter()
     x = x0.detach().clone().clamp_(0.0, 1.0).requires_grad_(True)
     tracker = _Tracker(x, on_step, iterations, term_weights)

@@ -39,13 +39,19 @@ def test_transfer_end_to_end(image_pair, shallow_vgg_file: Path, tmp_path: Path)
     assert report["config"]["bounds"] == "project"
 
 
-def test_bounds_option_reaches_the_run(image_pair, shallow_vgg_file: Path,
-                                       tmp_path: Path) -> None:
+def test_bounds_and_precondition_options_reach_the_run(image_pair, shallow_vgg_file: Path,
+                                                        tmp_path: Path) -> None:
     content, style = image_pair
-    out = tmp_path / "clamped.png"
-    assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
-               "--vgg-weights", str(shallow_vgg_file), "--bounds", "clamp", *FAST) == 0
-    assert json.loads(out.with_suffix(".json").read_text())["config"]["bounds"] == "clamp"
+    for name, options, expected in (
+        ("clamped", ("--bounds", "clamp"), ("clamp", 0, 2.0)),
+        ("pre", ("--precondition", "3", "--precondition-boost", "1.5"), ("project", 3, 1.5)),
+    ):
+        out = tmp_path / f"{name}.png"
+        assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+                   "--vgg-weights", str(shallow_vgg_file), *options, *FAST) == 0
+        config = json.loads(out.with_suffix(".json").read_text())["config"]
+        assert (config["bounds"], config["precondition_levels"],
+                config["precondition_boost"]) == expected
 
 
 def test_default_layers_need_deep_weights(image_pair, shallow_vgg_file: Path, tmp_path: Path,

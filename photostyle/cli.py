@@ -86,7 +86,7 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                      "the loss oscillates)")
     opt.add_argument("--precondition", type=int, default=d.precondition_levels, metavar="K",
                      help="L-BFGS on the box: lift smooth changes of up to 2^K-px blocks "
-                     "(0: off; default %(default)s)")
+                     "(0: off; default %(default)s, blocks up to 32 px)")
     opt.add_argument("--precondition-boost", type=float, default=d.precondition_boost,
                      metavar="B", help="weight B^k of the k-th block level (default "
                      "%(default)s)")

@@ -58,8 +58,8 @@ class TransferConfig:
         precondition_levels: ``bounds="project"`` only: L-BFGS's initial inverse Hessian
             becomes ``I + sum_k boost^k B_k`` (``B_k``: mean over ``2^k x 2^k`` blocks, ``k``
             up to this many levels), so smooth changes such as a region's colour move faster
-            than pixel detail (:func:`photostyle.optimize.pyramid_preconditioner`); 0: the
-            plain scaled identity.
+            than pixel detail (:func:`photostyle.optimize.pyramid_preconditioner`); default
+            5 (blocks up to 32 px); 0: the plain scaled identity, as before.
         precondition_boost: ``boost`` of the preconditioner's levels.
         init: starting image of the coarsest level: ``"transfer"`` (the content recoloured
             region by region with the style's colour statistics, see
@@ -105,7 +105,7 @@ class TransferConfig:
     patience: int = 0
     lbfgs_restart: float = 0.0
     bounds: str = "project"
-    precondition_levels: int = 0
+    precondition_levels: int = 5
     precondition_boost: float = 2.0
     init: str = "transfer"
     seed: int = 0

@@ -43,7 +43,7 @@ def test_bounds_and_precondition_options_reach_the_run(image_pair, shallow_vgg_f
                                                         tmp_path: Path) -> None:
     content, style = image_pair
     for name, options, expected in (
-        ("clamped", ("--bounds", "clamp"), ("clamp", 0, 2.0)),
+        ("clamped", ("--bounds", "clamp"), ("clamp", 5, 2.0)),
         ("pre", ("--precondition", "3", "--precondition-boost", "1.5"), ("project", 3, 1.5)),
     ):
         out = tmp_path / f"{name}.png"

@@ -6,6 +6,9 @@ estimates from the steps it actually takes; ``bounds="clamp"`` instead clamps th
 before every evaluation behind :class:`torch.optim.LBFGS`'s back (earlier versions): the
 step it took is then not the step its curvature pairs record, and without a line search the
 loss spikes on about a third of the steps (see docs/RESULTS.md, *Speed*).
+:func:`pyramid_preconditioner` gives :class:`BoxLBFGS` an initial inverse Hessian that
+moves smooth (block-mean) components of a direction further than pixel detail: the loss's
+slow directions are smooth ones, such as a region's overall colour.
 
 Every evaluation of the objective runs the network once; the lowest-loss image seen so far
 is kept, so an interruption (Ctrl-C, SIGTERM) or a divergence (NaN/Inf loss) still returns

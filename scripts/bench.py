@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_ITERATIONS = 2000
@@ -49,7 +50,7 @@ def make_pair(folder: Path, long_side: int = 700) -> tuple[Path, Path, Path, Pat
     return paths[0], paths[1], paths[2], paths[3]
 
 
-def child(size: int, sets: dict[str, object], masks: bool, long_side: int) -> None:
+def child(size: int, sets: dict[str, Any], masks: bool, long_side: int) -> None:
     import torch
 
     import photostyle
@@ -76,10 +77,10 @@ def child(size: int, sets: dict[str, object], masks: bool, long_side: int) -> No
     }))
 
 
-def parse_sets(items: list[str]) -> dict[str, object]:
+def parse_sets(items: list[str]) -> dict[str, Any]:
     from photostyle.ablate import parse_setting
 
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}
     for item in items:
         key, _, value = item.partition("=")
         out[key.strip().replace("-", "_")] = parse_setting(key, value)

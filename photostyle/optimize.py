@@ -141,8 +141,9 @@ class BoxLBFGS:
         self.x = x
         self.lr = lr
         self.history_size = history_size
-        self.precondition = precondition
+        self.precondition = precondition if precondition is not None else _identity
         self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # s, y, 1/s·y
+        self.scale: torch.Tensor | None = None  # s·y / y·P y of the newest pair
         self.grad: torch.Tensor | None = None
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -163,11 +164,8 @@ class BoxLBFGS:
             q = q - a * y
             alphas.append(a)
         if self.pairs:
-            _, y, rho = self.pairs[-1]
-            if self.precondition is None:
-                q = q / (rho * (y * y).sum())  # initial scaling s·y / y·y
-            else:
-                q = self.precondition(q) / (rho * (y * self.precondition(y)).sum())
+            assert self.scale is not None  # set with the newest pair
+            q = self.precondition(q) * self.scale
         for (s, y, rho), a in zip(self.pairs, reversed(alphas), strict=True):
             q = q + s * (a - rho * (y * q).sum())
         return q
@@ -187,8 +185,7 @@ class BoxLBFGS:
                 if not float((q * d).sum()) < 0.0:  # the estimate lost its way
                     self.pairs.clear()
             if not self.pairs:  # nothing learnt (yet): a short step downhill
-                if self.precondition is not None:
-                    q = self.precondition(q) * free
+                q = self.precondition(q) * free
                 d = -q * min(1.0, 1.0 / max(float(q.abs().sum()), 1e-30))
             old = x.detach().clone()
             x.add_(d, alpha=self.lr).clamp_(0.0, 1.0)
@@ -199,9 +196,15 @@ class BoxLBFGS:
             sy = (s * y).sum()
             if float(sy) > 1e-10:
                 self.pairs.append((s, y, 1.0 / sy))
+                # initial inverse-Hessian scaling, fixed until the next pair
+                self.scale = sy / (y * self.precondition(y)).sum()
                 if len(self.pairs) > self.history_size:
                     self.pairs.pop(0)
         self.grad = g_new
+
+
+def _identity(q: torch.Tensor) -> torch.Tensor:
+    return q
 
 
 def pyramid_preconditioner(levels: int, boost: float) -> Callable[[torch.Tensor], torch.Tensor]:

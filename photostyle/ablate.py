@@ -39,6 +39,8 @@ SHEET_HEIGHT = 200
 MEASURES = ("style_sw", "style_frechet", "style_closed", "structure_ssim", "affine_residual")
 #: The measures the result tables of ``scripts/`` print (``style_closed`` left out).
 TABLE_MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual")
+#: The measures where a higher value is better (for the others, lower is).
+HIGHER_IS_BETTER = frozenset({"structure_ssim"})
 
 
 @dataclass(frozen=True)

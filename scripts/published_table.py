@@ -20,10 +20,9 @@ import json
 import statistics
 from pathlib import Path
 
+from photostyle.ablate import HIGHER_IS_BETTER, read_results
 from photostyle.ablate import TABLE_MEASURES as MEASURES
-from photostyle.ablate import read_results
 
-HIGHER_IS_BETTER = {"structure_ssim"}
 TITLES = {"style_sw": "SW", "style_frechet": "Fréchet", "structure_ssim": "gradient SSIM",
           "affine_residual": "local affine residual"}
 

@@ -31,19 +31,14 @@ import json
 import statistics
 from pathlib import Path
 
+from photostyle.ablate import HIGHER_IS_BETTER, read_results
 from photostyle.ablate import TABLE_MEASURES as MEASURES
-from photostyle.ablate import read_results
 
 # s/step of the full-depth VGG19 on this machine (2 threads) by level long side, from
 # scripts/bench.py on its 700x462 content (128, 256, 512: the 3-level 200+150+20 run; 350,
 # 700: working size 700; 160, 320: one-thread runs scaled by the two-thread ratio)
 MEASURED_STEP = {128: 0.134, 160: 0.258, 256: 0.562, 320: 0.748, 350: 1.015, 512: 2.405,
                  700: 4.287}
-
-
-#: +1 where a higher value is better, -1 where a lower one is
-BETTER = {"style_sw": -1, "style_frechet": -1, "structure_ssim": 1, "affine_residual": -1,
-          "loss": -1}
 
 
 def paired(run: dict[str, float], reference: dict[str, float], sign: int
@@ -173,7 +168,8 @@ def compare(groups: dict[tuple[str, str], list[dict]], against: str) -> None:
                 cells.append(f"{'(other size)':>24}")
                 continue
             mean, se, better, n = paired({p: float(r[m]) for p, r in run.items()},
-                                         {p: float(r[m]) for p, r in ref.items()}, BETTER[m])
+                                         {p: float(r[m]) for p, r in ref.items()},
+                                         1 if m in HIGHER_IS_BETTER else -1)
             cells.append(f"{mean:>+9.4f} +-{se:.4f} [{better}/{n}]")
         print(f"{f + '/' + v:<40} " + " ".join(cells))
 

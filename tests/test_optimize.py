@@ -4,6 +4,7 @@ the [0, 1] bounds."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -11,14 +12,22 @@ import scipy.optimize
 import torch
 
 from photostyle.losses import tv_loss
-from photostyle.optimize import BoxLBFGS, optimise_level, pyramid_preconditioner
+from photostyle.optimize import BoxLBFGS, Objective, optimise_level, pyramid_preconditioner
 
 TARGET = torch.linspace(0.2, 0.8, 3 * 4 * 5).reshape(1, 3, 4, 5)
 
 
-def quadratic(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    loss = (x - TARGET).square().sum()
-    return loss, {"q": float(loss.detach())}
+def objective(loss_of: Callable[[torch.Tensor], torch.Tensor]) -> Objective:
+    """``loss_of`` as an objective of :func:`optimise_level`: the loss and its one term."""
+
+    def evaluate(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        loss = loss_of(x)
+        return loss, {"q": float(loss.detach())}
+
+    return evaluate
+
+
+quadratic = objective(lambda x: (x - TARGET).square().sum())
 
 
 def flat(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -98,9 +107,7 @@ def _boxed_loss(x: torch.Tensor) -> torch.Tensor:
     return fit + 5 * tv_loss(x)
 
 
-def boxed(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    loss = _boxed_loss(x)
-    return loss, {"q": float(loss.detach())}
+boxed = objective(_boxed_loss)
 
 
 @functools.cache
@@ -194,9 +201,7 @@ def _smooth_loss(x: torch.Tensor) -> torch.Tensor:
     return (x - TARGET_SMOOTH.to(x.dtype)).square().mean() + 1e3 * tv_loss(x)
 
 
-def smooth_problem(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    loss = _smooth_loss(x)
-    return loss, {"q": float(loss.detach())}
+smooth_problem = objective(_smooth_loss)
 
 
 @functools.cache

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._compat import ensure_torchvision_importable
+from ._compat import install_import_hook
 
 __version__ = "0.1.0"
 
-# Before anything imports torchvision (segmentation-models-pytorch, timm do).
-ensure_torchvision_importable()
+# Before anything imports torchvision (segmentation-models-pytorch, timm do), and only then:
+# importing photostyle stays quick (no torch), so the command line answers Ctrl-C at once.
+install_import_hook()
 
 if TYPE_CHECKING:
     from .config import TransferConfig

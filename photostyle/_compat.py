@@ -18,10 +18,14 @@ breaking every import.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,40 @@ _FALLBACK_SCHEMAS = (
     "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
     "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
 )
+
+
+class _TorchvisionHook(importlib.abc.MetaPathFinder):
+    """Runs :func:`ensure_torchvision_importable` when torchvision is first imported.
+
+    It finds nothing itself: it only prepares torch and then lets the ordinary finders
+    import torchvision. This keeps ``import photostyle`` free of the torch import.
+    """
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None = None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname == "torchvision":
+            remove_import_hook()
+            ensure_torchvision_importable()
+        return None
+
+
+def install_import_hook() -> None:
+    """Prepare torch for torchvision at torchvision's first import (or now, if it is
+    already imported)."""
+    if "torchvision" in sys.modules:
+        ensure_torchvision_importable()
+        return
+    if not any(isinstance(f, _TorchvisionHook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _TorchvisionHook())
+
+
+def remove_import_hook() -> None:
+    """Take the hook of :func:`install_import_hook` off ``sys.meta_path``."""
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _TorchvisionHook)]
 
 
 def ensure_torchvision_importable() -> bool:

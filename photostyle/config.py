@@ -24,6 +24,13 @@ ORPHAN_POLICIES = ("whole-style", "drop")
 DEVICES = ("auto", "cpu", "cuda")
 SEGMENT_MODES = ("none", "auto")
 
+#: Largest step size: L-BFGS starts at 1, Adam at 0.02 (on pixel values in [0, 1]); far
+#: beyond this every step leaves the box at once.
+MAX_LR = 1e6
+#: Largest preconditioner boost: its top level weighs boost**levels (levels <= 12), which
+#: must stay a float32 number; beyond 3 it already does worse (docs/RESULTS.md).
+MAX_PRECONDITION_BOOST = 16.0
+
 DEFAULT_ITERATIONS = 40
 DEFAULT_COARSE_ITERATIONS = 80
 PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -168,13 +175,14 @@ class TransferConfig:
             for it in self.iterations:
                 _check_int(it, "iterations", 0, 100_000)
         _check_choice(self.optimizer, "optimizer", OPTIMIZERS)
-        _check_float(self.lr, "lr", positive=True)
+        _check_float(self.lr, "lr", positive=True, most=MAX_LR)
         _check_int(self.lbfgs_history, "lbfgs_history", 1, 1000)
         _check_int(self.patience, "patience", 0, 100_000)
         _check_float(self.lbfgs_restart, "lbfgs_restart", positive=False)
         _check_choice(self.bounds, "bounds", BOUNDS)
         _check_int(self.precondition_levels, "precondition_levels", 0, 12)
-        _check_float(self.precondition_boost, "precondition_boost", positive=True)
+        _check_float(self.precondition_boost, "precondition_boost", positive=True,
+                     most=MAX_PRECONDITION_BOOST)
         _check_choice(self.init, "init", INITS)
         _check_int(self.seed, "seed", 0, 2**63 - 1)
         from .features import check_layer_names  # local: features imports torch
@@ -262,11 +270,17 @@ def _check_int(value: Any, name: str, lo: int, hi: int) -> None:
         raise ConfigError(f"{name}: must be between {lo} and {hi}, got {value}")
 
 
-def _check_float(value: Any, name: str, *, positive: bool) -> None:
+#: Largest float32: settings become float32 tensor arithmetic, so a larger value overflows.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _check_float(value: Any, name: str, *, positive: bool, most: float = FLOAT32_MAX) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{name}: expected a number, got {value!r}")
     if not math.isfinite(value):
         raise ConfigError(f"{name}: must be finite, got {value}")
+    if value > most:
+        raise ConfigError(f"{name}: must be at most {most:g}, got {value:g}")
     if positive and value <= 0:
         raise ConfigError(f"{name}: must be positive, got {value}")
     if not positive and value < 0:

@@ -80,7 +80,10 @@ class _Tracker:
     def record(self, x: torch.Tensor, loss: torch.Tensor, terms: dict[str, float]) -> None:
         value = float(loss.detach())
         if not math.isfinite(value):
-            limit = torch.finfo(loss.dtype).max
+            # A term is to blame when it is NaN or Inf itself or its weighted value leaves
+            # float32 no room for the sum and the gradient (within 1/16 of its maximum);
+            # several can be, when all the weights are scaled up together.
+            limit = torch.finfo(loss.dtype).max / 16
             bad = [k for k, v in terms.items()
                    if not math.isfinite(v) or not abs(v * self.weights.get(k, 1.0)) < limit]
             raise _Diverged(bad)
@@ -362,13 +365,16 @@ def optimise_level(
         log.warning("interrupted after %d evaluations; keeping the best image", tracker.count)
     except _Diverged as exc:
         status = "diverged"
-        settings = " or ".join(f"--{t}-weight" for t in exc.terms)
-        message = (
-            f"the loss became NaN or Inf after {tracker.count} evaluations"
-            + (f" in the {', '.join(exc.terms)} term" if exc.terms else "")
-            + f"; lower {settings + ' or ' if settings else ''}the step size --lr"
-        )
-        log.error(message)
+        message = f"the loss became NaN or Inf after {tracker.count} evaluations"
+        if len(exc.terms) > 1:
+            message += (f" in the {' and '.join(exc.terms)} terms; lower "
+                        + " and ".join(f"--{t}-weight" for t in exc.terms)
+                        + " together (only their ratios shape the result)")
+        elif exc.terms:
+            message += f" in the {exc.terms[0]} term; lower --{exc.terms[0]}-weight"
+        else:
+            message += "; lower the step size --lr"
+        log.warning(message)
     if tracker.count == 0 or not math.isfinite(tracker.best_loss):
         tracker.best.copy_(x0.detach().clamp(0.0, 1.0))
     return LevelOutcome(

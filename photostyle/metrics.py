@@ -23,7 +23,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .masks import MaskSet
+from .errors import InputError
+from .masks import ASPECT_SLACK, MaskSet
 from .smooth import affine_fit
 
 N_DIRECTIONS = 64
@@ -138,10 +139,44 @@ def local_affine_residual(content: np.ndarray, output: np.ndarray, radius: int =
     return float(1000.0 * np.mean((fit - output) ** 2) / max(float(np.var(output)), 1e-12))
 
 
+def check_output_shape(
+    content_shape: tuple[int, ...], output_shape: tuple[int, ...], source: str = "output"
+) -> str | None:
+    """Check that an output can be scored against its content.
+
+    Args:
+        content_shape, output_shape: ``(H, W, ...)`` of the two images.
+        source: the output's name in messages.
+
+    Returns:
+        ``None`` when the sizes are equal, else a one-line note that the output is scored
+        resized to the content's size.
+
+    Raises:
+        InputError: the aspect ratios differ (more than 2 % and more than 2 px): the output
+            is of another image, or cropped, and its scores would mean nothing.
+    """
+    (ch, cw), (oh, ow) = content_shape[:2], output_shape[:2]
+    if (ch, cw) == (oh, ow):
+        return None
+    ratio = (ow / oh) / (cw / ch)
+    if abs(ratio - 1.0) > ASPECT_SLACK and (abs(round(oh * cw / ow) - ch) > 2):
+        raise InputError(f"{source}: output is {ow}x{oh} but the content is {cw}x{ch} (aspect "
+                         f"{ow / oh:.3f} vs {cw / ch:.3f}); is it the output of another image, "
+                         "or cropped?")
+    return (f"{source}: output is {ow}x{oh}, the content {cw}x{ch}; the output is scored "
+            "resized to the content's size")
+
+
 def evaluate_images(
     content: np.ndarray, style: np.ndarray, output: np.ndarray, masks: MaskSet | None = None
 ) -> dict[str, Any]:
-    """All measures for one result (images ``(H, W, 3)`` in [0, 1])."""
+    """All measures for one result (images ``(H, W, 3)`` in [0, 1]).
+
+    An output of another size than the content is resized to it first; one of another
+    aspect ratio is refused (see :func:`check_output_shape`).
+    """
+    check_output_shape(content.shape, output.shape)
     if masks is None:
         masks = MaskSet.single(content.shape[:2], style.shape[:2])
     if output.shape != content.shape:

@@ -198,22 +198,67 @@ def _select_features(
     return selected
 
 
+#: File signatures of formats that people give as weights by mistake.
+_NOT_WEIGHTS = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"BM", "a BMP image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x89HDF", "an HDF5 file (Keras weights?)"),
+)
+
+
+def _sniff(head: bytes) -> str | None:
+    """What a file that is not a PyTorch file looks like, from its first bytes."""
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "a WebP image"
+    for magic, name in _NOT_WEIGHTS:
+        if head.startswith(magic):
+            return name
+    if not head:
+        return "an empty file"
+    if head[:1] == b"{" or head[:1] == b"[":
+        return "a JSON or text file"
+    return None
+
+
 def read_state_dict(path: str | os.PathLike) -> Mapping[str, torch.Tensor]:
-    """Load a state dict safely (``weights_only=True``); clear errors for bad files."""
-    p = Path(path)
-    if not p.exists():
-        raise WeightsError(f"VGG19 weights {p}: file not found")
-    if p.is_dir():
-        raise WeightsError(f"VGG19 weights {p}: is a folder; give the .pth file")
+    """Load a state dict safely (``weights_only=True``); clear errors for bad files.
+
+    Raises:
+        WeightsError: missing, not a regular file, not a PyTorch file (an image, an empty
+            file...), a pickle carrying Python objects other than tensors (refused, never
+            executed), or not a mapping.
+    """
+    from .paths import check_input_file
+
+    p = check_input_file(path, "VGG19 weights", WeightsError)
+    try:
+        with p.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise WeightsError(f"VGG19 weights {p}: cannot read ({exc.strerror})") from None
+    looks_like = _sniff(head)
+    if looks_like is not None:
+        raise WeightsError(f"VGG19 weights {p}: not a PyTorch weights file (it is "
+                           f"{looks_like}); give a .pth state dict")
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad or unsafe pickles
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        pickled = head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+        if pickled and ("WeightsUnpickler error" in str(exc) or "Unsupported global" in str(exc)):
             raise WeightsError(
                 f"VGG19 weights {p}: refused, the file contains Python objects other than "
                 "tensors (unsafe to load); use a plain state dict"
             ) from None
+        if not pickled:
+            raise WeightsError(f"VGG19 weights {p}: not a PyTorch weights file (unknown "
+                               "format); give a .pth state dict") from None
         raise WeightsError(f"VGG19 weights {p}: not a readable PyTorch file ({text})") from None
     if not isinstance(data, Mapping):
         raise WeightsError(f"VGG19 weights {p}: not a state dict (found {type(data).__name__})")

@@ -102,7 +102,7 @@ def test_weight_files(tmp_path: Path) -> None:
         read_state_dict(tmp_path / "none.pth")
     text = tmp_path / "text.pth"
     text.write_text("hello")
-    with pytest.raises(WeightsError, match="not a readable PyTorch file"):
+    with pytest.raises(WeightsError, match="not a PyTorch weights file"):
         read_state_dict(text)
     tensor_file = tmp_path / "tensor.pth"
     torch.save(torch.zeros(3), tensor_file)

@@ -162,8 +162,23 @@ def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
         if not sep or not values.strip():
             raise ConfigError(f"vary: expected KEY=V1,V2,...; got {item!r}")
         key = key.strip().replace("-", "_")
-        out[key] = [parse_setting(key, v) for v in values.split(",")]
+        if key in out:
+            raise ConfigError(f"vary: {key} is given twice; list all its values in one --vary")
+        parsed: list[Any] = []
+        for text in values.split(","):
+            value = parse_setting(key, text)
+            if any(_same_value(value, seen) for seen in parsed):
+                log.warning("vary: %s=%s repeats a value already listed; run once", key,
+                            text.strip())
+                continue
+            parsed.append(value)
+        out[key] = parsed
     return out
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal settings, whatever their spelling (``0.001`` and ``1e-3``, ``1`` and ``1.0``)."""
+    return type(a) is type(b) and a == b
 
 
 def expand(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -175,10 +190,13 @@ def expand(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def _format(value: Any) -> str:
+    """A value as text: short (``1e-05``) where that reads back as the same number, else
+    every digit needed (``0.0010001``), so two values never print the same."""
     if isinstance(value, tuple | list):
         return "+".join(_format(v) for v in value)
     if isinstance(value, float):
-        return f"{value:g}"
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
     return str(value)
 
 
@@ -187,7 +205,46 @@ def variant_name(variant: dict[str, Any]) -> str:
     if not variant:
         return "default"
     parts = [f"{k}={_format(v)}" for k, v in variant.items()]
-    return re.sub(r"[^A-Za-z0-9._=+-]", "-", "__".join(parts))
+    return re.sub(r"[^A-Za-z0-9._=+-]", "-", "__".join(parts))[:200]
+
+
+def variant_names(variants: Sequence[dict[str, Any]]) -> list[str]:
+    """:func:`variant_name` of each variant, checked to be distinct (their files and rows
+    would otherwise overwrite and double-count each other).
+
+    Raises:
+        ConfigError: two variants would get the same name.
+    """
+    names = [variant_name(v) for v in variants]
+    seen: dict[str, dict[str, Any]] = {}
+    for name, variant in zip(names, variants, strict=True):
+        if name in seen:
+            raise ConfigError(f"vary: the variants {seen[name]} and {variant} would share the "
+                              f"file name {name!r}; give values that differ in letters or "
+                              "digits")
+        seen[name] = variant
+    return names
+
+
+def planned_files(pairs: Sequence[Pair], names: Sequence[str],
+                  out: Path) -> list[tuple[str, Path]]:
+    """Every file an ablation writes under ``out`` (``(what, path)``)."""
+    files = [("results file", out / "results.jsonl"), ("table", out / "metrics.csv"),
+             ("table", out / "aggregate.csv"), ("table", out / "metrics.json")]
+    for pair in pairs:
+        files.append(("contact sheet", out / f"sheet_{pair.name}.png"))
+        for name in names:
+            files.append(("variant image", out / pair.name / f"{name}.png"))
+            files.append(("variant report", out / pair.name / f"{name}.json"))
+    return files
+
+
+def pair_files(pair: Pair) -> list[tuple[str, Path | None]]:
+    """Every file of a pair that an ablation reads (``(what, path)``; absent ones ``None``)."""
+    return [(f"pair {pair.name} content", pair.content), (f"pair {pair.name} style", pair.style),
+            (f"pair {pair.name} content mask", pair.content_mask),
+            (f"pair {pair.name} style mask", pair.style_mask),
+            (f"pair {pair.name} published result", pair.reference)]
 
 
 def settings_key(pair: Pair, config: TransferConfig, masks_mode: str) -> str:
@@ -229,6 +286,7 @@ def _read_done(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _append(path: Path, row: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         handle.write(json.dumps(row, default=str) + "\n")
         handle.flush()
@@ -269,11 +327,20 @@ def run_ablation(
     """
     from .features import load_extractor
     from .metrics import evaluate_images
+    from .paths import Folder, check_writes
     from .pipeline import resolve_device, transfer
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     variants = expand(vary)
+    names = variant_names(variants)
+    if len({p.name for p in pairs}) != len(pairs):
+        raise ConfigError("pairs: two pairs have the same name; their outputs would collide")
+    reads: list[tuple[str, str | Path | None]] = [
+        item for pair in pairs for item in pair_files(pair)]
+    if base.vgg_weights not in (None, "random"):
+        reads.append(("VGG19 weights", base.vgg_weights))
+    check_writes(planned_files(pairs, names, out), reads,
+                 [Folder("ablation folder", out, None)])
     configs = []
     for variant in variants:
         settings = {k: v for k, v in variant.items() if k != "masks"}
@@ -309,9 +376,8 @@ def run_ablation(
         if pair.reference is not None:
             _score_reference(pair, pair.reference, content, style, score_masks, done,
                              results_path, result)
-        for variant, cfg in zip(variants, configs, strict=True):
+        for variant, cfg, name in zip(variants, configs, names, strict=True):
             mode = variant.get("masks", default_mode)
-            name = variant_name(variant)
             key = settings_key(pair, cfg, mode)
             image_path = out / pair.name / f"{name}.png"
             if key in done and image_path.exists():
@@ -421,8 +487,10 @@ def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,
 
 def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and median of every measure (and time) per variant, over pairs."""
+    # a (pair, variant) counts once, with its latest row
+    latest = {(row.get("pair", i), row["variant"]): row for i, row in enumerate(rows)}
     by_variant: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
+    for row in latest.values():
         by_variant.setdefault(row["variant"], []).append(row)
     table = []
     for name, sel in by_variant.items():

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import os
 import signal
 import sys
 import traceback
@@ -17,12 +19,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .errors import PhotostyleError
+from .errors import ConfigError, PhotostyleError
 
 log = logging.getLogger("photostyle")
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -46,9 +49,11 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     io.add_argument("--content-mask", help="content mask: colour-coded PNG or label map")
     io.add_argument("--style-mask", help="style mask, same labels as the content mask")
     io.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
-                    help="write a JSON report beside the output (default: on)")
+                    help="write a JSON report beside the output, named after it: OUT.png -> "
+                    "OUT.png.json (default: on)")
     io.add_argument("--save-every", type=int, default=d.save_every, metavar="N",
-                    help="write a snapshot every N iterations into <output>-snapshots/")
+                    help="write a snapshot every N iterations into <output name>-snapshots/ "
+                    "(OUT.png -> OUT.png-snapshots/)")
     net = p.add_argument_group("network and losses")
     net.add_argument("--vgg-weights", default=None, metavar="FILE",
                      help="VGG19 state dict (torchvision keys; may cover only the layers in "
@@ -265,24 +270,38 @@ def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def report_path(output: str | Path) -> Path:
+    """The JSON report beside an output: its full name plus ``.json`` (``out.png.json``), so
+    that ``out.png`` and ``out.jpg`` keep a report each."""
+    p = Path(output)
+    return p.with_name(p.name + ".json")
+
+
+def snapshot_folder(output: str | Path) -> Path:
+    """Where ``--save-every`` writes snapshots: ``<output name>-snapshots/``."""
+    p = Path(output)
+    return p.with_name(p.name + "-snapshots")
+
+
 def cmd_transfer(args: argparse.Namespace) -> int:
-    from .io import check_output_path, save_json
+    from .interrupts import deferred_interrupts
+    from .io import check_image_extension, save_json
+    from .paths import Folder, check_writes
     from .pipeline import transfer
 
     config = config_from_args(args)
-    output = Path(args.output) if args.output else Path(f"{Path(args.content).stem}-styled.png")
-    inputs = [args.content, args.style, args.content_mask, args.style_mask]
+    output = check_image_extension(
+        args.output if args.output else f"{Path(args.content).stem}-styled.png")
+    reads = [("content image", args.content), ("style image", args.style),
+             ("content mask", args.content_mask), ("style mask", args.style_mask)]
     if args.vgg_weights not in (None, "random"):
-        inputs.append(args.vgg_weights)
-    output = check_output_path(output, inputs)
-    report_path = output.with_suffix(".json")
-    if args.report:
-        check_output_path(report_path.with_suffix(".png"), inputs)  # same folder checks
-        for inp in inputs:
-            if inp is not None and Path(inp).resolve() == report_path.resolve():
-                raise PhotostyleError(f"report {report_path}: is an input file")
+        reads.append(("VGG19 weights", args.vgg_weights))
+    report = report_path(output)
+    writes = [("output", output)] + ([("report", report)] if args.report else [])
+    snapshots = snapshot_folder(output) if args.save_every else None
+    folders = [Folder("snapshot folder", snapshots, "level*-*.png")] if snapshots else []
+    check_writes(writes, reads, folders)
     progress = _Progress(enabled=not args.quiet)
-    snapshots = output.with_name(output.stem + "-snapshots") if args.save_every else None
     try:
         result = transfer(
             args.content, args.style, config, content_mask=args.content_mask,
@@ -290,13 +309,16 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         )
     finally:
         progress.close()
-    result.save(output)
-    result.report["output"] = str(output)
-    if args.report:
-        save_json(result.report, report_path)
-    where = f"{output}" + (f" (report {report_path})" if args.report else "")
-    if result.status == "interrupted":
-        print(f"photostyle: interrupted; best image so far written to {where}", file=sys.stderr)
+    # A result exists: an interrupt from here on waits until the files are whole.
+    with deferred_interrupts() as late:
+        result.save(output)
+        result.report["output"] = str(output)
+        if args.report:
+            save_json(result.report, report)
+    where = f"{output}" + (f" (report {report})" if args.report else "")
+    if result.status == "interrupted" or late.received is not None:
+        what = "best image so far" if result.status == "interrupted" else "finished result"
+        print(f"photostyle: interrupted; {what} written to {where}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if result.status == "diverged":
         print(f"photostyle: error: {result.message}; last good image written to {where}",
@@ -310,15 +332,18 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 def cmd_masks(args: argparse.Namespace) -> int:
     from .config import TransferConfig
-    from .io import check_output_path, load_image
+    from .io import check_image_extension, load_image
     from .masks import load_mask_pair, read_mask
+    from .paths import check_writes
     from .preview import render_preview
 
     config = TransferConfig(orphan_policy=args.orphan_policy,
                             min_label_fraction=args.min_label_fraction,
                             mask_tolerance=args.mask_tolerance, max_pixels=args.max_pixels)
-    inputs = [args.content_mask, args.style_mask, args.content, args.style]
-    output = check_output_path(args.output, inputs)
+    output = check_image_extension(args.output, "preview")
+    check_writes([("preview", output)],
+                 [("content mask", args.content_mask), ("style mask", args.style_mask),
+                  ("content image", args.content), ("style image", args.style)])
     content = load_image(args.content, max_pixels=config.max_pixels,
                          what="content image") if args.content else None
     style = load_image(args.style, max_pixels=config.max_pixels,
@@ -350,16 +375,31 @@ def cmd_masks(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .config import TransferConfig
     from .io import load_image, save_json
     from .masks import load_mask_pair
-    from .metrics import evaluate_images
+    from .metrics import check_output_shape, evaluate_images
+    from .paths import check_writes
 
+    TransferConfig(size=args.size, max_pixels=args.max_pixels)  # validates both
+    if args.json:
+        reads = [("content image", args.content), ("style image", args.style),
+                 ("output image", args.output), ("content mask", args.content_mask),
+                 ("style mask", args.style_mask)]
+        if args.vgg_weights not in (None, "random"):
+            reads.append(("VGG19 weights", args.vgg_weights))
+        check_writes([("JSON file", args.json)], reads)
     content = load_image(args.content, max_pixels=args.max_pixels, what="content image")
     style = load_image(args.style, max_pixels=args.max_pixels, what="style image")
     output = load_image(args.output, max_pixels=args.max_pixels, what="output image")
+    note = check_output_shape(content.shape, output.shape, f"output image {args.output}")
+    if note:
+        print(f"note: {note}")
     masks = load_mask_pair(args.content_mask, args.style_mask, content.shape[:2],
                            style.shape[:2], max_pixels=args.max_pixels)
     measures = evaluate_images(content, style, output, masks)
+    if note:
+        measures["note"] = note
     network = _network_losses(args, content, style, output, masks)
     print(f"style distance (CIELAB, area-weighted over {len(masks.labels)} label(s)):")
     print(f"  sliced Wasserstein  {measures['style_sw']:.3f}   (content: "
@@ -474,8 +514,10 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from .io import check_output_path, load_image
+    from .config import TransferConfig
+    from .io import check_image_extension, load_image
     from .masks import align_labels
+    from .paths import check_writes
     from .pipeline import resolve_device
     from .segment import Segmenter, legend_text, write_mask
 
@@ -486,9 +528,16 @@ def cmd_segment(args: argparse.Namespace) -> int:
         raise PhotostyleError("give an IMAGE to segment, or --content and --style")
     jobs = [(args.content, args.content_out), (args.style, args.style_out)] if pair else [
         (args.image, args.output)]
-    inputs = [j[0] for j in jobs]
-    targets = [check_output_path(out or f"{Path(src).stem}-mask.png", inputs)
-               for src, out in jobs]
+    if not (math.isfinite(args.min_fragment) and 0.0 <= args.min_fragment < 0.5):
+        raise ConfigError(f"--min-fragment: must be a share of the image from 0 to below 0.5, "
+                          f"got {args.min_fragment}")
+    TransferConfig(max_pixels=args.max_pixels)  # validates it, naming the setting
+    names = ["content mask", "style mask"] if pair else ["mask"]
+    targets = [check_image_extension(out or f"{Path(src).stem}-mask.png", what)
+               for (src, out), what in zip(jobs, names, strict=True)]
+    legend = targets[0].with_name(targets[0].stem + "-legend.txt")
+    check_writes([*zip(names, targets, strict=True), ("legend", legend)],
+                 [("image", src) for src, _ in jobs])
     images = [load_image(src, max_pixels=args.max_pixels, what="image") for src, _ in jobs]
     segmenter = Segmenter.load(args.seg_model, resolve_device(args.device))
     options = {"min_fragment": args.min_fragment, "snap_edges": not args.no_snap}
@@ -502,7 +551,6 @@ def cmd_segment(args: argparse.Namespace) -> int:
         write_mask(labels, target)
         areas = ", ".join(f"{n} {a:.0%}" for n, a in labels.areas().items())
         print(f"wrote {target} ({seconds:.1f} s): {areas}")
-    legend = targets[0].with_name(targets[0].stem + "-legend.txt")
     from .io import atomic_write
 
     with atomic_write(legend, "w") as handle:
@@ -515,8 +563,70 @@ COMMANDS = {"transfer": cmd_transfer, "masks": cmd_masks, "evaluate": cmd_evalua
             "ablate": cmd_ablate, "segment": cmd_segment}
 
 
+class _PipeSafeStdout:
+    """``sys.stdout`` that stops writing, without an error, once its reader has gone.
+
+    ``photostyle evaluate | head -1`` closes the pipe after one line; the command still
+    finishes its work (the ``--json`` file, the ablation's tables), printing nothing more.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def _gone(self) -> None:
+        self.closed_by_reader = True
+        # Point file descriptor 1 at /dev/null so that the interpreter's own flush at exit
+        # does not raise (the recipe of Python's signal documentation).
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def write(self, text: str) -> int:
+        if self.closed_by_reader:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        if self.closed_by_reader:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``photostyle`` command; returns the exit status."""
+    previous_int = signal.getsignal(signal.SIGINT)
+    previous_term = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    stdout = sys.stdout
+    safe = _PipeSafeStdout(stdout)
+    sys.stdout = safe
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while parsing or importing, before any command ran
+        print("photostyle: interrupted before a result existed; nothing written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        safe.flush()
+        sys.stdout = stdout
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -526,7 +636,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="photostyle: %(levelname)s: %(message)s",
                         stream=sys.stderr)
     logging.getLogger("photostyle").setLevel(logging.INFO if args.verbose else level)
-    previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     try:
         return COMMANDS[args.command](args)
     except PhotostyleError as exc:
@@ -541,5 +650,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("photostyle: error: out of memory; use a smaller --size", file=sys.stderr)
         return EXIT_USAGE
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    except Exception as exc:  # a bug: still one line, and the details with -v
+        if args.verbose:
+            traceback.print_exc()
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"photostyle: internal error: {type(exc).__name__}: {text} (run again with -v "
+              "for the details, and please report it)", file=sys.stderr)
+        return EXIT_INTERNAL

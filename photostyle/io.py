@@ -50,13 +50,9 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image")
     Raises:
         InputError: missing, unreadable, not an image, truncated, empty or too large.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{what} {p}: file not found")
-    if p.is_dir():
-        raise InputError(f"{what} {p}: is a folder, not an image file")
-    if not os.access(p, os.R_OK):
-        raise InputError(f"{what} {p}: permission denied")
+    from .paths import check_input_file
+
+    p = check_input_file(path, what)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -66,9 +62,9 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image")
                 raise InputError(f"{what} {p}: image is empty ({width}x{height})")
             if width * height > max_pixels:
                 raise InputError(
-                    f"{what} {p}: {width}x{height} = {width * height / 1e6:.1f} megapixels "
-                    f"exceeds the limit of {max_pixels / 1e6:.1f} (raise --max-pixels if the "
-                    "file is trusted)"
+                    f"{what} {p}: {width}x{height} = {pixel_count(width * height)} exceeds "
+                    f"the limit of {pixel_count(max_pixels)} (raise --max-pixels if the file "
+                    "is trusted)"
                 )
             opened.load()
             image = ImageOps.exif_transpose(opened)
@@ -81,6 +77,13 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image")
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{what} {p}: cannot decode image ({exc})") from None
     return image
+
+
+def pixel_count(n: int) -> str:
+    """``n`` pixels in words: ``"12.2 megapixels"``, or ``"4,096 pixels"`` below 0.1 MP."""
+    if n >= 100_000:
+        return f"{n / 1e6:.1f} megapixels"
+    return f"{n:,} pixel{'s' if n != 1 else ''}"
 
 
 def pil_to_array(image: Image.Image) -> np.ndarray:
@@ -198,31 +201,35 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return pa.resolve() == pb.resolve()
 
 
-def check_output_path(path: str | os.PathLike, inputs: list[str | os.PathLike]) -> Path:
-    """Check that ``path`` can be written and is none of ``inputs``; create its folder.
+def check_image_extension(path: str | os.PathLike, what: str = "output") -> Path:
+    """Check that ``path`` has an extension :func:`save_image` writes.
 
     Raises:
-        OutputError: unknown extension, path equals an input, or folder not writable.
+        OutputError: unknown extension.
     """
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in WRITE_FORMATS:
         raise OutputError(
-            f"output {p}: unknown image extension {ext or '(none)'!r}; use one of "
+            f"{what} {p}: unknown image extension {ext or '(none)'!r}; use one of "
             + ", ".join(sorted(WRITE_FORMATS))
         )
-    for inp in inputs:
-        if inp is not None and same_file(p, inp):
-            raise OutputError(f"output {p}: is an input file; choose another output path")
-    if p.is_dir():
-        raise OutputError(f"output {p}: is a folder")
-    folder = p.parent if str(p.parent) else Path(".")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"output {p}: cannot create folder {folder} ({exc.strerror})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"output {p}: folder {folder} is not writable")
+    return p
+
+
+def check_output_path(path: str | os.PathLike, inputs: list[str | os.PathLike | None]) -> Path:
+    """Check that the image ``path`` can be written and is none of ``inputs``.
+
+    A shorthand for :func:`photostyle.paths.check_writes` with one image output; commands
+    that write several files call that function with all of them at once.
+
+    Raises:
+        OutputError: unknown extension, path equals an input, or the place is not writable.
+    """
+    from .paths import check_writes
+
+    p = check_image_extension(path)
+    check_writes([("output", p)], [("input", i) for i in inputs])
     return p
 
 
@@ -238,11 +245,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
     """Open a temporary file beside ``path``; rename it over ``path`` only on success.
 
     The file gets the permissions an ordinary ``open`` would give it (``0o666`` less the
-    umask), not the private ``0o600`` of a temporary file.
+    umask), not the private ``0o600`` of a temporary file. Missing folders are created
+    (only here, when something is written: checks before the work create nothing).
     """
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    # the temporary name stays within the file system's name limit whatever p's length
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".tmp", dir=folder)
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as handle:

@@ -27,6 +27,7 @@ from .colour import region_colour_transfer
 from .config import TransferConfig
 from .errors import ConfigError
 from .features import VGGFeatures, load_extractor
+from .interrupts import deferred_interrupts
 from .io import ImageLike, fit_long_side, load_image, resize, save_image
 from .masks import LabelMap, MaskSet, align_labels, layer_masks, load_mask_pair
 from .matting import MattingTerm
@@ -284,53 +285,90 @@ def transfer(
     x: torch.Tensor | None = None
     prev_content: torch.Tensor | None = None
     content_work = content_full
+    out_h, out_w = content_full.shape[:2]
+    if config.output_size is not None:
+        out_h, out_w = fit_long_side(out_h, out_w, config.output_size)
+    _check_output_size((out_h, out_w), config.max_pixels)
     for level, (long_side, n_iter) in enumerate(zip(sizes, iterations, strict=True)):
         try:
-            level_start = _prepare_level(long_side, content_full, style_full, masks, config,
-                                         extractor, device, timer, cache, x, prev_content,
-                                         generator)
+            problem, x0, content_np, content_t, style_t = _prepare_level(
+                long_side, content_full, style_full, masks, config, extractor, device, timer,
+                cache, x, prev_content, generator)
+            h, w = content_np.shape[:2]
+
+            def on_step(count: int, total: int, terms: dict[str, float],
+                        level: int = level) -> None:
+                if progress is not None:
+                    progress(level, len(sizes), count, total, terms)
+
+            snapshot = _snapshot_writer(snapshot_dir, config.save_every, level)
+            with timer.stage("optimise"):
+                outcome = _run_level(x0, problem, config, n_iter, on_step, snapshot)
+            x, prev_content, content_work = outcome.image, content_t, content_np
+            level_reports.append(_level_report(level, (h, w), style_t.shape[-2:], outcome))
+            del problem
         except KeyboardInterrupt:
             if x is None:
                 raise  # nothing to keep yet
             status, message = "interrupted", "interrupted by the user"
             break
-        problem, x0, content_np, content_t, style_t = level_start
-        content_work = content_np
-        h, w = content_np.shape[:2]
-
-        def on_step(count: int, total: int, terms: dict[str, float], level: int = level) -> None:
-            if progress is not None:
-                progress(level, len(sizes), count, total, terms)
-
-        snapshot = _snapshot_writer(snapshot_dir, config.save_every, level)
-        with timer.stage("optimise"):
-            outcome = _run_level(x0, problem, config, n_iter, on_step, snapshot)
-        level_reports.append(_level_report(level, (h, w), style_t.shape[-2:], outcome))
-        x, prev_content = outcome.image, content_t
-        del problem
         if outcome.status != "completed":
             status, message = outcome.status, outcome.message
             break
 
     assert x is not None
     working = _to_array(x)
-    with timer.stage("smooth"):
-        out_h, out_w = content_full.shape[:2]
-        if config.output_size is not None:
-            out_h, out_w = fit_long_side(out_h, out_w, config.output_size)
-        content_out = content_full if (out_h, out_w) == content_full.shape[:2] else resize(
-            content_full, (out_h, out_w))
-        final = finish(content_work, working, content_out, config.smooth, config.smooth_radius,
-                       config.smooth_eps, config.smooth_sigma, config.smooth_spatial)
-    report = {
-        "status": status,
-        "message": message,
+    content_out = content_full
+    try:
+        with timer.stage("smooth"):
+            if (out_h, out_w) != content_full.shape[:2]:
+                content_out = resize(content_full, (out_h, out_w))
+            final = finish(content_work, working, content_out, config.smooth,
+                           config.smooth_radius, config.smooth_eps, config.smooth_sigma,
+                           config.smooth_spatial)
+    except KeyboardInterrupt:
+        # A result exists: never throw it away. The quickest path to the output size is
+        # the optimised image itself, resized; further interrupts wait until it is done.
+        with deferred_interrupts(), timer.stage("smooth"):
+            log.warning("interrupted while smoothing; keeping the unsmoothed result")
+            status = "interrupted"
+            message = ("interrupted while smoothing: the optimised image is kept without "
+                       "smoothing (resized to the output size)")
+            final = working.copy() if working.shape[:2] == (out_h, out_w) else resize(
+                working, (out_h, out_w))
+    with deferred_interrupts() as late:
+        report = _run_report(content, style, content_full, style_full, (out_h, out_w), working,
+                             config, device, extractor, masks, level_reports, timer)
+    if late.received is not None and status == "completed":
+        status, message = "interrupted", "interrupted after the result was finished"
+    report["status"], report["message"] = status, message
+    return TransferResult(final, working, report, status, message)
+
+
+def _run_report(
+    content: ImageLike,
+    style: ImageLike,
+    content_full: np.ndarray,
+    style_full: np.ndarray,
+    out_size: tuple[int, int],
+    working: np.ndarray,
+    config: TransferConfig,
+    device: torch.device,
+    extractor: VGGFeatures,
+    masks: MaskSet,
+    level_reports: list[dict[str, Any]],
+    timer: Timer,
+) -> dict[str, Any]:
+    """The JSON-ready record of a run (``status`` and ``message`` are filled in after)."""
+    return {
+        "status": "",
+        "message": "",
         "inputs": {
             "content": _describe(content),
             "style": _describe(style),
             "content_size": list(content_full.shape[:2]),
             "style_size": list(style_full.shape[:2]),
-            "output_size": [out_h, out_w],
+            "output_size": list(out_size),
             "working_size": list(working.shape[:2]),
         },
         "config": config.to_dict(),
@@ -343,7 +381,6 @@ def transfer(
         "timings": timer.as_dict(),
         "versions": versions(),
     }
-    return TransferResult(final, working, report, status, message)
 
 
 def loss_terms(
@@ -473,6 +510,24 @@ def _check_level_sizes(
             f"px, too small for layer {deepest} (needs at least {need} px on the short side); "
             "use a larger --size, fewer --scales or shallower layers"
         )
+
+
+#: OpenCV's resize takes at most this many pixels a side (SHRT_MAX).
+MAX_SIDE = 32767
+
+
+def _check_output_size(size: tuple[int, int], max_pixels: int) -> None:
+    """Refuse an output that cannot be made, before any work (``size = (h, w)``)."""
+    from .io import pixel_count
+
+    h, w = size
+    if max(h, w) > MAX_SIDE:
+        raise ConfigError(f"output_size: the output would be {w}x{h} px; at most {MAX_SIDE} px "
+                          "a side can be written; use a smaller --output-size")
+    if h * w > max_pixels:
+        raise ConfigError(f"output_size: the output would be {w}x{h} = {pixel_count(h * w)}, "
+                          f"over --max-pixels ({pixel_count(max_pixels)}); use a smaller "
+                          "--output-size or raise --max-pixels")
 
 
 def _snapshot_writer(

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photostyle.cli import main
+from photostyle.cli import main, report_path
 
 FAST = ["--content-layer", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--size", "32",
         "--iterations", "3", "--segment", "none", "-q"]
@@ -30,7 +30,7 @@ def test_transfer_end_to_end(image_pair, shallow_vgg_file: Path, tmp_path: Path)
                "--vgg-weights", str(shallow_vgg_file), *FAST)
     assert code == 0
     assert Image.open(out).size == Image.open(content).size
-    report = json.loads(out.with_suffix(".json").read_text())
+    report = json.loads(report_path(out).read_text())
     assert report["status"] == "completed"
     assert report["config"]["content_layer"] == "relu2_1"
     assert report["vgg_weights"] == str(shallow_vgg_file)
@@ -49,7 +49,7 @@ def test_bounds_and_precondition_options_reach_the_run(image_pair, shallow_vgg_f
         out = tmp_path / f"{name}.png"
         assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
                    "--vgg-weights", str(shallow_vgg_file), *options, *FAST) == 0
-        config = json.loads(out.with_suffix(".json").read_text())["config"]
+        config = json.loads(report_path(out).read_text())["config"]
         assert (config["bounds"], config["precondition_levels"],
                 config["precondition_boost"]) == expected
 
@@ -103,7 +103,7 @@ def test_bad_input_one_line_exit_2(image_pair, shallow_vgg_file: Path, tmp_path:
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and message in err[0]
-    assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.json").exists()
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.png.json").exists()
 
 
 def test_output_over_input_refused(image_pair, shallow_vgg_file: Path, capsys) -> None:
@@ -158,7 +158,7 @@ def test_sigint_writes_best_image(image_pair, shallow_vgg_file: Path, tmp_path: 
          "--iterations", "100000", "--save-every", "1", "--segment", "none"],
         stderr=subprocess.PIPE, text=True,
     )
-    snaps = tmp_path / "o-snapshots"
+    snaps = tmp_path / "o.png-snapshots"
     deadline = time.time() + 120
     while time.time() < deadline and not (snaps.exists() and len(list(snaps.iterdir())) >= 2):
         time.sleep(0.2)
@@ -167,6 +167,6 @@ def test_sigint_writes_best_image(image_pair, shallow_vgg_file: Path, tmp_path: 
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert Image.open(out).size == Image.open(content).size
-    report = json.loads(out.with_suffix(".json").read_text())
+    report = json.loads(report_path(out).read_text())
     assert report["status"] == "interrupted"
     assert np.asarray(Image.open(out)).std() > 0

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from photostyle.cli import main
+from photostyle.cli import main, report_path
 from photostyle.config import TransferConfig
 from photostyle.errors import ConfigError, InputError
 from photostyle.masks import parse_mask_array
@@ -147,12 +147,13 @@ def test_divergence_names_the_setting_and_keeps_last_good_image(
         image_pair, shallow_vgg_file: Path, tmp_path: Path, capsys) -> None:
     content, style = image_pair
     out = tmp_path / "out.png"
-    code = transfer_cli(content, style, out, shallow_vgg_file, "--style-weight", "1e300")
+    code = transfer_cli(content, style, out, shallow_vgg_file, "--style-weight", "3e38",
+                        "--init", "noise")
     assert code == 2
     line = one_error_line(capsys)
     assert "--style-weight" in line and "last good image" in line
     assert out.exists()
-    assert json.loads(out.with_suffix(".json").read_text())["status"] == "diverged"
+    assert json.loads(report_path(out).read_text())["status"] == "diverged"
 
 
 def test_sigterm_writes_best_image_and_report(image_pair, shallow_vgg_file: Path,
@@ -164,14 +165,14 @@ def test_sigterm_writes_best_image_and_report(image_pair, shallow_vgg_file: Path
          "-o", str(out), "--vgg-weights", str(shallow_vgg_file), "--content-layer", "relu2_1",
          "--style-layers", "relu1_1", "--segment", "none", "--size", "48", "--scales", "1",
          "--iterations", "100000", "--save-every", "1"], stderr=subprocess.PIPE, text=True)
-    snaps = tmp_path / "o-snapshots"
+    snaps = tmp_path / "o.png-snapshots"
     deadline = time.time() + 120
     while time.time() < deadline and not (snaps.exists() and any(snaps.iterdir())):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert json.loads(out.with_suffix(".json").read_text())["status"] == "interrupted"
+    assert json.loads(report_path(out).read_text())["status"] == "interrupted"
 
 
 def test_ablate_interrupted_by_sigint_resumes(image_pair, shallow_vgg_file: Path,

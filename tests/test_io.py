@@ -108,14 +108,14 @@ def test_output_path_checks(tmp_path: Path) -> None:
         check_output_path(inp, [inp])
     with pytest.raises(OutputError, match="unknown image extension"):
         check_output_path(tmp_path / "out.xyz", [inp])
-    created = check_output_path(tmp_path / "new" / "dir" / "out.png", [inp])
-    assert created.parent.is_dir()
+    planned = check_output_path(tmp_path / "new" / "dir" / "out.png", [inp])
+    assert not planned.parent.exists()  # checked, but nothing is created before the work
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
         if not os.access(locked, os.W_OK):
-            with pytest.raises(OutputError, match="not writable"):
+            with pytest.raises(OutputError, match="permission denied"):
                 check_output_path(locked / "out.png", [inp])
     finally:
         locked.chmod(0o700)

@@ -190,17 +190,6 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """True when two paths name the same file (existing or not)."""
-    pa, pb = Path(a), Path(b)
-    try:
-        if pa.exists() and pb.exists():
-            return os.path.samefile(pa, pb)
-    except OSError:
-        pass
-    return pa.resolve() == pb.resolve()
-
-
 def check_image_extension(path: str | os.PathLike, what: str = "output") -> Path:
     """Check that ``path`` has an extension :func:`save_image` writes.
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from .config import TransferConfig
 from .errors import ConfigError, InputError
+from .interrupts import deferred_interrupts
 from .io import atomic_write, load_image, save_image, save_json
 from .masks import load_mask_pair
 
@@ -392,24 +393,30 @@ def run_ablation(
             if run.status == "interrupted":
                 result.status = "interrupted"
                 break
-            image_path.parent.mkdir(parents=True, exist_ok=True)
-            save_image(run.image, image_path)
-            save_json(run.report, image_path.with_suffix(".json"))
-            metrics = evaluate_images(content, style, run.image, score_masks)
-            row = {
-                "key": key, "pair": pair.name, "variant": name,
-                **{k: _format(v) for k, v in variant.items()},
-                **{k: round(float(metrics[k]), 5) for k in MEASURES},
-                "seconds": round(run.report["timings"]["total"], 3),
-                "evaluations": run.report["evaluations"], "status": run.status,
-                "image": str(image_path.relative_to(out)),
-            }
-            _append(results_path, row)
-            result.rows.append(row)
+            # The variant is finished: an interrupt now waits until it is written and counted.
+            with deferred_interrupts() as late:
+                image_path.parent.mkdir(parents=True, exist_ok=True)
+                save_image(run.image, image_path)
+                save_json(run.report, image_path.with_suffix(".json"))
+                metrics = evaluate_images(content, style, run.image, score_masks)
+                row = {
+                    "key": key, "pair": pair.name, "variant": name,
+                    **{k: _format(v) for k, v in variant.items()},
+                    **{k: round(float(metrics[k]), 5) for k in MEASURES},
+                    "seconds": round(run.report["timings"]["total"], 3),
+                    "evaluations": run.report["evaluations"], "status": run.status,
+                    "image": str(image_path.relative_to(out)),
+                }
+                _append(results_path, row)
+                result.rows.append(row)
+            if late.received is not None:
+                result.status = "interrupted"
+                break
         if result.status == "interrupted":
             break
         _contact_sheet(pair, content, style, variants, out)
-    write_tables(result.rows, out)
+    with deferred_interrupts():
+        write_tables(result.rows, out)
     return result
 
 

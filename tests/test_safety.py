@@ -171,6 +171,31 @@ def test_interrupt_while_writing_finishes_the_files(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
+def test_ablate_interrupted_while_writing_a_variant_keeps_it(
+        image_pair, shallow_vgg_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    content, style = image_pair
+    from photostyle import ablate
+
+    real = ablate.save_json
+
+    def save_json_interrupted(data, path):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(data, path)
+
+    monkeypatch.setattr(ablate, "save_json", save_json_interrupted)
+    out = tmp_path / "abl"
+    code = main(["ablate", "-c", str(content), "-s", str(style), "--vgg-weights",
+                 str(shallow_vgg_file), "--out", str(out), "--vary", "tv_weight=0,0.01",
+                 "--set", "size=32", "--set", "iterations=1", "--set", "content_layer=relu2_1",
+                 "--set", "style_layers=relu1_1", "--set", "segment=none", "-q"])
+    assert code == 130
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["variant"] for r in rows] == ["tv_weight=0"]  # written whole and counted
+    assert (out / "content" / "tv_weight=0.png").exists()
+    assert (out / "content" / "tv_weight=0.json").exists()
+    assert (out / "metrics.csv").exists()
+
+
 def test_interrupt_after_a_level_keeps_it(image_pair, shallow_vgg_file: Path,
                                           monkeypatch) -> None:
     content, style = image_pair

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .errors import ConfigError, PhotostyleError
+from .interrupts import import_whole
 
 log = logging.getLogger("photostyle")
 
@@ -559,6 +560,15 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: The photostyle modules (and so the large libraries) each command imports.
+COMMAND_MODULES = {
+    "transfer": ("pipeline",),
+    "masks": ("masks", "preview"),
+    "evaluate": ("pipeline", "metrics"),
+    "ablate": ("ablate", "pipeline", "metrics"),
+    "segment": ("segment", "pipeline"),
+}
+
 COMMANDS = {"transfer": cmd_transfer, "masks": cmd_masks, "evaluate": cmd_evaluate,
             "ablate": cmd_ablate, "segment": cmd_segment}
 
@@ -627,6 +637,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    # The parser's defaults come from TransferConfig, which imports torch: import the large
+    # libraries whole first (an interrupt that cuts numpy's or torch's import in half leaves
+    # them broken in odd ways, and some of their import code swallows it).
+    import_whole("photostyle.pipeline")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -637,6 +651,8 @@ def _main(argv: Sequence[str] | None) -> int:
                         stream=sys.stderr)
     logging.getLogger("photostyle").setLevel(logging.INFO if args.verbose else level)
     try:
+        # and the rest of what the command needs
+        import_whole(*(f"photostyle.{m}" for m in COMMAND_MODULES[args.command]))
         return COMMANDS[args.command](args)
     except PhotostyleError as exc:
         if args.verbose:

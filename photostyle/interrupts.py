@@ -6,6 +6,9 @@ report) run inside :func:`deferred_interrupts`, which records SIGINT and SIGTERM
 acting on them. The caller looks at :attr:`Deferred.received` afterwards and reports the
 interruption once the files are whole.
 
+:func:`import_whole` does the same for the imports of large libraries, which an interrupt
+must not cut in half.
+
 Signal handlers can only be installed from the main thread; elsewhere (a web app's worker
 thread) the context manager does nothing and the thread is not interrupted by signals
 anyway.
@@ -13,6 +16,7 @@ anyway.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import threading
@@ -53,8 +57,8 @@ def deferred_interrupts() -> Iterator[Deferred]:
     def hold(signum: int, frame: Any) -> None:
         if state.received is None:
             state.received = signum
-            log.warning("interrupt received while finishing; it takes effect once the "
-                        "result is written")
+            log.warning("interrupt received; it takes effect once the step under way is "
+                        "done")
 
     previous = {s: signal.signal(s, hold) for s in _SIGNALS}
     try:
@@ -62,3 +66,21 @@ def deferred_interrupts() -> Iterator[Deferred]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def import_whole(*modules: str) -> None:
+    """Import ``modules`` with interrupts held back, then act on one that arrived.
+
+    An interrupt that lands inside a large library's import (numpy, scipy, torch) can leave it
+    half-initialised; some of their import code swallows it, and the program then fails
+    later in unrelated ways. Imported whole, the interrupt is raised afterwards, as an
+    ordinary :class:`KeyboardInterrupt`.
+
+    Raises:
+        KeyboardInterrupt: SIGINT or SIGTERM arrived during the imports.
+    """
+    with deferred_interrupts() as state:
+        for name in modules:
+            importlib.import_module(name)
+    if state.received is not None:
+        raise KeyboardInterrupt

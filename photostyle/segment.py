@@ -158,6 +158,9 @@ class Segmenter:
                 segmentation model; the message names the model, the cache and the
                 alternatives.
         """
+        from .interrupts import import_whole
+
+        import_whole("segmentation_models_pytorch")  # an interrupt must not cut it in half
         import segmentation_models_pytorch as smp
 
         local = Path(name).expanduser()

@@ -326,7 +326,7 @@ def run_ablation(
         progress: called with a line of text before each variant.
         transfer_progress: passed to :func:`photostyle.transfer` as ``progress``.
     """
-    from .features import load_extractor
+    from .features import load_extractor, weights_file
     from .metrics import evaluate_images
     from .paths import Folder, check_writes
     from .pipeline import resolve_device, transfer
@@ -336,10 +336,9 @@ def run_ablation(
     names = variant_names(variants)
     if len({p.name for p in pairs}) != len(pairs):
         raise ConfigError("pairs: two pairs have the same name; their outputs would collide")
-    reads: list[tuple[str, str | Path | None]] = [
+    reads: list[tuple[str, str | os.PathLike | None]] = [
         item for pair in pairs for item in pair_files(pair)]
-    if base.vgg_weights not in (None, "random"):
-        reads.append(("VGG19 weights", base.vgg_weights))
+    reads.append(("VGG19 weights", weights_file(base.vgg_weights)))
     check_writes(planned_files(pairs, names, out), reads,
                  [Folder("ablation folder", out, None)])
     configs = []

@@ -56,10 +56,12 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                     help="write a snapshot every N iterations into <output name>-snapshots/ "
                     "(OUT.png -> OUT.png-snapshots/)")
     net = p.add_argument_group("network and losses")
-    net.add_argument("--vgg-weights", default=None, metavar="FILE",
-                     help="VGG19 state dict (torchvision keys; may cover only the layers in "
-                     "use) or 'random'; default: torchvision's ImageNet weights, downloaded "
-                     "into the torch cache on first use")
+    net.add_argument("--vgg-weights", default=None, metavar="FILE|NAME",
+                     help="VGG19 weights: 'original' (default: the Caffe-trained weights of "
+                     "the paper, vgg19-d01eb7cb.pth), 'torchvision' (torchvision's ImageNet "
+                     "weights), both downloaded into the torch cache on first use; or a "
+                     "state dict FILE (torchvision keys; may cover only the layers in use); "
+                     "or 'random'")
     net.add_argument("--content-layer", default=d.content_layer)
     net.add_argument("--style-layers", default=",".join(d.style_layers),
                      help="comma-separated VGG19 layers (default: %(default)s)")
@@ -163,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", metavar="FILE", help="also write the measures as JSON")
     e.add_argument("--vgg-weights", metavar="FILE",
                    help="also report the content and style losses with these VGG19 weights "
-                   "(default: the cached ImageNet weights, if present)")
+                   "(default: the default 'original' weights, if they are in the cache)")
     e.add_argument("--content-layer", default=None)
     e.add_argument("--style-layers", default=None)
     e.add_argument("--size", type=int, default=512, help="size at which losses are computed")
@@ -285,6 +287,7 @@ def snapshot_folder(output: str | Path) -> Path:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
+    from .features import weights_file
     from .interrupts import deferred_interrupts
     from .io import check_image_extension, save_json
     from .paths import Folder, check_writes
@@ -295,8 +298,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         args.output if args.output else f"{Path(args.content).stem}-styled.png")
     reads = [("content image", args.content), ("style image", args.style),
              ("content mask", args.content_mask), ("style mask", args.style_mask)]
-    if args.vgg_weights not in (None, "random"):
-        reads.append(("VGG19 weights", args.vgg_weights))
+    reads.append(("VGG19 weights", weights_file(args.vgg_weights)))
     report = report_path(output)
     writes = [("output", output)] + ([("report", report)] if args.report else [])
     snapshots = snapshot_folder(output) if args.save_every else None
@@ -377,6 +379,7 @@ def cmd_masks(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .config import TransferConfig
+    from .features import weights_file
     from .io import load_image, save_json
     from .masks import load_mask_pair
     from .metrics import check_output_shape, evaluate_images
@@ -387,8 +390,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         reads = [("content image", args.content), ("style image", args.style),
                  ("output image", args.output), ("content mask", args.content_mask),
                  ("style mask", args.style_mask)]
-        if args.vgg_weights not in (None, "random"):
-            reads.append(("VGG19 weights", args.vgg_weights))
+        reads.append(("VGG19 weights", weights_file(args.vgg_weights)))
         check_writes([("JSON file", args.json)], reads)
     content = load_image(args.content, max_pixels=args.max_pixels, what="content image")
     style = load_image(args.style, max_pixels=args.max_pixels, what="style image")

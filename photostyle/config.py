@@ -87,7 +87,9 @@ class TransferConfig:
         output_size: long side of the written image; ``None`` keeps the content file's own
             resolution.
         vgg_weights: path of a VGG19 state dict, ``"random"`` for untrained weights
-            (benchmarks, tests), or ``None`` for torchvision's ImageNet weights.
+            (benchmarks, tests), ``"original"`` or ``"torchvision"`` for those ImageNet
+            weights (downloaded into the torch cache), or ``None`` for the default,
+            ``"original"`` (:data:`photostyle.features.DEFAULT_WEIGHTS`).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         max_pixels: largest image (width x height) that is opened.
         segment: without mask files, ``"auto"`` segments both photos automatically (the

@@ -6,10 +6,12 @@ convolution and its ReLU can be tapped, trimmed after the deepest layer in use a
 Inputs are RGB tensors ``(B, 3, H, W)`` in ``[0, 1]``; the ImageNet normalisation is applied
 inside.
 
-Weights come from (in this order): a file given by the user (``--vgg-weights``), the
-torch hub cache (``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth``), or a download of
-torchvision's ImageNet weights into that cache. Every file is read with
-``torch.load(..., weights_only=True)``.
+Weights come from a file given by the user (``--vgg-weights FILE``), or by name from the
+torch hub cache (``$TORCH_HOME/hub/checkpoints/``), downloaded there on first use: the
+original Caffe-trained VGG19 (``original``, the default, ``vgg19-d01eb7cb.pth``, whose Caffe
+input convention is folded into the first convolution, :func:`fold_caffe_input`) or
+torchvision's ImageNet weights (``torchvision``, ``vgg19-dcbb9e9d.pth``). Every file is read
+with ``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 import os
 import socket
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -31,9 +34,57 @@ log = logging.getLogger(__name__)
 #: torchvision's ``VGG19_Weights.IMAGENET1K_V1`` (checked against torchvision in the tests).
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG19_FILENAME = VGG19_URL.rsplit("/", 1)[1]
+#: The original VGG19 (Simonyan and Zisserman's Caffe-trained weights, CC BY 4.0) in PyTorch
+#: form, as most style-transfer code uses it (Justin Johnson's conversion): torchvision's key
+#: names (classifier keys shifted by one), input BGR in 0-255 with the ImageNet mean
+#: subtracted. Its file name carries the first 8 hex digits of its SHA-256, which the
+#: download checks.
+ORIGINAL_URL = "https://web.eecs.umich.edu/~justincj/models/vgg19-d01eb7cb.pth"
+ORIGINAL_FILENAME = ORIGINAL_URL.rsplit("/", 1)[1]
+#: Per-channel mean (B, G, R) of the original weights' input, in 0-255.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DOWNLOAD_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class NamedWeights:
+    """Weights that photostyle can download by name (``--vgg-weights NAME``).
+
+    Attributes:
+        name: ``"original"`` or ``"torchvision"``.
+        url: where they are downloaded from (into the torch hub cache).
+        size: their download size, for messages.
+        caffe_input: True when the first convolution expects Caffe's input (BGR, 0-255,
+            mean subtracted); it is then folded into the network's own input convention.
+    """
+
+    name: str
+    url: str
+    size: str
+    caffe_input: bool
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[1]
+
+
+NAMED_WEIGHTS = {
+    "original": NamedWeights("original", ORIGINAL_URL, "548 MB", caffe_input=True),
+    "torchvision": NamedWeights("torchvision", VGG19_URL, "548 MB", caffe_input=False),
+}
+#: What ``vgg_weights=None`` means: the original weights, the ones every figure in
+#: docs/RESULTS.md was measured with (``../shared`` holds their first eight convolutions).
+DEFAULT_WEIGHTS = "original"
+
+
+def weights_file(weights: str | os.PathLike | None) -> str | os.PathLike | None:
+    """The file a ``vgg_weights`` setting names, or ``None`` for a name (``original``,
+    ``torchvision``, ``random``) or the default."""
+    if weights is None or str(weights) in NAMED_WEIGHTS or str(weights) == "random":
+        return None
+    return weights
 
 # torchvision's configuration "E": channels per conv, "M" for max pooling.
 _VGG19_CFG: tuple[int | str, ...] = (
@@ -265,9 +316,66 @@ def read_state_dict(path: str | os.PathLike) -> Mapping[str, torch.Tensor]:
     return data
 
 
-def cached_weights_path() -> Path:
-    """Where torchvision's VGG19 ImageNet weights live in the torch hub cache."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILENAME
+def cached_weights_path(name: str | None = None) -> Path:
+    """Where named weights (default: :data:`DEFAULT_WEIGHTS`) live in the torch hub cache."""
+    named = NAMED_WEIGHTS[name or DEFAULT_WEIGHTS]
+    return Path(torch.hub.get_dir()) / "checkpoints" / named.filename
+
+
+def fold_caffe_input(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Re-express original (Caffe-convention) VGG weights for photostyle's input.
+
+    The original first convolution takes ``c_k = 255 x_(2-k) - mu_k`` (BGR, 0-255, the
+    mean :data:`CAFFE_MEAN_BGR` subtracted), where ``x`` is RGB in [0, 1]. photostyle feeds
+    ``z_j = (x_j - m_j) / s_j`` (ImageNet mean and std). Substituting
+    ``x_j = s_j z_j + m_j``: ``W'[:, j] = 255 s_j W[:, 2-j]`` and
+    ``b' = b + sum_k (255 m_(2-k) - mu_k) sum_(spatial) W[:, k]``. The weights are exact;
+    the bias is exact away from the image border, where the zero padding of the two
+    conventions differs (as in ``../shared``'s folded file).
+
+    Args:
+        state: a torchvision-keyed state dict with ``features.0.weight`` ``(64, 3, 3, 3)``
+            and ``features.0.bias`` ``(64,)`` in the Caffe convention.
+
+    Returns:
+        A copy with those two tensors folded; every other tensor unchanged.
+    """
+    prefix = "features." if "features.0.weight" in state else ""
+    weight, bias = state[f"{prefix}0.weight"].double(), state[f"{prefix}0.bias"].double()
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float64)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64)
+    caffe_mean = torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float64)
+    rgb_from_bgr = weight.flip(1)  # input channel j (RGB) is Caffe's channel 2 - j
+    folded_weight = rgb_from_bgr * (255.0 * std).view(1, 3, 1, 1)
+    offset = (255.0 * mean.flip(0) - caffe_mean).view(1, 3, 1, 1)  # per Caffe channel k
+    folded_bias = bias + (weight * offset).sum(dim=(1, 2, 3))
+    out = dict(state)
+    out[f"{prefix}0.weight"] = folded_weight.float()
+    out[f"{prefix}0.bias"] = folded_bias.float()
+    return out
+
+
+def unfold_caffe_input(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The inverse of :func:`fold_caffe_input` (for tests and for writing such files)."""
+    prefix = "features." if "features.0.weight" in state else ""
+    folded_weight = state[f"{prefix}0.weight"].double()
+    folded_bias = state[f"{prefix}0.bias"].double()
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float64)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64)
+    caffe_mean = torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float64)
+    weight = (folded_weight / (255.0 * std).view(1, 3, 1, 1)).flip(1)
+    offset = (255.0 * mean.flip(0) - caffe_mean).view(1, 3, 1, 1)
+    bias = folded_bias - (weight * offset).sum(dim=(1, 2, 3))
+    out = dict(state)
+    out[f"{prefix}0.weight"] = weight.float()
+    out[f"{prefix}0.bias"] = bias.float()
+    return out
+
+
+def has_caffe_signature(state: Mapping[str, object]) -> bool:
+    """True for the original VGG19 file's layout: its classifier keys are shifted by one
+    (``classifier.1.weight`` where torchvision has ``classifier.0.weight``)."""
+    return "classifier.1.weight" in state and "classifier.0.weight" not in state
 
 
 def offline_requested() -> bool:
@@ -279,46 +387,69 @@ def offline_requested() -> bool:
     return False
 
 
-def _missing_weights_message(reason: str) -> str:
+def _missing_weights_message(reason: str, name: str | None = None) -> str:
+    named = NAMED_WEIGHTS[name or DEFAULT_WEIGHTS]
+    path = cached_weights_path(named.name)
     return (
-        f"VGG19 ImageNet weights are not available: {reason}. Either download {VGG19_URL} "
-        f"on a machine with internet and place it at {cached_weights_path()} (or set "
-        "TORCH_HOME to a folder holding hub/checkpoints/" + VGG19_FILENAME + "), or pass "
+        f"VGG19 {named.name} weights are not available: {reason}. Either download "
+        f"{named.url} on a machine with internet and place it at {path} (or set "
+        f"TORCH_HOME to a folder holding hub/checkpoints/{named.filename}), or pass "
         "--vgg-weights FILE with a torchvision-keyed VGG19 state dict (a partial one that "
         "covers the layers in use works)"
     )
 
 
-def load_default_weights(timeout_s: float = DOWNLOAD_TIMEOUT_S) -> tuple[dict, str]:
-    """torchvision's ImageNet VGG19 weights from the cache, downloading them if needed.
+def load_default_weights(
+    timeout_s: float = DOWNLOAD_TIMEOUT_S, name: str | None = None
+) -> tuple[dict, str]:
+    """Named VGG19 weights (default :data:`DEFAULT_WEIGHTS`) from the torch hub cache,
+    downloaded there (hash checked) if needed; original weights come back folded to
+    photostyle's input convention (:func:`fold_caffe_input`).
 
     Raises:
         WeightsError: offline, download failed, or the cached file is damaged; the message
             says which file to place where.
     """
-    path = cached_weights_path()
+    named = NAMED_WEIGHTS[name or DEFAULT_WEIGHTS]
+    path = cached_weights_path(named.name)
     if path.exists():
-        log.info("VGG19 weights from cache %s", path)
-        return dict(read_state_dict(path)), str(path)
-    if offline_requested():
-        raise WeightsError(_missing_weights_message("offline mode is set and the cache is empty"))
-    log.info("downloading VGG19 ImageNet weights (548 MB) into %s", path)
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout_s)
-    try:
-        data = torch.hub.load_state_dict_from_url(
-            VGG19_URL, map_location="cpu", progress=True, check_hash=True, weights_only=True
-        )
-    except Exception as exc:  # URLError, socket timeout, HTTP errors, hash mismatch
-        with contextlib.suppress(OSError):
-            partial = path.with_name(path.name + ".partial")
-            if partial.exists():
-                partial.unlink()
-        reason = str(getattr(exc, "reason", exc)) or type(exc).__name__
-        raise WeightsError(_missing_weights_message(f"download failed ({reason})")) from None
-    finally:
-        socket.setdefaulttimeout(previous)
-    return dict(data), str(path)
+        log.info("VGG19 %s weights from cache %s", named.name, path)
+        data = dict(read_state_dict(path))
+    else:
+        if offline_requested():
+            raise WeightsError(_missing_weights_message(
+                "offline mode is set and the cache is empty", named.name))
+        log.info("downloading VGG19 %s weights (%s) into %s", named.name, named.size, path)
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(timeout_s)
+        try:
+            data = dict(torch.hub.load_state_dict_from_url(
+                named.url, map_location="cpu", progress=True, check_hash=True,
+                weights_only=True))
+        except Exception as exc:  # URLError, socket timeout, HTTP errors, hash mismatch
+            with contextlib.suppress(OSError):
+                partial = path.with_name(path.name + ".partial")
+                if partial.exists():
+                    partial.unlink()
+            reason = str(getattr(exc, "reason", exc)) or type(exc).__name__
+            raise WeightsError(_missing_weights_message(f"download failed ({reason})",
+                                                        named.name)) from None
+        finally:
+            socket.setdefaulttimeout(previous)
+    if named.caffe_input:
+        data = _folded(data, str(path))
+    return data, str(path)
+
+
+def _folded(state: Mapping[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
+    """:func:`fold_caffe_input`, with a clear error for a file without a first conv."""
+    prefix = "features." if "features.0.weight" in state else ""
+    for part, shape in (("weight", (64, 3, 3, 3)), ("bias", (64,))):
+        tensor = state.get(f"{prefix}0.{part}")
+        if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != shape:
+            raise WeightsError(f"VGG19 weights {source}: no usable features.0.{part} "
+                               f"{shape} to convert from the original (Caffe) input")
+    return fold_caffe_input(state)
 
 
 def load_extractor(
@@ -332,8 +463,10 @@ def load_extractor(
 
     Args:
         layers: layer names in use.
-        weights: a state-dict path, ``"random"``, or ``None`` for torchvision's ImageNet
-            weights (cache or download).
+        weights: a state-dict path, a name of :data:`NAMED_WEIGHTS` (``"original"``,
+            ``"torchvision"``: cache or download), ``"random"``, or ``None`` for
+            :data:`DEFAULT_WEIGHTS`. A file in the original weights' layout (recognised by
+            its shifted classifier keys) has its Caffe input convention folded in.
         seed: seed of the random initialisation (used for ``"random"``).
         device: where the network lives.
     """
@@ -344,8 +477,13 @@ def load_extractor(
         log.warning("using a VGG19 with random weights: results are not meaningful styles")
         return model.to(device)
     state: Mapping[str, torch.Tensor]
-    if weights is None:
-        state, source = load_default_weights()
+    if weights is None or str(weights) in NAMED_WEIGHTS:
+        name = None if weights is None else str(weights)
+        state, source = load_default_weights(name=name)
     else:
         state, source = read_state_dict(weights), str(weights)
+        if has_caffe_signature(state):
+            log.info("VGG19 weights %s: the original (Caffe) layout; converting its input "
+                     "convention", source)
+            state = _folded(state, source)
     return VGGFeatures(layers, state, source=source).to(device)

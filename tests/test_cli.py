@@ -136,7 +136,8 @@ def test_missing_weights_offline_is_fast_and_clear(image_pair, tmp_path: Path) -
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert "VGG19 ImageNet weights are not available" in lines[0]
+    assert "VGG19 original weights are not available" in lines[0]
+    assert "vgg19-d01eb7cb.pth" in lines[0]
     assert "--vgg-weights" in lines[0] and str(tmp_path / "th") in lines[0]
     assert elapsed < 30  # includes interpreter and torch start-up
     assert not (tmp_path / "o.png").exists()

@@ -12,13 +12,21 @@ import torch
 
 from photostyle.errors import ConfigError, WeightsError
 from photostyle.features import (
+    CAFFE_MEAN_BGR,
+    DEFAULT_WEIGHTS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     LAYER_INDEX,
+    NAMED_WEIGHTS,
+    ORIGINAL_URL,
     VGG19_URL,
     VGGFeatures,
     cached_weights_path,
+    fold_caffe_input,
     load_default_weights,
     load_extractor,
     read_state_dict,
+    unfold_caffe_input,
 )
 
 from .conftest import random_vgg_state
@@ -131,7 +139,9 @@ def test_offline_without_cache_fails_fast_and_clearly() -> None:
     assert time.perf_counter() - start < 5
     message = str(info.value)
     assert str(cached_weights_path()) in message and "--vgg-weights" in message
-    assert VGG19_URL in message
+    assert NAMED_WEIGHTS[DEFAULT_WEIGHTS].url in message
+    with pytest.raises(WeightsError, match="vgg19-dcbb9e9d.pth"):
+        load_extractor(["relu1_1"], "torchvision")
 
 
 def test_download_failure_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,3 +167,65 @@ def test_random_weights_are_seeded() -> None:
     a = load_extractor(["relu1_1"], "random", seed=3)
     b = load_extractor(["relu1_1"], "random", seed=3)
     torch.testing.assert_close(a.features[0].weight, b.features[0].weight)
+
+
+def test_default_weights_are_the_original_ones() -> None:
+    assert DEFAULT_WEIGHTS == "original"
+    assert cached_weights_path().name == "vgg19-d01eb7cb.pth" == ORIGINAL_URL.rsplit("/", 1)[1]
+    assert cached_weights_path("torchvision").name == "vgg19-dcbb9e9d.pth"
+
+
+def _caffe_conv1(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random first-conv weights in the scale of the original ones (inputs 0-255)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(64, 3, 3, 3, generator=g) * 0.01, torch.randn(64, generator=g)
+
+
+def test_fold_gives_the_caffe_convention_by_hand() -> None:
+    """The folded conv on photostyle's input equals the original conv on Caffe's input
+    (BGR, 0-255, mean subtracted), away from the one-pixel border."""
+    weight, bias = _caffe_conv1()
+    folded = fold_caffe_input({"features.0.weight": weight, "features.0.bias": bias})
+    x = torch.rand(1, 3, 12, 14, generator=torch.Generator().manual_seed(1))  # RGB [0, 1]
+    caffe = 255.0 * x[:, [2, 1, 0]] - torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+    ours = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(
+        IMAGENET_STD).view(1, 3, 1, 1)
+    expected = torch.nn.functional.conv2d(caffe.double(), weight.double(), bias.double(),
+                                          padding=1)
+    got = torch.nn.functional.conv2d(ours.double(), folded["features.0.weight"].double(),
+                                     folded["features.0.bias"].double(), padding=1)
+    torch.testing.assert_close(got[..., 1:-1, 1:-1], expected[..., 1:-1, 1:-1], rtol=1e-5,
+                               atol=1e-4)
+    # one weight by hand: output 0, RGB input channel 0 (red) is Caffe's channel 2
+    assert float(folded["features.0.weight"][0, 0, 1, 1]) == pytest.approx(
+        255 * IMAGENET_STD[0] * float(weight[0, 2, 1, 1]), rel=1e-6)
+    back = unfold_caffe_input(folded)
+    torch.testing.assert_close(back["features.0.weight"], weight, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(back["features.0.bias"], bias, rtol=1e-5, atol=1e-5)
+
+
+def _original_layout(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict laid out like vgg19-d01eb7cb.pth: Caffe input, classifier keys + 1."""
+    out = unfold_caffe_input(state)
+    out["classifier.1.weight"] = torch.zeros(4, 2)
+    out["classifier.1.bias"] = torch.zeros(4)
+    return out
+
+
+def test_original_layout_loads_from_the_cache_and_from_a_file(tmp_path: Path) -> None:
+    state = random_vgg_state("relu2_1", seed=7)
+    reference = VGGFeatures(["relu1_1", "relu2_1"], state)
+    x = torch.rand(1, 3, 20, 24, generator=torch.Generator().manual_seed(2))
+    expected = reference(x)
+    path = cached_weights_path("original")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(_original_layout(state), path)
+    for weights in (None, "original", path):  # the default, the name, and a file
+        got = load_extractor(["relu1_1", "relu2_1"], weights)(x)
+        for name in expected:
+            torch.testing.assert_close(got[name], expected[name], rtol=1e-4, atol=1e-5)
+    # a torchvision-layout file is not converted
+    plain = tmp_path / "plain.pth"
+    torch.save(state, plain)
+    torch.testing.assert_close(load_extractor(["relu1_1"], plain)(x)["relu1_1"],
+                               expected["relu1_1"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from photostyle.features import load_extractor
+from photostyle.features import cached_weights_path, load_extractor, unfold_caffe_input
 from photostyle.io import load_image
 from photostyle.masks import load_mask_pair, read_mask
 
@@ -59,3 +59,23 @@ def test_real_transfer_closes_most_of_the_colour_distance() -> None:
     assert m["style_closed"] > 0.85
     assert m["structure_ssim"] > 0.5 and m["affine_residual"] < 1.0
     assert np.isfinite(result.image).all()
+
+
+def test_original_weights_file_gives_the_shared_features(tmp_path) -> None:
+    """A file laid out as vgg19-d01eb7cb.pth (Caffe input convention, classifier keys
+    shifted), built from the shared weights by unfolding their preprocessing, loads as the
+    default weights and gives the shared weights' features to float tolerance."""
+    shared = dict(torch.load(SHARED_WEIGHTS, map_location="cpu", weights_only=True))
+    original = unfold_caffe_input(shared)
+    original["classifier.1.weight"] = torch.zeros(1, 1)
+    path = cached_weights_path("original")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(original, path)
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu3_2"]
+    image = torch.from_numpy(load_image(DPST / "input" / "in1.png")[:200, :300].copy())
+    x = image.permute(2, 0, 1)[None]
+    expected = load_extractor(layers, SHARED_WEIGHTS)(x)
+    got = load_extractor(layers, None)(x)  # the default: original weights from the cache
+    for name in layers:
+        scale = float(expected[name].abs().max())
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-4, atol=1e-5 * scale)

@@ -54,13 +54,20 @@ def test_bounds_and_precondition_options_reach_the_run(image_pair, shallow_vgg_f
                 config["precondition_boost"]) == expected
 
 
-def test_default_layers_need_deep_weights(image_pair, shallow_vgg_file: Path, tmp_path: Path,
-                                          capsys) -> None:
+def test_default_layers_are_the_verified_ones_and_the_papers_need_deep_weights(
+        image_pair, shallow_vgg_file: Path, tmp_path: Path, capsys) -> None:
     content, style = image_pair
     out = tmp_path / "o.png"
-    code = run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
-               "--vgg-weights", str(shallow_vgg_file), "--size", "32", "--segment", "none",
-               "-q")
+    base = ["transfer", "-c", str(content), "-s", str(style), "-o", str(out), "--vgg-weights",
+            str(shallow_vgg_file), "--size", "32", "--iterations", "2", "--segment", "none",
+            "-q"]
+    assert run(*base) == 0  # weights up to relu3_4, like ../shared's, cover the defaults
+    config = json.loads(report_path(out).read_text())["config"]
+    assert config["content_layer"] == "relu3_2"
+    assert config["style_layers"] == ["relu1_1", "relu2_1", "relu3_1"]
+    out.unlink()
+    code = run(*base, "--content-layer", "relu4_2", "--style-layers",
+               "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "lacks conv4_1" in err[0] and "Traceback" not in err[0]

@@ -135,7 +135,8 @@ def test_default_schedule_puts_most_iterations_on_coarse_levels() -> None:
 def test_level_too_small_for_deep_layers_is_explained() -> None:
     with pytest.raises(ConfigError, match=r"too small for layer relu5_1 .*16 px"):
         transfer(gradient_image(10, 400), gradient_image(20, 20, 1), vgg_weights="random",
-                 size=64, scales=1, segment="none")
+                 size=64, scales=1, segment="none", content_layer="relu4_2",
+                 style_layers=("relu1_1", "relu5_1"))
 
 
 def test_transfer_init_is_the_region_colour_transfer(extractor: VGGFeatures) -> None:

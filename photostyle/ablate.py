@@ -37,9 +37,16 @@ MASK_MODES = ("manual", "none", "auto")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 SHEET_HEIGHT = 200
 #: Measures tabulated per variant (see :mod:`photostyle.metrics`).
-MEASURES = ("style_sw", "style_frechet", "style_closed", "structure_ssim", "affine_residual")
+MEASURES = ("style_sw", "style_frechet", "style_closed", "structure_ssim", "affine_residual",
+            "flat_paint")
 #: The measures the result tables of ``scripts/`` print (``style_closed`` left out).
-TABLE_MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual")
+TABLE_MEASURES = ("style_sw", "style_frechet", "structure_ssim", "affine_residual",
+                  "flat_paint")
+def measures_in(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """The :data:`TABLE_MEASURES` that every row has (runs older than a measure lack it)."""
+    return tuple(m for m in TABLE_MEASURES if all(m in r for r in rows))
+
+
 #: The measures where a higher value is better (for the others, lower is).
 HIGHER_IS_BETTER = frozenset({"structure_ssim"})
 

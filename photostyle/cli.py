@@ -154,9 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="score an output against its content and style",
                        description="Quality measures of an output (no network needed): "
                        "per-region colour distance to the style (CIELAB sliced Wasserstein and "
-                       "Frechet), structure (SSIM of gradient maps against the content) and "
-                       "photorealism (local affine residual). No single one ranks methods; "
-                       "read them together.")
+                       "Frechet), structure (SSIM of gradient maps against the content), "
+                       "photorealism (local affine residual) and colour painted into the "
+                       "content's flat regions. No single one ranks methods; read them "
+                       "together.")
     e.add_argument("--content", "-c", required=True)
     e.add_argument("--style", "-s", required=True)
     e.add_argument("--output", "-o", required=True, help="the image to score")
@@ -410,6 +411,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"  Frechet             {measures['style_frechet']:.3f}")
     print(f"structure (gradient SSIM vs content)   {measures['structure_ssim']:.4f}")
     print(f"photorealism (local affine residual)   {measures['affine_residual']:.4f}")
+    print(f"colour painted into flat regions       {measures['flat_paint']:.4f}   (a*b* units; "
+          "0 for the content)")
     print("per label: sliced Wasserstein, Frechet, area share; mean L*a*b* of the region in "
           "content -> output (style)")
     for name, v in measures["labels"].items():

@@ -14,6 +14,12 @@ together.
 * **photorealism** (:func:`local_affine_residual`): how far each 3x3 window of the output is
   from an affine function of the content's colours: the mean squared residual of a lightly
   regularised per-window fit, divided by the output's variance, times 1000 (scale-free).
+* **colour painted into flat regions** (:func:`flat_paint`): where the content is flat (a
+  plain wall, a studio background, a clear sky), how much the output's change of colour
+  varies beyond a smooth trend, in CIELAB chroma units. The local affine residual cannot see
+  this (on a window of constant colour any output is affine), and the style distance
+  rewards it (a flat region that takes on the spread of the style region's colours is
+  closer to them). An unchanged content scores 0, so it too is read with the style distance.
 """
 
 from __future__ import annotations
@@ -168,6 +174,76 @@ def check_output_shape(
             "resized to the content's size")
 
 
+#: Window (Gaussian sigma, px) of the content's local colour spread that decides flatness.
+FLAT_WINDOW_SIGMA = 3.0
+#: A pixel is flat where the content's local colour spread (the root of the summed L*a*b*
+#: variances in that window) is at most this many CIELAB units: below a just-noticeable
+#: difference (about 2.3).
+FLAT_SPREAD = 2.0
+#: Scale of the smooth trend (Gaussian sigma, as a fraction of the long side: 28 px at
+#: 700 px) that a legitimate change of colour may follow across a flat region (a sky's
+#: gradient, a vignette); blotches and patches are smaller than this.
+FLAT_TREND_FRACTION = 0.04
+#: Fewest flat pixels a label must have to take part.
+FLAT_MIN_PIXELS = 64
+
+
+def flat_mask(content: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: where ``content`` ``(H, W, 3)`` in [0, 1] is flat (see
+    :data:`FLAT_SPREAD`)."""
+    lab = to_lab(content)
+    mean = cv2.GaussianBlur(lab, (0, 0), FLAT_WINDOW_SIGMA, borderType=cv2.BORDER_REFLECT)
+    square = cv2.GaussianBlur(lab * lab, (0, 0), FLAT_WINDOW_SIGMA,
+                              borderType=cv2.BORDER_REFLECT)
+    spread = np.sqrt(np.clip(square - mean * mean, 0.0, None).sum(axis=2))
+    return spread <= FLAT_SPREAD
+
+
+def flat_paint(content: np.ndarray, output: np.ndarray, labels: np.ndarray | None = None,
+               ) -> float:
+    """Colour painted into the content's flat regions (CIELAB a*b* units; lower is better).
+
+    The change of colour ``d = ab(output) - ab(content)`` is compared, on the flat pixels of
+    each label, with its smooth trend there: the Gaussian-weighted mean of ``d`` over the
+    flat pixels of the same label (sigma :data:`FLAT_TREND_FRACTION` of the long side). The
+    measure is the root mean square of the difference over all flat pixels: 0 for an
+    unchanged content, a uniform recolouring or a smooth gradient; large for patches of
+    other colours, mottling, halos and streaks. Only chroma counts: a region whose contrast
+    the transfer raises (a gain on the content's own fine texture) is not painting.
+
+    Args:
+        content, output: ``(H, W, 3)`` in [0, 1] (the output is resized to the content).
+        labels: ``(H, W)`` integer region of each content pixel (-1 allowed); trends do not
+            cross region borders. ``None``: one region.
+
+    Returns:
+        The measure, or 0.0 when the content has no flat region.
+    """
+    if content.shape != output.shape:
+        output = cv2.resize(output, content.shape[1::-1], interpolation=cv2.INTER_AREA)
+    flat = flat_mask(content)
+    change = (to_lab(output) - to_lab(content))[..., 1:]
+    if labels is None:
+        labels = np.zeros(content.shape[:2], np.int32)
+    elif labels.shape != content.shape[:2]:
+        labels = cv2.resize(labels.astype(np.int32), content.shape[1::-1],
+                            interpolation=cv2.INTER_NEAREST)
+    sigma = FLAT_TREND_FRACTION * max(content.shape[:2])
+    total, count = 0.0, 0
+    for label in np.unique(labels):
+        weight = (flat & (labels == label)).astype(np.float32)
+        n = int(weight.sum())
+        if n < FLAT_MIN_PIXELS:
+            continue
+        trend = cv2.GaussianBlur(np.ascontiguousarray(change * weight[..., None]), (0, 0),
+                                 sigma, borderType=cv2.BORDER_REFLECT)
+        norm = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+        residual = (change - trend / np.maximum(norm, 1e-6)[..., None]) * weight[..., None]
+        total += float((residual.astype(np.float64) ** 2).sum())
+        count += n
+    return float(np.sqrt(total / count)) if count else 0.0
+
+
 def evaluate_images(
     content: np.ndarray, style: np.ndarray, output: np.ndarray, masks: MaskSet | None = None
 ) -> dict[str, Any]:
@@ -189,5 +265,6 @@ def evaluate_images(
         "content_sw": dist["content_sw"],
         "structure_ssim": gradient_ssim(content, output),
         "affine_residual": local_affine_residual(content, output),
+        "flat_paint": flat_paint(content, output, masks.content_ids),
         "labels": dist["labels"],
     }

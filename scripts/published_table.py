@@ -20,11 +20,10 @@ import json
 import statistics
 from pathlib import Path
 
-from photostyle.ablate import HIGHER_IS_BETTER, read_results
-from photostyle.ablate import TABLE_MEASURES as MEASURES
+from photostyle.ablate import HIGHER_IS_BETTER, measures_in, read_results
 
 TITLES = {"style_sw": "SW", "style_frechet": "Fréchet", "structure_ssim": "gradient SSIM",
-          "affine_residual": "local affine residual"}
+          "affine_residual": "local affine residual", "flat_paint": "flat-region paint"}
 
 
 def main() -> None:
@@ -44,12 +43,13 @@ def main() -> None:
                    key=lambda p: int(p[2:]) if p[2:].isdigit() else 10**9)
     if not pairs:
         raise SystemExit(f"{args.folder}: no pair has both {args.variant!r} and 'published'")
+    measures = measures_in([rows[(p, v)] for p in pairs for v in (args.variant, "published")])
 
     def cells(row: dict) -> str:
         return " / ".join(f"{row[m]:.3f}" if m != "style_sw" else f"{row[m]:.2f}"
-                          for m in MEASURES)
+                          for m in measures)
 
-    names = " / ".join(TITLES[m] for m in MEASURES)
+    names = " / ".join(TITLES[m] for m in measures)
     print(f"| pair | ours: {names} | published: {names} | our time |")
     print("| --- | --- | --- | --- |")
     for p in pairs:
@@ -57,14 +57,14 @@ def main() -> None:
         seconds = f"{ours['seconds']:.0f} s" if ours.get("seconds") is not None else "-"
         print(f"| {p[2:]} | {cells(ours)} | {cells(pub)} | {seconds} |")
     print()
-    print(f"| over {len(pairs)} pairs | " + " | ".join(TITLES[m] for m in MEASURES) + " |")
-    print("| --- |" + " --- |" * len(MEASURES))
+    print(f"| over {len(pairs)} pairs | " + " | ".join(TITLES[m] for m in measures) + " |")
+    print("| --- |" + " --- |" * len(measures))
     for who, variant in (("ours", args.variant), ("published", "published")):
         for stat, fn in (("mean", statistics.fmean), ("median", statistics.median)):
-            values = [fn([rows[(p, variant)][m] for p in pairs]) for m in MEASURES]
+            values = [fn([rows[(p, variant)][m] for p in pairs]) for m in measures]
             print(f"| {who} ({stat}) | " + " | ".join(f"{v:.3f}" for v in values) + " |")
     wins = []
-    for m in MEASURES:
+    for m in measures:
         sign = -1 if m in HIGHER_IS_BETTER else 1
         n = sum(sign * rows[(p, args.variant)][m] < sign * rows[(p, "published")][m]
                 for p in pairs)

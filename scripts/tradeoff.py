@@ -31,8 +31,7 @@ import json
 import statistics
 from pathlib import Path
 
-from photostyle.ablate import HIGHER_IS_BETTER, read_results
-from photostyle.ablate import TABLE_MEASURES as MEASURES
+from photostyle.ablate import HIGHER_IS_BETTER, measures_in, read_results
 
 # s/step of the full-depth VGG19 on this machine (2 threads) by level long side, from
 # scripts/bench.py on its 700x462 content (128, 256, 512: the 3-level 200+150+20 run; 350,
@@ -123,7 +122,8 @@ def main() -> None:
         if row["pair"] in pairs:
             groups.setdefault((row["folder"], row["variant"]), []).append(row)
     print(f"{len(pairs)} pairs: {', '.join(sorted(pairs))}")
-    print(f"{'run':<40} {'est. time':>9} {'steps':>10} " + " ".join(f"{m:>15}" for m in MEASURES))
+    measures = measures_in([r for sel in groups.values() for r in sel])
+    print(f"{'run':<40} {'est. time':>9} {'steps':>10} " + " ".join(f"{m:>15}" for m in measures))
     seen_published = False
     for (folder, variant), sel in sorted(groups.items(), key=lambda kv: kv[0]):
         if variant == "published":
@@ -141,14 +141,15 @@ def main() -> None:
                 guessed |= interpolated
             time_text = f"{'~' if guessed else ''}{est:.0f} s"
             steps_text = "+".join(str(steps) for _, steps in levels)
-        means = [statistics.fmean(float(r[m]) for r in sel) for m in MEASURES]
+        means = [statistics.fmean(float(r[m]) for r in sel) for m in measures]
         print(f"{name:<40} {time_text:>9} {steps_text:>10} "
               + " ".join(f"{v:>15.4f}" for v in means))
     if args.against:
-        compare(groups, args.against)
+        compare(groups, args.against, measures)
 
 
-def compare(groups: dict[tuple[str, str], list[dict]], against: str) -> None:
+def compare(groups: dict[tuple[str, str], list[dict]], against: str,
+            measures: tuple[str, ...]) -> None:
     """Print each run's paired differences from the reference run ``FOLDER/VARIANT``."""
     folder, _, variant = against.partition("/")
     if (folder, variant) not in groups:
@@ -157,13 +158,13 @@ def compare(groups: dict[tuple[str, str], list[dict]], against: str) -> None:
     ref = {r["pair"]: r for r in groups[(folder, variant)]}
     print(f"\npaired against {against}: mean difference (run - reference) +- standard "
           "error, [pairs where the run is better / pairs]")
-    print(f"{'run':<40} " + " ".join(f"{m:>24}" for m in (*MEASURES, "loss")))
+    print(f"{'run':<40} " + " ".join(f"{m:>24}" for m in (*measures, "loss")))
     for (f, v), sel in sorted(groups.items()):
         if v == "published" or (f, v) == (folder, variant):
             continue
         run = {r["pair"]: r for r in sel}
         cells = []
-        for m in (*MEASURES, "loss"):
+        for m in (*measures, "loss"):
             if m == "loss" and any(run[p]["last_size"] != ref[p]["last_size"] for p in run):
                 cells.append(f"{'(other size)':>24}")
                 continue

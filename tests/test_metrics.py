@@ -61,3 +61,58 @@ def test_swapped_regions_score_worse() -> None:
     bad = evaluate_images(content, style, swapped, masks)
     assert good["style_sw"] < 0.2 * bad["style_sw"]
     assert good["style_closed"] > 0.9 > bad["style_closed"]
+
+
+def _lab_shift(image: np.ndarray, da: np.ndarray, db: np.ndarray | float = 0.0) -> np.ndarray:
+    """``image`` with its CIELAB a* and b* moved by ``da`` and ``db`` (arrays or numbers)."""
+    import cv2
+
+    lab = cv2.cvtColor(image.astype(np.float32), cv2.COLOR_RGB2Lab)
+    lab[..., 1] += da
+    lab[..., 2] += db
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0, 1)
+
+
+def test_flat_paint_by_hand() -> None:
+    from photostyle.metrics import FLAT_TREND_FRACTION, flat_mask, flat_paint
+
+    h = w = 256
+    rng = np.random.default_rng(0)
+    wall = np.full((h, w, 3), 0.7, np.float32) + 0.002 * rng.standard_normal((h, w, 3)).astype(
+        np.float32)  # a plain grey wall with a little sensor noise
+    assert flat_mask(wall).all()
+    assert flat_paint(wall, wall) == 0.0
+    # blotches much smaller than the trend's scale: the measure is their amplitude
+    assert 2 * 2 < FLAT_TREND_FRACTION * w
+    yy, xx = np.mgrid[0:h, 0:w]
+    checker = np.where(((yy // 2) + (xx // 2)) % 2 == 0, 10.0, -10.0).astype(np.float32)
+    painted = flat_paint(wall, _lab_shift(wall, checker))
+    assert 9.0 < painted < 10.5
+    # a uniform recolouring, a smooth ramp and a gain on lightness are not painting (the
+    # little left is the sensor noise seen through the colour conversion)
+    assert flat_paint(wall, _lab_shift(wall, 12.0, -8.0)) < 0.05 * painted
+    ramp = np.linspace(-10, 10, w, dtype=np.float32)[None, :].repeat(h, 0)
+    assert flat_paint(wall, _lab_shift(wall, ramp)) < 0.05 * painted
+    assert flat_paint(wall, np.clip(wall * 1.2, 0, 1)) < 0.05 * painted
+    # a textured content has no flat pixel: nothing to measure
+    texture = rng.random((h, w, 3)).astype(np.float32)
+    assert not flat_mask(texture).any() and flat_paint(texture, _lab_shift(texture, checker)) == 0
+
+
+def test_flat_paint_trends_stop_at_region_borders() -> None:
+    from photostyle.metrics import flat_paint
+
+    h, w = 128, 256
+    wall = np.full((h, w, 3), 0.6, np.float32)
+    labels = np.zeros((h, w), np.int32)
+    labels[:, w // 2 :] = 1
+    step = np.where(labels == 1, 15.0, -15.0).astype(np.float32)  # each region recoloured
+    output = _lab_shift(wall, step)
+    assert flat_paint(wall, output, labels) < 0.05
+    assert flat_paint(wall, output) > 2.0  # one region: the step is paint near the border
+
+
+def test_evaluate_images_reports_flat_paint() -> None:
+    content = gradient_image(48, 64)
+    measures = evaluate_images(content, gradient_image(48, 64, 1), content)
+    assert measures["flat_paint"] == 0.0

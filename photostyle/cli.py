@@ -68,6 +68,10 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     net.add_argument("--content-weight", type=float, default=d.content_weight)
     net.add_argument("--style-weight", type=float, default=d.style_weight)
     net.add_argument("--tv-weight", type=float, default=d.tv_weight)
+    net.add_argument("--flat-weight", type=float, default=d.flat_weight,
+                     help="keep the change of colour smooth where the content is flat "
+                     "(total variation of output - content between flat neighbours); 0: off "
+                     "(default %(default)s)")
     net.add_argument("--matting-weight", type=float, default=d.matting_weight,
                      help="photorealism regulariser weight; 0 switches it off")
     opt = p.add_argument_group("optimisation")
@@ -228,7 +232,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
         seed=args.seed,
         content_layer=args.content_layer, style_layers=args.style_layers,
         content_weight=args.content_weight, style_weight=args.style_weight,
-        tv_weight=args.tv_weight, matting_weight=args.matting_weight,
+        tv_weight=args.tv_weight, flat_weight=args.flat_weight,
+        matting_weight=args.matting_weight,
         smooth=args.smooth, smooth_radius=args.smooth_radius, smooth_eps=args.smooth_eps,
         smooth_sigma=args.smooth_sigma, smooth_spatial=args.smooth_spatial,
         output_size=args.output_size,

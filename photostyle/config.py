@@ -86,6 +86,9 @@ class TransferConfig:
             relu3_1``; the paper's are :data:`PAPER_STYLE_LAYERS`).
         content_weight, style_weight, tv_weight, matting_weight: weights of the normalised
             loss terms; 0 switches a term off and skips its cost.
+        flat_weight: weight of the flat-region term (:func:`photostyle.losses.
+            flat_change_loss`: the change of colour kept smooth where the content is flat);
+            0 (default, not yet measured on the 40 pairs) switches it off.
         matting_radius, matting_eps: window radius and regulariser of the matting Laplacian.
         smooth: final smoothing, ``"local-affine"``, ``"guided"`` or ``"none"``.
         smooth_radius: window radius (pixels at the working size) of the smoothing fit.
@@ -133,6 +136,7 @@ class TransferConfig:
     content_weight: float = 5.0
     style_weight: float = 100.0
     tv_weight: float = 1e-3
+    flat_weight: float = 0.0
     matting_weight: float = 1e4
     matting_radius: int = 1
     matting_eps: float = 1e-7
@@ -203,7 +207,8 @@ class TransferConfig:
         if not self.style_layers:
             raise ConfigError("style_layers: give at least one layer")
         check_layer_names(self.style_layers, "style_layers")
-        for name in ("content_weight", "style_weight", "tv_weight", "matting_weight"):
+        for name in ("content_weight", "style_weight", "tv_weight", "flat_weight",
+                     "matting_weight"):
             _check_float(getattr(self, name), name, positive=False)
         _check_int(self.matting_radius, "matting_radius", 1, 10)
         _check_float(self.matting_eps, "matting_eps", positive=True)

@@ -17,6 +17,11 @@ weights):
 * **total variation**: mean over pixels of squared differences to the right and below
   neighbours of the ``[0, 1]`` image.
 * **matting** (see :mod:`photostyle.matting`): ``(1/N) sum_c V_c^T M V_c``.
+* **flat** (off by default, ``flat_weight``): like total variation, but of the colour
+  *change* ``x - content`` and only between neighbours that are both flat in the content
+  (:func:`photostyle.metrics.flat_mask`): where the content is flat, the matting term has no
+  grip (any output is affine on a window of constant colour), and this term keeps the change
+  there smooth; at edges and in texture it is silent.
 """
 
 from __future__ import annotations
@@ -128,3 +133,30 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     return (dy.square().mean() if dy.numel() else zero) + (
         dx.square().mean() if dx.numel() else zero
     )
+
+
+def flat_change_loss(image: torch.Tensor, content: torch.Tensor,
+                     flat: torch.Tensor) -> torch.Tensor:
+    """Squared neighbour differences of the change ``image - content`` where both
+    neighbours are flat (scalar).
+
+    Args:
+        image: ``(B, C, H, W)`` output in [0, 1].
+        content: ``(B, C, H, W)`` content at the same size.
+        flat: ``(1, 1, H, W)`` or ``(H, W)`` weights in [0, 1] (1: flat in the content);
+            a pair of neighbours counts with the smaller of their two weights.
+
+    Returns:
+        ``sum_pairs w (d_p - d_q)^2 / (pixels x channels)`` over horizontal and vertical
+        neighbour pairs ``(p, q)``, ``d = image - content``: the same normalisation as
+        :func:`tv_loss`, so 1 for 1 it is total variation restricted to flat regions.
+    """
+    change = image - content
+    weight = flat.reshape(1, 1, *flat.shape[-2:]).to(image)
+    wy = torch.minimum(weight[..., 1:, :], weight[..., :-1, :])
+    wx = torch.minimum(weight[..., :, 1:], weight[..., :, :-1])
+    dy = change[..., 1:, :] - change[..., :-1, :]
+    dx = change[..., :, 1:] - change[..., :, :-1]
+    zero = image.new_zeros(())
+    return (((wy * dy.square()).mean() if dy.numel() else zero)
+            + ((wx * dx.square()).mean() if dx.numel() else zero))

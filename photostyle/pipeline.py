@@ -159,7 +159,15 @@ class LevelProblem:
         self.extractor = extractor
         self.config = config
         self.weights = {"content": config.content_weight, "style": config.style_weight,
-                        "tv": config.tv_weight, "matting": config.matting_weight}
+                        "tv": config.tv_weight, "flat": config.flat_weight,
+                        "matting": config.matting_weight}
+        self.content = content
+        self.flat: torch.Tensor | None = None
+        if config.flat_weight > 0:
+            from .metrics import flat_mask
+
+            self.flat = torch.from_numpy(flat_mask(content_np).astype(np.float32)).to(
+                content.device)
         device = content.device
         with timer.stage("targets"), torch.no_grad():
             content_feats = extractor(content)
@@ -211,6 +219,8 @@ class LevelProblem:
             terms["style"] = losses.style_loss(feats, self.style_targets)
         if cfg.tv_weight > 0:
             terms["tv"] = losses.tv_loss(x)
+        if self.flat is not None:
+            terms["flat"] = losses.flat_change_loss(x, self.content, self.flat)
         if self.matting is not None:
             terms["matting"] = self.matting(x)
         total = x.new_zeros(())

@@ -108,3 +108,30 @@ def test_gradients_match_finite_differences() -> None:
     assert torch.autograd.gradcheck(lambda v: losses.content_loss(v, p), (x,))
     assert torch.autograd.gradcheck(lambda v: losses.style_layer_loss(v, target), (x,))
     assert torch.autograd.gradcheck(losses.tv_loss, (x,))
+
+
+def test_flat_change_loss_hand_computed() -> None:
+    img = torch.tensor([[0.0, 1.0], [2.0, 4.0]]).view(1, 1, 2, 2)
+    content = torch.zeros(1, 1, 2, 2)
+    everywhere = torch.ones(2, 2)
+    # all flat: total variation of the change (here the image itself)
+    torch.testing.assert_close(losses.flat_change_loss(img, content, everywhere),
+                               losses.tv_loss(img))
+    # only the top row flat: the one horizontal pair (0, 1) counts -> 1 / 2 pairs
+    top = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    torch.testing.assert_close(losses.flat_change_loss(img, content, top), torch.tensor(0.5))
+    # a change that is the same everywhere costs nothing, whatever the content
+    base = torch.rand(1, 3, 4, 5)
+    shifted = base + torch.tensor([0.1, -0.2, 0.05]).view(1, 3, 1, 1)
+    assert float(losses.flat_change_loss(shifted, base, torch.ones(4, 5))) < 1e-12
+    # where nothing is flat the term is silent
+    assert float(losses.flat_change_loss(torch.rand(1, 3, 4, 5), base,
+                                         torch.zeros(4, 5))) == 0.0
+
+
+def test_flat_change_loss_gradient_matches_finite_differences() -> None:
+    torch.manual_seed(4)
+    x = torch.rand(1, 3, 5, 4, dtype=torch.float64, requires_grad=True)
+    content = torch.rand(1, 3, 5, 4, dtype=torch.float64)
+    flat = (torch.rand(5, 4) > 0.4).double()
+    assert torch.autograd.gradcheck(lambda v: losses.flat_change_loss(v, content, flat), (x,))

@@ -203,3 +203,26 @@ def test_cuda_request_without_a_gpu_is_a_config_error(extractor: VGGFeatures) ->
     with pytest.raises(ConfigError, match="CUDA"):
         transfer(gradient_image(16, 16), gradient_image(16, 16, 1), extractor=extractor,
                  device="cuda", **SMALL)
+
+
+def test_flat_weight_keeps_the_change_smooth_where_the_content_is_flat(
+        extractor: VGGFeatures) -> None:
+    from photostyle.metrics import flat_mask
+
+    content = gradient_image(40, 48)
+    content[:, :24] = 0.6  # a plain left half
+    style = gradient_image(40, 48, 2)
+    settings = dict(SMALL, scales=1, iterations=(15,), size=48, smooth="none",
+                    matting_weight=0.0, init="content")
+    runs = {w: transfer(content, style, extractor=extractor, flat_weight=w, **settings)
+            for w in (0.0, 1e4)}
+    assert "flat" in runs[1e4].report["levels"][-1]["history"]
+    assert "flat" not in runs[0.0].report["levels"][-1]["history"]
+    flat = flat_mask(content)
+    assert flat[:, :14].all()
+
+    def roughness(image: np.ndarray) -> float:
+        change = image - content
+        return float(np.abs(np.diff(change[:, :14], axis=1)).mean())
+
+    assert roughness(runs[1e4].image) < 0.5 * roughness(runs[0.0].image)

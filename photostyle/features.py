@@ -40,7 +40,6 @@ VGG19_FILENAME = VGG19_URL.rsplit("/", 1)[1]
 #: subtracted. Its file name carries the first 8 hex digits of its SHA-256, which the
 #: download checks.
 ORIGINAL_URL = "https://web.eecs.umich.edu/~justincj/models/vgg19-d01eb7cb.pth"
-ORIGINAL_FILENAME = ORIGINAL_URL.rsplit("/", 1)[1]
 #: Per-channel mean (B, G, R) of the original weights' input, in 0-255.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -340,36 +339,37 @@ def fold_caffe_input(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
     Returns:
         A copy with those two tensors folded; every other tensor unchanged.
     """
-    prefix = "features." if "features.0.weight" in state else ""
+    prefix, scale, offset = _caffe_fold_terms(state)
     weight, bias = state[f"{prefix}0.weight"].double(), state[f"{prefix}0.bias"].double()
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float64)
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64)
-    caffe_mean = torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float64)
-    rgb_from_bgr = weight.flip(1)  # input channel j (RGB) is Caffe's channel 2 - j
-    folded_weight = rgb_from_bgr * (255.0 * std).view(1, 3, 1, 1)
-    offset = (255.0 * mean.flip(0) - caffe_mean).view(1, 3, 1, 1)  # per Caffe channel k
-    folded_bias = bias + (weight * offset).sum(dim=(1, 2, 3))
     out = dict(state)
-    out[f"{prefix}0.weight"] = folded_weight.float()
-    out[f"{prefix}0.bias"] = folded_bias.float()
+    out[f"{prefix}0.weight"] = (weight.flip(1) * scale).float()  # RGB j is Caffe's 2 - j
+    out[f"{prefix}0.bias"] = (bias + (weight * offset).sum(dim=(1, 2, 3))).float()
     return out
 
 
 def unfold_caffe_input(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The inverse of :func:`fold_caffe_input` (for tests and for writing such files)."""
-    prefix = "features." if "features.0.weight" in state else ""
-    folded_weight = state[f"{prefix}0.weight"].double()
-    folded_bias = state[f"{prefix}0.bias"].double()
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float64)
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64)
-    caffe_mean = torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float64)
-    weight = (folded_weight / (255.0 * std).view(1, 3, 1, 1)).flip(1)
-    offset = (255.0 * mean.flip(0) - caffe_mean).view(1, 3, 1, 1)
-    bias = folded_bias - (weight * offset).sum(dim=(1, 2, 3))
+    prefix, scale, offset = _caffe_fold_terms(state)
+    weight = (state[f"{prefix}0.weight"].double() / scale).flip(1)
+    bias = state[f"{prefix}0.bias"].double() - (weight * offset).sum(dim=(1, 2, 3))
     out = dict(state)
     out[f"{prefix}0.weight"] = weight.float()
     out[f"{prefix}0.bias"] = bias.float()
     return out
+
+
+def _caffe_fold_terms(state: Mapping[str, torch.Tensor]) -> tuple[str, torch.Tensor,
+                                                                   torch.Tensor]:
+    """The key prefix of ``state``, the per-input-channel weight scale ``255 s_j`` (RGB
+    order) and the bias offset ``255 m_(2-k) - mu_k`` (Caffe's BGR order), ``(1, 3, 1, 1)``
+    float64 each."""
+    prefix = "features." if "features.0.weight" in state else ""
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float64)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64)
+    caffe_mean = torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float64)
+    scale = (255.0 * std).view(1, 3, 1, 1)
+    offset = (255.0 * mean.flip(0) - caffe_mean).view(1, 3, 1, 1)
+    return prefix, scale, offset
 
 
 def has_caffe_signature(state: Mapping[str, object]) -> bool:

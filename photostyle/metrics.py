@@ -191,7 +191,10 @@ FLAT_MIN_PIXELS = 64
 def flat_mask(content: np.ndarray) -> np.ndarray:
     """``(H, W)`` bool: where ``content`` ``(H, W, 3)`` in [0, 1] is flat (see
     :data:`FLAT_SPREAD`)."""
-    lab = to_lab(content)
+    return _flat_mask_lab(to_lab(content))
+
+
+def _flat_mask_lab(lab: np.ndarray) -> np.ndarray:
     mean = cv2.GaussianBlur(lab, (0, 0), FLAT_WINDOW_SIGMA, borderType=cv2.BORDER_REFLECT)
     square = cv2.GaussianBlur(lab * lab, (0, 0), FLAT_WINDOW_SIGMA,
                               borderType=cv2.BORDER_REFLECT)
@@ -221,8 +224,9 @@ def flat_paint(content: np.ndarray, output: np.ndarray, labels: np.ndarray | Non
     """
     if content.shape != output.shape:
         output = cv2.resize(output, content.shape[1::-1], interpolation=cv2.INTER_AREA)
-    flat = flat_mask(content)
-    change = (to_lab(output) - to_lab(content))[..., 1:]
+    content_lab = to_lab(content)
+    flat = _flat_mask_lab(content_lab)
+    change = (to_lab(output) - content_lab)[..., 1:]
     if labels is None:
         labels = np.zeros(content.shape[:2], np.int32)
     elif labels.shape != content.shape[:2]:

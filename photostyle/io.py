@@ -261,10 +261,8 @@ def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95)
     Raises:
         OutputError: unknown extension or the file cannot be written.
     """
-    p = Path(path)
-    fmt = WRITE_FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        raise OutputError(f"output {p}: unknown image extension {p.suffix!r}")
+    p = check_image_extension(path)
+    fmt = WRITE_FORMATS[p.suffix.lower()]
     pil = Image.fromarray(to_uint8(image))
     kwargs: dict[str, Any] = {}
     if fmt in ("JPEG", "WEBP"):

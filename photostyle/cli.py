@@ -393,11 +393,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     TransferConfig(size=args.size, max_pixels=args.max_pixels)  # validates both
     if args.json:
-        reads = [("content image", args.content), ("style image", args.style),
-                 ("output image", args.output), ("content mask", args.content_mask),
-                 ("style mask", args.style_mask)]
-        reads.append(("VGG19 weights", weights_file(args.vgg_weights)))
-        check_writes([("JSON file", args.json)], reads)
+        check_writes([("JSON file", args.json)],
+                     [("content image", args.content), ("style image", args.style),
+                      ("output image", args.output), ("content mask", args.content_mask),
+                      ("style mask", args.style_mask),
+                      ("VGG19 weights", weights_file(args.vgg_weights))])
     content = load_image(args.content, max_pixels=args.max_pixels, what="content image")
     style = load_image(args.style, max_pixels=args.max_pixels, what="style image")
     output = load_image(args.output, max_pixels=args.max_pixels, what="output image")
@@ -570,13 +570,13 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-#: The photostyle modules (and so the large libraries) each command imports.
-COMMAND_MODULES = {
-    "transfer": ("pipeline",),
-    "masks": ("masks", "preview"),
-    "evaluate": ("pipeline", "metrics"),
-    "ablate": ("ablate", "pipeline", "metrics"),
-    "segment": ("segment", "pipeline"),
+#: The photostyle modules each command imports beyond ``pipeline`` (imported for all).
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "transfer": (),
+    "masks": ("preview",),
+    "evaluate": ("metrics",),
+    "ablate": ("ablate", "metrics"),
+    "segment": ("segment",),
 }
 
 COMMANDS = {"transfer": cmd_transfer, "masks": cmd_masks, "evaluate": cmd_evaluate,

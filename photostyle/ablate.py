@@ -420,7 +420,7 @@ def run_ablation(
                 break
         if result.status == "interrupted":
             break
-        _contact_sheet(pair, content, style, variants, out)
+        _contact_sheet(pair, content, style, names, out)
     with deferred_interrupts():
         write_tables(result.rows, out)
     return result
@@ -483,18 +483,18 @@ def write_contact_sheet(tiles: Sequence[tuple[str, Any]], path: Path,
 
 
 def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,
-                   variants: list[dict[str, Any]], out: Path) -> Path:
+                   names: Sequence[str], out: Path) -> Path:
     from PIL import Image
 
     tiles: list[tuple[str, Any]] = [("content", content), ("style", style)]
     if pair.reference is not None:
         with Image.open(pair.reference) as opened:
             tiles.append((REFERENCE, opened.convert("RGB")))
-    for variant in variants:
-        path = out / pair.name / f"{variant_name(variant)}.png"
+    for name in names:
+        path = out / pair.name / f"{name}.png"
         if path.exists():
             with Image.open(path) as opened:
-                tiles.append((variant_name(variant), opened.convert("RGB")))
+                tiles.append((name, opened.convert("RGB")))
     return write_contact_sheet(tiles, out / f"sheet_{pair.name}.png")
 
 

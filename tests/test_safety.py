@@ -162,13 +162,14 @@ def test_interrupt_while_writing_finishes_the_files(
 
     monkeypatch.setattr(io, "save_json", save_json_interrupted)
     out = tmp_path / "o.png"
+    before = signal.getsignal(signal.SIGINT)
     assert main(transfer_args(content, style, out, shallow_vgg_file)) == 130
     err = capsys.readouterr().err
     assert "nothing written" not in err and "finished result written" in err
     assert json.loads(report_path(out).read_text())["status"] == "completed"
     with Image.open(out) as im:
         im.load()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert signal.getsignal(signal.SIGINT) is before  # restored
 
 
 def test_ablate_interrupted_while_writing_a_variant_keeps_it(

@@ -1,0 +1,107 @@
+"""Paired comparison of runs of ``scripts/evaluate_dpst.py`` on the pairs they share.
+
+Usage::
+
+    python scripts/compare_runs.py runs/dpst40-pre17 runs/s400f3 [runs/s400 ...]
+                                   [--sheets runs/compare --dpst ../shared/dpst]
+
+The first folder is the baseline. For each measure of ``photostyle evaluate`` it prints the
+mean of every run over the pairs that all runs have, and on how many of those pairs each
+later run is better than the baseline, worse, or tied (to the printed precision), so that a
+change of the defaults is judged pair by pair, not only on the mean. ``--sheets`` writes one
+contact sheet per pair (content, style, the paper's result, then each run's output) to look
+at the runs side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from photostyle.ablate import HIGHER_IS_BETTER, write_contact_sheet
+from photostyle.ablate import TABLE_MEASURES as MEASURES
+
+REPO = Path(__file__).resolve().parents[1]
+#: Differences smaller than this (relative to the baseline's value) count as ties.
+TIE = 0.005
+
+
+def read_run(folder: Path) -> dict[int, dict[str, Any]]:
+    """``{pair: row}`` of the ``ours`` rows in ``folder/metrics.json``, or of a run still in
+    progress, in ``folder/metrics.partial.jsonl``."""
+    whole, partial = folder / "metrics.json", folder / "metrics.partial.jsonl"
+    if whole.exists():
+        rows = json.loads(whole.read_text())["rows"]
+    elif partial.exists():
+        rows = [json.loads(line) for line in partial.read_text().splitlines() if line.strip()]
+    else:
+        raise SystemExit(f"{folder}: no metrics.json or metrics.partial.jsonl "
+                         "(not a folder of scripts/evaluate_dpst.py)")
+    return {int(r["pair"]): r for r in rows if r["method"] == "ours"}
+
+
+def compare(baseline: dict[int, dict[str, Any]], other: dict[int, dict[str, Any]],
+            pairs: list[int], measure: str) -> tuple[int, int, int]:
+    """(better, worse, tied) counts of ``other`` against ``baseline`` on ``pairs``."""
+    sign = 1.0 if measure in HIGHER_IS_BETTER else -1.0
+    better = worse = 0
+    for i in pairs:
+        a, b = float(baseline[i][measure]), float(other[i][measure])
+        if abs(b - a) <= TIE * max(abs(a), 1e-9):
+            continue
+        if sign * (b - a) > 0:
+            better += 1
+        else:
+            worse += 1
+    return better, worse, len(pairs) - better - worse
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", type=Path, nargs="+")
+    parser.add_argument("--sheets", type=Path, help="write side-by-side contact sheets here")
+    parser.add_argument("--dpst", type=Path, default=REPO.parent / "shared" / "dpst")
+    args = parser.parse_args(argv)
+    runs = [read_run(f) for f in args.folders]
+    pairs = sorted(set.intersection(*(set(r) for r in runs)))
+    if not pairs:
+        print("the runs share no pair")
+        return 2
+    names = [f.name for f in args.folders]
+    print(f"{len(pairs)} pairs in common: {', '.join(map(str, pairs))}\n")
+    print("| measure | " + " | ".join(names) + " |")
+    print("| --- |" + " --- |" * len(names))
+    for m in MEASURES:
+        means = [statistics.fmean(float(r[i][m]) for i in pairs) for r in runs]
+        cells = [f"{means[0]:.3f}"]
+        for run in runs[1:]:
+            better, worse, tied = compare(runs[0], run, pairs, m)
+            cells.append(f"{statistics.fmean(float(run[i][m]) for i in pairs):.3f} "
+                         f"(better on {better}, worse on {worse}, tied {tied})")
+        print(f"| {m} | " + " | ".join(cells) + " |")
+    seconds = [statistics.fmean(float(r[i]["seconds"]) for i in pairs) for r in runs]
+    print("| seconds per pair | " + " | ".join(f"{s:.1f}" for s in seconds) + " |")
+    if args.sheets:
+        from photostyle.io import load_image, resize
+
+        args.sheets.mkdir(parents=True, exist_ok=True)
+        for i in pairs:
+            content = load_image(args.dpst / "input" / f"in{i}.png")
+            tiles = [("content", content),
+                     ("style", load_image(args.dpst / "style" / f"tar{i}.png")),
+                     ("paper", load_image(args.dpst / "results" / f"best{i}_t_1000.png"))]
+            for name, folder in zip(names, args.folders, strict=True):
+                out = load_image(folder / f"out{i}.png")
+                if out.shape != content.shape:
+                    out = resize(out, content.shape[:2])
+                tiles.append((name, out))
+            write_contact_sheet(tiles, args.sheets / f"compare{i}.png", height=240)
+        print(f"\nsheets: {args.sheets}/compare{{i}}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

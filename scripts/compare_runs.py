@@ -6,9 +6,10 @@ Usage::
                                    [--sheets runs/compare --dpst ../shared/dpst]
 
 The first folder is the baseline. For each measure of ``photostyle evaluate`` it prints the
-mean of every run over the pairs that all runs have, and on how many of those pairs each
-later run is better than the baseline, worse, or tied (to the printed precision), so that a
-change of the defaults is judged pair by pair, not only on the mean. ``--sheets`` writes one
+mean of every run over the pairs that all runs have and, for each later run, the mean
+paired difference from the baseline with its standard error and on how many of those pairs
+it is better and worse (``tradeoff.paired``), so that a change of the defaults is judged
+pair by pair, not only on the mean. ``--sheets`` writes one
 contact sheet per pair (content, style, the paper's result, then each run's output) to look
 at the runs side by side.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,8 @@ from photostyle.ablate import HIGHER_IS_BETTER, write_contact_sheet
 from photostyle.ablate import TABLE_MEASURES as MEASURES
 
 REPO = Path(__file__).resolve().parents[1]
-#: Differences smaller than this (relative to the baseline's value) count as ties.
-TIE = 0.005
+sys.path.insert(0, str(REPO / "scripts"))
+from tradeoff import paired  # noqa: E402  (scripts/ is not a package)
 
 
 def read_run(folder: Path) -> dict[int, dict[str, Any]]:
@@ -41,22 +43,6 @@ def read_run(folder: Path) -> dict[int, dict[str, Any]]:
         raise SystemExit(f"{folder}: no metrics.json or metrics.partial.jsonl "
                          "(not a folder of scripts/evaluate_dpst.py)")
     return {int(r["pair"]): r for r in rows if r["method"] == "ours"}
-
-
-def compare(baseline: dict[int, dict[str, Any]], other: dict[int, dict[str, Any]],
-            pairs: list[int], measure: str) -> tuple[int, int, int]:
-    """(better, worse, tied) counts of ``other`` against ``baseline`` on ``pairs``."""
-    sign = 1.0 if measure in HIGHER_IS_BETTER else -1.0
-    better = worse = 0
-    for i in pairs:
-        a, b = float(baseline[i][measure]), float(other[i][measure])
-        if abs(b - a) <= TIE * max(abs(a), 1e-9):
-            continue
-        if sign * (b - a) > 0:
-            better += 1
-        else:
-            worse += 1
-    return better, worse, len(pairs) - better - worse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,12 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     print("| measure | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
     for m in MEASURES:
-        means = [statistics.fmean(float(r[i][m]) for i in pairs) for r in runs]
-        cells = [f"{means[0]:.3f}"]
+        sign = 1 if m in HIGHER_IS_BETTER else -1
+        base = {i: float(runs[0][i][m]) for i in pairs}
+        cells = [f"{statistics.fmean(base.values()):.3f}"]
         for run in runs[1:]:
-            better, worse, tied = compare(runs[0], run, pairs, m)
-            cells.append(f"{statistics.fmean(float(run[i][m]) for i in pairs):.3f} "
-                         f"(better on {better}, worse on {worse}, tied {tied})")
+            values = {i: float(run[i][m]) for i in pairs}
+            diff, se, better, _ = paired(values, base, sign)
+            worse = paired(base, values, sign)[2]
+            cells.append(f"{statistics.fmean(values.values()):.3f} ({diff:+.3f} ± {se:.3f}; "
+                         f"better on {better}, worse on {worse})")
         print(f"| {m} | " + " | ".join(cells) + " |")
     seconds = [statistics.fmean(float(r[i]["seconds"]) for i in pairs) for r in runs]
     print("| seconds per pair | " + " | ".join(f"{s:.1f}" for s in seconds) + " |")

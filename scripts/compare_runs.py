@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- |" + " --- |" * len(names))
     for m in MEASURES:
         sign = 1 if m in HIGHER_IS_BETTER else -1
-        base = {i: float(runs[0][i][m]) for i in pairs}
+        base = {str(i): float(runs[0][i][m]) for i in pairs}
         cells = [f"{statistics.fmean(base.values()):.3f}"]
         for run in runs[1:]:
-            values = {i: float(run[i][m]) for i in pairs}
+            values = {str(i): float(run[i][m]) for i in pairs}
             diff, se, better, _ = paired(values, base, sign)
             worse = paired(base, values, sign)[2]
             cells.append(f"{statistics.fmean(values.values()):.3f} ({diff:+.3f} ± {se:.3f}; "

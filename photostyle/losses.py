@@ -17,7 +17,7 @@ weights):
 * **total variation**: mean over pixels of squared differences to the right and below
   neighbours of the ``[0, 1]`` image.
 * **matting** (see :mod:`photostyle.matting`): ``(1/N) sum_c V_c^T M V_c``.
-* **flat** (off by default, ``flat_weight``): like total variation, but of the colour
+* **flat** (``flat_weight``, on by default since issue 17): like total variation, but of the colour
   *change* ``x - content`` and only between neighbours that are both flat in the content
   (:func:`photostyle.metrics.flat_mask`): where the content is flat, the matting term has no
   grip (any output is affine on a window of constant colour), and this term keeps the change

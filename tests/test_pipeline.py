@@ -32,7 +32,7 @@ def test_pyramid_sizes_and_report(extractor: VGGFeatures) -> None:
     levels = result.report["levels"]
     assert [lv["size"] for lv in levels] == [[11, 16], [21, 32]]
     assert [lv["evaluations"] for lv in levels] == [4, 3]
-    assert set(levels[0]["history"]) == {"total", "content", "style", "tv", "matting"}
+    assert set(levels[0]["history"]) == {"total", "content", "style", "tv", "flat", "matting"}
     for key in ("load", "masks", "network", "targets", "laplacian", "optimise", "smooth"):
         assert key in result.report["timings"]
     assert result.report["versions"]["torch"] == torch.__version__
@@ -125,7 +125,7 @@ def test_config_validation_names_the_setting() -> None:
 
 def test_default_schedule_puts_most_iterations_on_coarse_levels() -> None:
     config = TransferConfig()
-    assert config.level_sizes() == (256, 512)
+    assert config.level_sizes() == (200, 400)
     assert config.iterations_per_level() == (80, 40)
     assert TransferConfig(scales=3).iterations_per_level() == (80, 80, 40)
     assert TransferConfig(scales=1).iterations_per_level() == (40,)

@@ -49,3 +49,34 @@ def test_step_seconds_interpolates_in_pixel_count() -> None:
     # 384^2 lies (384^2 - 256^2) / (512^2 - 256^2) = 5/12 of the way from 256^2 to 512^2
     assert tradeoff.step_seconds(384, table) == (pytest.approx(1.0 + 5 / 12 * 3.0), True)
     assert tradeoff.step_seconds(128, table) == (pytest.approx(0.25), True)
+
+
+def test_compare_runs_pairs_runs_on_shared_pairs(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    compare_runs = _load("compare_runs")
+    measures = compare_runs.MEASURES
+
+    def row(pair: int, sw: float, seconds: float) -> dict:
+        values = dict.fromkeys(measures, 1.0)
+        values["style_sw"] = sw
+        return {"pair": pair, "method": "ours", **values, "seconds": seconds}
+
+    base, new = tmp_path / "base", tmp_path / "new"
+    base.mkdir()
+    new.mkdir()
+    # the baseline finished (metrics.json); the other is still running (partial lines only)
+    (base / "metrics.json").write_text(json.dumps({"rows": [
+        row(1, 2.0, 10), row(2, 3.0, 20), row(3, 9.0, 30),
+        {"pair": 1, "method": "paper", **dict.fromkeys(measures, 5.0), "seconds": None}]}))
+    (new / "metrics.partial.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in (row(1, 1.0, 5), row(2, 4.0, 5))) + "\n")
+    assert compare_runs.main([str(base), str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "2 pairs in common: 1, 2" in out  # pair 3 only in the baseline
+    # SW: baseline mean 2.5, run mean 2.5, differences -1 and +1: one better, one worse
+    assert "| style_sw | 2.500 | 2.500 (+0.000 ± 1.000; better on 1, worse on 1) |" in out
+    assert "| seconds per pair | 15.0 | 5.0 |" in out
+    with pytest.raises(SystemExit, match="no metrics.json"):
+        compare_runs.main([str(base), str(tmp_path / "missing")])

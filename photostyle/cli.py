@@ -117,6 +117,9 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                      help="edge sensitivity of the smoothing ([0, 1] colour units)")
     out.add_argument("--smooth-spatial", type=float, default=d.smooth_spatial,
                      help="spatial extent of the smoothing (working-size pixels)")
+    out.add_argument("--strength", type=float, default=d.strength,
+                     help="how much of the look to apply, 0 (the content) to 1 (all; the "
+                     "default): the local affine transforms are scaled towards the identity")
     out.add_argument("--output-size", type=int, default=None,
                      help="long side of the output (default: the content's own resolution)")
     msk = p.add_argument_group("masks")
@@ -236,7 +239,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         matting_weight=args.matting_weight,
         smooth=args.smooth, smooth_radius=args.smooth_radius, smooth_eps=args.smooth_eps,
         smooth_sigma=args.smooth_sigma, smooth_spatial=args.smooth_spatial,
-        output_size=args.output_size,
+        strength=args.strength, output_size=args.output_size,
         vgg_weights=args.vgg_weights, device=args.device, max_pixels=args.max_pixels,
         orphan_policy=args.orphan_policy, min_label_fraction=args.min_label_fraction,
         mask_tolerance=args.mask_tolerance, save_every=args.save_every,

@@ -97,6 +97,10 @@ class TransferConfig:
             smaller keeps edges sharper).
         smooth_spatial: spatial extent (pixels at the working size) of the coefficient
             smoothing of ``"local-affine"``.
+        strength: how much of the look to apply, 0 to 1 (default 1). The local affine
+            transforms are scaled towards the identity (``A = I + s (A - I)``, ``b = s b``),
+            so every strength is photorealistic and 0 returns the content itself; with
+            ``smooth="none"`` the optimised image is blended with the content instead.
         output_size: long side of the written image; ``None`` keeps the content file's own
             resolution.
         vgg_weights: path of a VGG19 state dict, ``"random"`` for untrained weights
@@ -145,6 +149,7 @@ class TransferConfig:
     smooth_eps: float = 1e-4
     smooth_sigma: float = 0.1
     smooth_spatial: float = 8.0
+    strength: float = 1.0
     output_size: int | None = None
     vgg_weights: str | None = None
     device: str = "auto"
@@ -217,6 +222,7 @@ class TransferConfig:
         _check_float(self.smooth_eps, "smooth_eps", positive=True)
         _check_float(self.smooth_sigma, "smooth_sigma", positive=True)
         _check_float(self.smooth_spatial, "smooth_spatial", positive=True)
+        _check_float(self.strength, "strength", positive=False, most=1.0)
         if self.output_size is not None:
             _check_int(self.output_size, "output_size", 16, 65536)
         _check_choice(self.device, "device", DEVICES)

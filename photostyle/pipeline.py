@@ -33,7 +33,7 @@ from .masks import LabelMap, MaskSet, align_labels, layer_masks, load_mask_pair
 from .matting import MattingTerm
 from .optimize import LevelOutcome, optimise_level
 from .report import Timer, versions
-from .smooth import finish
+from .smooth import blend, finish
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +335,7 @@ def transfer(
                 content_out = resize(content_full, (out_h, out_w))
             final = finish(content_work, working, content_out, config.smooth,
                            config.smooth_radius, config.smooth_eps, config.smooth_sigma,
-                           config.smooth_spatial)
+                           config.smooth_spatial, config.strength)
     except KeyboardInterrupt:
         # A result exists: never throw it away. The quickest path to the output size is
         # the optimised image itself, resized; further interrupts wait until it is done.
@@ -346,6 +346,10 @@ def transfer(
                        "smoothing (resized to the output size)")
             final = working.copy() if working.shape[:2] == (out_h, out_w) else resize(
                 working, (out_h, out_w))
+            if config.strength != 1.0:
+                if content_out.shape[:2] != (out_h, out_w):
+                    content_out = resize(content_full, (out_h, out_w))
+                final = blend(content_out, final, config.strength)
     with deferred_interrupts() as late:
         report = _run_report(content, style, content_full, style_full, (out_h, out_w), working,
                              config, device, extractor, masks, level_reports, timer)

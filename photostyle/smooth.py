@@ -229,6 +229,7 @@ def finish(
     eps: float = 1e-4,
     sigma: float = 0.1,
     spatial: float = 8.0,
+    strength: float = 1.0,
 ) -> np.ndarray:
     """Smooth the optimised image and produce it at the output resolution.
 
@@ -237,16 +238,50 @@ def finish(
         stylised: ``(h, w, 3)`` optimised image.
         content_out: ``(H, W, 3)`` content at the output size.
         method: ``"local-affine"``, ``"guided"`` or ``"none"``.
+        strength: in [0, 1]: the transforms are scaled towards the identity
+            (:func:`scale_towards_identity`); with ``"none"``, the output is blended with the
+            content.
 
     Returns:
         ``(H, W, 3)`` float32 in [0, 1]. With ``"none"`` the optimised image is returned
-        as it is, resized (bicubic) if the output size differs.
+        as it is, resized (bicubic) if the output size differs. Strength 0 returns
+        ``content_out`` itself (as float32).
     """
     if method == "none":
         if content_out.shape[:2] == stylised.shape[:2]:
-            return stylised.astype(np.float32, copy=True)
-        from .io import resize
+            out = stylised.astype(np.float32, copy=True)
+        else:
+            from .io import resize
 
-        return resize(stylised.astype(np.float32), content_out.shape[:2])
+            out = resize(stylised.astype(np.float32), content_out.shape[:2])
+        return blend(content_out, out, strength)
     a, b = affine_coefficients(content_work, stylised, method, radius, eps, sigma, spatial)
+    if strength != 1.0:
+        a, b = scale_towards_identity(a, b, strength)
     return apply_coefficients(a, b, content_out)
+
+
+def blend(content: np.ndarray, result: np.ndarray, strength: float) -> np.ndarray:
+    """``content + strength (result - content)``, float32 in [0, 1] (both ``(H, W, 3)``);
+    strength 1 returns ``result`` as float32, 0 the content."""
+    if strength == 1.0:
+        return result.astype(np.float32, copy=False)
+    c = content.astype(np.float32, copy=False)
+    return np.clip(c + np.float32(strength) * (result.astype(np.float32) - c), 0.0, 1.0)
+
+
+def scale_towards_identity(a: np.ndarray, b: np.ndarray, strength: float
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Part of a look: ``A' = I + s (A - I)``, ``b' = s b``.
+
+    Args:
+        a: ``(H, W, 3, 3)`` and b: ``(H, W, 3)`` local affine coefficients (output channel
+            first: ``out_k = sum_j A[k, j] content_j + b_k``).
+        strength: ``s`` in [0, 1]; 0 gives the identity (the content), 1 the coefficients.
+
+    Returns:
+        New arrays; each pixel's transform is still affine in the content, so a partial look
+        is as photorealistic as the whole one.
+    """
+    eye = np.eye(a.shape[-1], dtype=a.dtype)
+    return eye + strength * (a - eye), strength * b

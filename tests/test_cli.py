@@ -178,3 +178,21 @@ def test_sigint_writes_best_image(image_pair, shallow_vgg_file: Path, tmp_path: 
     report = json.loads(report_path(out).read_text())
     assert report["status"] == "interrupted"
     assert np.asarray(Image.open(out)).std() > 0
+
+
+@pytest.mark.parametrize("smooth", ["local-affine", "none"])
+def test_strength_zero_writes_the_content_back_exactly(image_pair, shallow_vgg_file: Path,
+                                                       tmp_path: Path, smooth: str) -> None:
+    """The whole file path at strength 0: the written PNG holds the content's own pixels."""
+    content, style = image_pair
+    out = tmp_path / "same.png"
+    assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+               "--vgg-weights", str(shallow_vgg_file), "--strength", "0", "--smooth", smooth,
+               *FAST) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(out).convert("RGB")),
+                                  np.asarray(Image.open(content).convert("RGB")))
+    assert json.loads(report_path(out).read_text())["config"]["strength"] == 0.0
+    # and a strength outside [0, 1] is refused by name before any work
+    assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(tmp_path / "x.png"),
+               "--vgg-weights", str(shallow_vgg_file), "--strength", "1.5", *FAST) == 2
+    assert not (tmp_path / "x.png").exists()

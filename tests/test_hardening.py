@@ -245,6 +245,8 @@ FIELDS = {
     "style_layers": st.text(max_size=20),
     "matting_weight": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.booleans()),
     "flat_weight": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.booleans()),
+    "strength": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                          st.text(max_size=4)),
     "smooth": st.text(max_size=12),
     "optimizer": st.text(max_size=6),
     "bounds": st.one_of(st.text(max_size=8), st.integers()),

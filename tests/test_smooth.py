@@ -77,3 +77,35 @@ def test_apply_coefficients_tiles_match_whole(monkeypatch) -> None:
     whole = apply_coefficients(a, b, big)
     monkeypatch.setattr(smooth, "TILE_ROWS", 7)
     np.testing.assert_allclose(apply_coefficients(a, b, big), whole, atol=1e-6)
+
+
+def test_scale_towards_identity_by_hand() -> None:
+    from photostyle.smooth import scale_towards_identity
+
+    a = np.array([[2.0, 0.5, 0.0], [0.0, 1.0, -1.0], [0.2, 0.0, 3.0]]).reshape(1, 1, 3, 3)
+    b = np.array([0.4, -0.2, 0.1]).reshape(1, 1, 3)
+    a2, b2 = scale_towards_identity(a, b, 0.25)
+    # I + 0.25 (A - I): diagonal 1 + 0.25 (a_kk - 1), off-diagonal 0.25 a_kj
+    expected = np.array([[1.25, 0.125, 0.0], [0.0, 1.0, -0.25], [0.05, 0.0, 1.5]])
+    np.testing.assert_allclose(a2[0, 0], expected)
+    np.testing.assert_allclose(b2[0, 0], [0.1, -0.05, 0.025])
+    a0, b0 = scale_towards_identity(a, b, 0.0)
+    np.testing.assert_array_equal(a0[0, 0], np.eye(3))
+    np.testing.assert_array_equal(b0, 0.0)
+
+
+@pytest.mark.parametrize("method", ["local-affine", "guided", "none"])
+def test_strength_is_linear_between_the_content_and_the_full_look(method: str) -> None:
+    content = gradient_image(30, 40) * 0.6 + 0.2
+    rng = np.random.default_rng(0)
+    # a regional recolouring (what an optimised image looks like, roughly), inside [0, 1]
+    stylised = np.clip(content[..., ::-1] * 0.7 + 0.1 + 0.02 * rng.standard_normal(
+        content.shape), 0, 1).astype(np.float32)
+    big = gradient_image(60, 80) * 0.6 + 0.2  # the output size differs from the working size
+    runs = {s: finish(content, stylised, big, method, strength=s) for s in (0.0, 0.5, 1.0)}
+    np.testing.assert_array_equal(runs[0.0], big.astype(np.float32))  # exactly the content
+    inside = (runs[1.0] > 0) & (runs[1.0] < 1)  # where nothing was clipped
+    assert inside.mean() > 0.9
+    np.testing.assert_allclose(runs[0.5][inside], ((runs[0.0] + runs[1.0]) / 2)[inside],
+                               atol=1e-5)
+    assert np.abs(runs[1.0] - runs[0.0]).mean() > 0.05  # the look itself is not nothing

@@ -52,6 +52,9 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     io.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                     help="write a JSON report beside the output, named after it: OUT.png -> "
                     "OUT.png.json (default: on)")
+    io.add_argument("--compare", action="store_true",
+                    help="also write a labelled side-by-side image of content, style and result "
+                    "beside the output: OUT.png -> OUT.png-compare.png")
     io.add_argument("--save-every", type=int, default=d.save_every, metavar="N",
                     help="write a snapshot every N iterations into <output name>-snapshots/ "
                     "(OUT.png -> OUT.png-snapshots/)")
@@ -289,6 +292,15 @@ def report_path(output: str | Path) -> Path:
     return p.with_name(p.name + ".json")
 
 
+def compare_path(output: str | Path) -> Path:
+    """Where ``--compare`` writes the side-by-side image: ``<output name>-compare.png``."""
+    p = Path(output)
+    return p.with_name(p.name + "-compare.png")
+
+
+COMPARE_HEIGHT = 480
+
+
 def snapshot_folder(output: str | Path) -> Path:
     """Where ``--save-every`` writes snapshots: ``<output name>-snapshots/``."""
     p = Path(output)
@@ -310,6 +322,8 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     reads.append(("VGG19 weights", weights_file(args.vgg_weights)))
     report = report_path(output)
     writes = [("output", output)] + ([("report", report)] if args.report else [])
+    if args.compare:
+        writes.append(("comparison image", compare_path(output)))
     snapshots = snapshot_folder(output) if args.save_every else None
     folders = [Folder("snapshot folder", snapshots, "level*-*.png")] if snapshots else []
     check_writes(writes, reads, folders)
@@ -327,6 +341,13 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         result.report["output"] = str(output)
         if args.report:
             save_json(result.report, report)
+        if args.compare:
+            from .ablate import write_contact_sheet
+            from .io import load_image
+
+            write_contact_sheet([("content", load_image(args.content)),
+                                 ("style", load_image(args.style)), ("result", result.image)],
+                                compare_path(output), height=COMPARE_HEIGHT, per_row=3)
     where = f"{output}" + (f" (report {report})" if args.report else "")
     if result.status == "interrupted" or late.received is not None:
         what = "best image so far" if result.status == "interrupted" else "finished result"

@@ -196,3 +196,33 @@ def test_strength_zero_writes_the_content_back_exactly(image_pair, shallow_vgg_f
     assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(tmp_path / "x.png"),
                "--vgg-weights", str(shallow_vgg_file), "--strength", "1.5", *FAST) == 2
     assert not (tmp_path / "x.png").exists()
+
+
+def test_compare_writes_content_style_and_result_side_by_side(image_pair, shallow_vgg_file: Path,
+                                                               tmp_path: Path) -> None:
+    from photostyle.cli import COMPARE_HEIGHT, compare_path
+
+    content, style = image_pair
+    out = tmp_path / "look.png"
+    assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out), "--compare",
+               "--vgg-weights", str(shallow_vgg_file), *FAST) == 0
+    sheet = compare_path(out)
+    assert sheet.name == "look.png-compare.png"
+    with Image.open(sheet) as im:
+        im.load()
+        sheet_rgb = np.asarray(im.convert("RGB")).astype(int)
+    # one row of three tiles, each COMPARE_HEIGHT px high and as wide as its aspect ratio
+    widths = [round(w * COMPARE_HEIGHT / h) for w, h in
+              (Image.open(content).size, Image.open(style).size, Image.open(out).size)]
+    assert sheet_rgb.shape[0] == COMPARE_HEIGHT + 32
+    assert sheet_rgb.shape[1] == sum(widths) + 8 * 3 + 8
+    # the third tile is the written result, scaled up
+    x0 = 8 + widths[0] + 8 + widths[1] + 8
+    tile = sheet_rgb[8:8 + COMPARE_HEIGHT, x0:x0 + widths[2]]
+    result = np.asarray(Image.open(out).convert("RGB").resize((widths[2], COMPARE_HEIGHT)))
+    assert np.abs(tile - result.astype(int)).mean() < 3
+    # without the flag, no comparison is written
+    out2 = tmp_path / "plain.png"
+    assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out2),
+               "--vgg-weights", str(shallow_vgg_file), *FAST) == 0
+    assert not compare_path(out2).exists()

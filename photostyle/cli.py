@@ -52,6 +52,11 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     io.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                     help="write a JSON report beside the output, named after it: OUT.png -> "
                     "OUT.png.json (default: on)")
+    io.add_argument("--strip-metadata", action="store_true",
+                    help="write no EXIF or XMP (camera, date, GPS ...); by default the "
+                    "content's are carried to the output, with the orientation reset")
+    io.add_argument("--jpeg-quality", type=int, default=95, metavar="Q",
+                    help="JPEG and WebP quality, 1-100 (default 95)")
     io.add_argument("--compare", action="store_true",
                     help="also write a labelled side-by-side image of content, style and result "
                     "beside the output: OUT.png -> OUT.png-compare.png")
@@ -310,11 +315,13 @@ def snapshot_folder(output: str | Path) -> Path:
 def cmd_transfer(args: argparse.Namespace) -> int:
     from .features import weights_file
     from .interrupts import deferred_interrupts
-    from .io import check_image_extension, save_json
+    from .io import Metadata, check_image_extension, read_metadata, save_json
     from .paths import Folder, check_writes
     from .pipeline import transfer
 
     config = config_from_args(args)
+    if not 1 <= args.jpeg_quality <= 100:
+        raise ConfigError(f"--jpeg-quality: must be between 1 and 100, got {args.jpeg_quality}")
     output = check_image_extension(
         args.output if args.output else f"{Path(args.content).stem}-styled.png")
     reads = [("content image", args.content), ("style image", args.style),
@@ -336,9 +343,13 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     # A result exists: an interrupt from here on waits until the files are whole.
+    metadata = Metadata() if args.strip_metadata else read_metadata(args.content)
     with deferred_interrupts() as late:
-        result.save(output)
+        result.save(output, quality=args.jpeg_quality, metadata=metadata)
         result.report["output"] = str(output)
+        result.report["metadata"] = {"exif": metadata.exif is not None,
+                                     "xmp": metadata.xmp is not None,
+                                     "stripped": bool(args.strip_metadata)}
         if args.report:
             save_json(result.report, report)
         if args.compare:

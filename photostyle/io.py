@@ -15,6 +15,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -255,8 +256,65 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
         raise
 
 
-def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95) -> Path:
+@dataclass(frozen=True)
+class Metadata:
+    """A photo's descriptive metadata, to carry from the content file to the output.
+
+    Attributes:
+        exif: the EXIF block (camera, lens, exposure, date, GPS ...) as bytes, with the
+            orientation tag reset to 1 (photostyle writes pixels upright), or ``None``.
+        xmp: the XMP packet as bytes, or ``None``.
+    """
+
+    exif: bytes | None = None
+    xmp: bytes | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.exif or self.xmp)
+
+
+#: EXIF tag of the orientation (1: upright).
+ORIENTATION = 0x0112
+#: TIFF tag holding an XMP packet.
+XMP_TAG = 700
+#: TIFF tags that describe how a file's pixels are stored (size, samples, compression,
+#: strips and tiles, colour map, ICC profile, XMP): a TIFF content's ``getexif()`` holds them
+#: beside the EXIF proper, and they must not travel to a file laid out differently.
+STRUCTURE_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280,
+                            281, 284, 317, 320, 322, 323, 324, 325, 338, 339, 340, 341, 347,
+                            530, 531, 532, XMP_TAG, 34675})
+
+
+def read_metadata(path: str | os.PathLike) -> Metadata:
+    """The EXIF and XMP of an image file (see :class:`Metadata`); an empty one when the file
+    has none or they cannot be parsed (a broken EXIF block is dropped with a warning, never
+    an error: the pixels matter more)."""
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            xmp = im.info.get("xmp")
+            if xmp is None and isinstance(im.info.get("XML:com.adobe.xmp"), str):
+                xmp = im.info["XML:com.adobe.xmp"]
+            if ORIENTATION in exif:
+                exif[ORIENTATION] = 1
+            for tag in STRUCTURE_TAGS & set(exif):  # a TIFF's own layout, not metadata
+                del exif[tag]
+            exif_bytes = exif.tobytes() if len(exif) else None
+    except Exception as exc:  # metadata is optional: say so and go on
+        log.warning("%s: metadata not readable, not carried (%s)", path, exc)
+        return Metadata()
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    return Metadata(exif_bytes, xmp if isinstance(xmp, bytes) and xmp else None)
+
+
+def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
+               metadata: Metadata | None = None) -> Path:
     """Write an ``(H, W, 3)`` float image in [0, 1] atomically; format from the extension.
+
+    Args:
+        quality: JPEG and WebP quality (1-100).
+        metadata: EXIF and XMP to embed (JPEG, PNG, TIFF, WebP; BMP has no place for them).
 
     Raises:
         OutputError: unknown extension or the file cannot be written.
@@ -267,6 +325,26 @@ def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95)
     kwargs: dict[str, Any] = {}
     if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = quality
+    if metadata and fmt == "TIFF":
+        # TIFF keeps EXIF in its own tags and XMP in tag 700 of the same directory
+        tags = Image.Exif()
+        if metadata.exif:
+            tags.load(metadata.exif)
+        if metadata.xmp:
+            tags[XMP_TAG] = metadata.xmp
+        kwargs["exif"] = tags
+    elif metadata and fmt != "BMP":
+        if metadata.exif:
+            kwargs["exif"] = metadata.exif
+        if metadata.xmp:
+            if fmt == "PNG":
+                from PIL.PngImagePlugin import PngInfo
+
+                info = PngInfo()
+                info.add_itxt("XML:com.adobe.xmp", metadata.xmp.decode("utf-8", "replace"))
+                kwargs["pnginfo"] = info
+            else:
+                kwargs["xmp"] = metadata.xmp
     try:
         with atomic_write(p) as handle:
             pil.save(handle, format=fmt, **kwargs)

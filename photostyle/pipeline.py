@@ -28,7 +28,7 @@ from .config import TransferConfig
 from .errors import ConfigError
 from .features import VGGFeatures, load_extractor
 from .interrupts import deferred_interrupts
-from .io import ImageLike, fit_long_side, load_image, resize, save_image
+from .io import ImageLike, Metadata, fit_long_side, load_image, resize, save_image
 from .masks import LabelMap, MaskSet, align_labels, layer_masks, load_mask_pair
 from .matting import MattingTerm
 from .optimize import LevelOutcome, optimise_level
@@ -60,9 +60,11 @@ class TransferResult:
     status: str = "completed"
     message: str = ""
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the image atomically (format from the extension)."""
-        return save_image(self.image, path)
+    def save(self, path: str | os.PathLike, *, quality: int = 95,
+             metadata: Metadata | None = None) -> Path:
+        """Write the image atomically (format from the extension; ``quality`` for JPEG and
+        WebP; ``metadata``: EXIF and XMP to embed, see :func:`photostyle.io.read_metadata`)."""
+        return save_image(self.image, path, quality=quality, metadata=metadata)
 
 
 def resolve_device(name: str) -> torch.device:

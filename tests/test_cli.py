@@ -226,3 +226,103 @@ def test_compare_writes_content_style_and_result_side_by_side(image_pair, shallo
     assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out2),
                "--vgg-weights", str(shallow_vgg_file), *FAST) == 0
     assert not compare_path(out2).exists()
+
+
+XMP_PACKET = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+              b'<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+              b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+              b'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>Ansel</dc:creator>'
+              b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+
+
+def _photo_with_metadata(path: Path) -> Path:
+    """A small JPEG as a camera writes it: EXIF with make, model, date, GPS and an
+    orientation of 6 (stored sideways, shown rotated 90 degrees), plus an XMP packet."""
+    from PIL import ExifTags
+
+    from .conftest import gradient_image
+
+    stored = Image.fromarray((gradient_image(56, 40) * 255).astype(np.uint8))  # 40 x 56
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Photostyle Camera Co"
+    exif[ExifTags.Base.Model] = "PS-1"
+    exif[ExifTags.Base.DateTime] = "2026:11:29 12:00:00"
+    exif[ExifTags.Base.Orientation] = 6
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] = "N"
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitude] = (52.0, 22.0, 0.0)
+    stored.save(path, exif=exif.tobytes(), xmp=XMP_PACKET, quality=95)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".webp"])
+def test_metadata_is_carried_upright_or_stripped(image_pair, shallow_vgg_file: Path,
+                                                 tmp_path: Path, suffix: str) -> None:
+    from PIL import ExifTags
+
+    _, style = image_pair
+    content = _photo_with_metadata(tmp_path / "camera.jpg")
+    out = tmp_path / f"styled{suffix}"
+    assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+               "--vgg-weights", str(shallow_vgg_file), *FAST) == 0
+    with Image.open(out) as im:
+        exif = im.getexif()
+        assert im.size == (56, 40)  # written upright: the stored 40x56 turned by the tag
+        assert exif[ExifTags.Base.Make] == "Photostyle Camera Co"
+        assert exif[ExifTags.Base.Model] == "PS-1"
+        assert exif[ExifTags.Base.DateTime] == "2026:11:29 12:00:00"
+        assert exif.get(ExifTags.Base.Orientation, 1) == 1  # so no viewer turns it again
+        assert exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] == "N"
+        xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp") or b""
+        if suffix == ".tif":
+            xmp = im.tag_v2.get(700, b"")
+        assert b"Ansel" in (xmp if isinstance(xmp, bytes) else xmp.encode())
+    assert json.loads(report_path(out).read_text())["metadata"] == {
+        "exif": True, "xmp": True, "stripped": False}
+    assert content.read_bytes() == _photo_with_metadata(tmp_path / "again.jpg").read_bytes()
+
+    stripped = tmp_path / f"stripped{suffix}"
+    assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(stripped),
+               "--strip-metadata", "--vgg-weights", str(shallow_vgg_file), *FAST) == 0
+    with Image.open(stripped) as im:
+        exif = im.getexif()
+        assert ExifTags.Base.Make not in exif and ExifTags.IFD.GPSInfo not in exif
+        assert not im.info.get("xmp") and "XML:com.adobe.xmp" not in im.info
+
+
+def test_jpeg_quality_is_used_and_checked(image_pair, shallow_vgg_file: Path,
+                                          tmp_path: Path) -> None:
+    content, style = image_pair
+    sizes = {}
+    for q in (20, 95):
+        out = tmp_path / f"q{q}.jpg"
+        assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+                   "--jpeg-quality", str(q), "--vgg-weights", str(shallow_vgg_file), *FAST) == 0
+        sizes[q] = out.stat().st_size
+    assert sizes[20] < sizes[95]
+    assert run("transfer", "-c", str(content), "-s", str(style), "-o", str(tmp_path / "x.jpg"),
+               "--jpeg-quality", "0", "--vgg-weights", str(shallow_vgg_file), *FAST) == 2
+
+
+def test_metadata_from_a_tiff_content_leaves_its_layout_tags_behind(tmp_path: Path) -> None:
+    from PIL import ExifTags
+
+    from photostyle.io import Metadata, read_metadata, save_image
+
+    from .conftest import gradient_image
+
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Scanner Co"
+    source = tmp_path / "scan.tif"
+    Image.fromarray((gradient_image(20, 30) * 255).astype(np.uint8)).save(
+        source, exif=exif, compression="tiff_lzw")
+    meta = read_metadata(source)
+    assert isinstance(meta, Metadata) and meta.exif
+    out = save_image(gradient_image(20, 30), tmp_path / "out.jpg", metadata=meta)
+    with Image.open(out) as im:
+        tags = im.getexif()
+        assert tags[ExifTags.Base.Make] == "Scanner Co"
+        assert not {256, 257, 259, 273, 279} & set(tags)  # no strips, size or compression
+    # a file whose EXIF cannot be parsed gives no metadata, not an error
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00garbage!" + b"\x00" * 8)
+    assert not read_metadata(broken)

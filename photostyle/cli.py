@@ -354,11 +354,13 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             save_json(result.report, report)
         if args.compare:
             from .ablate import write_contact_sheet
-            from .io import load_image
+            from .io import open_image
 
-            write_contact_sheet([("content", load_image(args.content)),
-                                 ("style", load_image(args.style)), ("result", result.image)],
-                                compare_path(output), height=COMPARE_HEIGHT, per_row=3)
+            # the inputs as 8-bit images (the sheet scales them down), under the run's limit
+            tiles = [(what, open_image(path, max_pixels=config.max_pixels, what=f"{what} image"))
+                     for what, path in (("content", args.content), ("style", args.style))]
+            write_contact_sheet([*tiles, ("result", result.image)], compare_path(output),
+                                height=COMPARE_HEIGHT, per_row=3)
     where = f"{output}" + (f" (report {report})" if args.report else "")
     if result.status == "interrupted" or late.received is not None:
         what = "best image so far" if result.status == "interrupted" else "finished result"

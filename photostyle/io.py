@@ -277,6 +277,8 @@ class Metadata:
 ORIENTATION = 0x0112
 #: TIFF tag holding an XMP packet.
 XMP_TAG = 700
+#: PNG text key of an XMP packet (an iTXt chunk).
+PNG_XMP_KEY = "XML:com.adobe.xmp"
 #: TIFF tags that describe how a file's pixels are stored (size, samples, compression,
 #: strips and tiles, colour map, ICC profile, XMP): a TIFF content's ``getexif()`` holds them
 #: beside the EXIF proper, and they must not travel to a file laid out differently.
@@ -293,8 +295,8 @@ def read_metadata(path: str | os.PathLike) -> Metadata:
         with Image.open(path) as im:
             exif = im.getexif()
             xmp = im.info.get("xmp")
-            if xmp is None and isinstance(im.info.get("XML:com.adobe.xmp"), str):
-                xmp = im.info["XML:com.adobe.xmp"]
+            if xmp is None and isinstance(im.info.get(PNG_XMP_KEY), str):
+                xmp = im.info[PNG_XMP_KEY]
             if ORIENTATION in exif:
                 exif[ORIENTATION] = 1
             for tag in STRUCTURE_TAGS & set(exif):  # a TIFF's own layout, not metadata
@@ -341,7 +343,7 @@ def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
                 from PIL.PngImagePlugin import PngInfo
 
                 info = PngInfo()
-                info.add_itxt("XML:com.adobe.xmp", metadata.xmp.decode("utf-8", "replace"))
+                info.add_itxt(PNG_XMP_KEY, metadata.xmp.decode("utf-8", "replace"))
                 kwargs["pnginfo"] = info
             else:
                 kwargs["xmp"] = metadata.xmp

@@ -74,19 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     seconds = [statistics.fmean(float(r[i]["seconds"]) for i in pairs) for r in runs]
     print("| seconds per pair | " + " | ".join(f"{s:.1f}" for s in seconds) + " |")
     if args.sheets:
-        from photostyle.io import load_image, resize
+        from photostyle.io import load_image
 
         args.sheets.mkdir(parents=True, exist_ok=True)
-        for i in pairs:
-            content = load_image(args.dpst / "input" / f"in{i}.png")
-            tiles = [("content", content),
+        for i in pairs:  # each tile is scaled to the sheet's height, whatever its size
+            tiles = [("content", load_image(args.dpst / "input" / f"in{i}.png")),
                      ("style", load_image(args.dpst / "style" / f"tar{i}.png")),
                      ("paper", load_image(args.dpst / "results" / f"best{i}_t_1000.png"))]
-            for name, folder in zip(names, args.folders, strict=True):
-                out = load_image(folder / f"out{i}.png")
-                if out.shape != content.shape:
-                    out = resize(out, content.shape[:2])
-                tiles.append((name, out))
+            tiles += [(name, load_image(folder / f"out{i}.png"))
+                      for name, folder in zip(names, args.folders, strict=True)]
             write_contact_sheet(tiles, args.sheets / f"compare{i}.png", height=240)
         print(f"\nsheets: {args.sheets}/compare{{i}}.png")
     return 0

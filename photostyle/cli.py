@@ -38,7 +38,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_transfer_args(p: argparse.ArgumentParser) -> None:
-    from .config import BOUNDS, DEFAULT_COARSE_ITERATIONS, DEFAULT_ITERATIONS, TransferConfig
+    from .config import (
+        BOUNDS,
+        DEFAULT_COARSE_ITERATIONS,
+        DEFAULT_ITERATIONS,
+        OUTPUT_PROFILES,
+        TransferConfig,
+    )
 
     d = TransferConfig()
     io = p.add_argument_group("files")
@@ -52,11 +58,11 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     io.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                     help="write a JSON report beside the output, named after it: OUT.png -> "
                     "OUT.png.json (default: on)")
-    io.add_argument("--strip-metadata", action="store_true",
-                    help="write no EXIF or XMP (camera, date, GPS ...); by default the "
-                    "content's are carried to the output, with the orientation reset")
-    io.add_argument("--jpeg-quality", type=int, default=95, metavar="Q",
-                    help="JPEG and WebP quality, 1-100 (default 95)")
+    _add_output_args(io)
+    io.add_argument("--save-transforms", action=argparse.BooleanOptionalAction, default=True,
+                    help="save the look (its local affine transforms, a small file) beside the "
+                    "output, OUT.png -> OUT.png.transforms.npz, for 'photostyle apply' "
+                    "(default: on)")
     io.add_argument("--compare", action="store_true",
                     help="also write a labelled side-by-side image of content, style and result "
                     "beside the output: OUT.png -> OUT.png-compare.png")
@@ -130,6 +136,9 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                      "default): the local affine transforms are scaled towards the identity")
     out.add_argument("--output-size", type=int, default=None,
                      help="long side of the output (default: the content's own resolution)")
+    out.add_argument("--output-profile", choices=OUTPUT_PROFILES, default=d.output_profile,
+                     help="colour profile of the output: the content's own, embedded "
+                     "(default), or sRGB")
     msk = p.add_argument_group("masks")
     msk.add_argument("--segment", choices=("auto", "none"), default=d.segment,
                      help="without mask files: segment both photos automatically (auto, the "
@@ -142,6 +151,18 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     msk.add_argument("--mask-tolerance", type=int, default=d.mask_tolerance)
     p.add_argument("--max-pixels", type=int, default=d.max_pixels,
                    help="largest image opened (width x height)")
+
+
+def _add_output_args(group: Any) -> None:
+    """Options of a written photo shared by ``transfer`` and ``apply``."""
+    group.add_argument("--strip-metadata", action="store_true",
+                       help="write no EXIF or XMP (camera, date, GPS ...); by default the "
+                       "content's are carried to the output, with the orientation reset")
+    group.add_argument("--jpeg-quality", type=int, default=95, metavar="Q",
+                       help="JPEG and WebP quality, 1-100 (default 95)")
+    group.add_argument("--bit-depth", type=int, choices=(8, 16), default=None,
+                       help="bits per channel of a PNG or TIFF output (default: 16 when the "
+                       "content has 16, else 8)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,6 +208,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--size", type=int, default=512, help="size at which losses are computed")
     e.add_argument("--max-pixels", type=int, default=150_000_000)
 
+    ap = sub.add_parser("apply", help="re-render a saved look on its content at any strength "
+                        "and size, without optimising again",
+                        description="Apply the local affine transforms that 'photostyle "
+                        "transfer' saved beside its output (OUT.png.transforms.npz) to the "
+                        "content photo: another strength, size, profile or format in about a "
+                        "second.")
+    ap.add_argument("--content", "-c", required=True, help="the content photo of the transfer")
+    ap.add_argument("--transforms", "-t", metavar="FILE", help="the saved transforms")
+    ap.add_argument("--look-of", metavar="OUT", help="the transfer's output: its transforms "
+                    "are OUT.transforms.npz")
+    ap.add_argument("-o", "--output", required=True, help="image to write")
+    ap.add_argument("--strength", type=float, default=1.0,
+                    help="how much of the look, 0 (the content) to 1 (all; default)")
+    ap.add_argument("--output-size", type=int, default=None,
+                    help="long side of the output (default: the content's own resolution)")
+    ap.add_argument("--output-profile", choices=("content", "srgb"), default="content")
+    _add_output_args(ap)
+    ap.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
+                    help="write OUT.json beside the output (default: on)")
+    ap.add_argument("--max-pixels", type=int, default=150_000_000)
     a = sub.add_parser("ablate", help="run variants of the settings over pairs and tabulate",
                        description="Run the cartesian product of --vary settings on one pair "
                        "or a folder of pairs; write each output named after its variant, a "
@@ -223,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-snap", action="store_true", help="do not snap borders to edges")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     g.add_argument("--max-pixels", type=int, default=150_000_000)
-    for p in (t, m, e, a, g):
+    for p in (t, ap, m, e, a, g):
         p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
         p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     return parser
@@ -248,6 +289,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         smooth=args.smooth, smooth_radius=args.smooth_radius, smooth_eps=args.smooth_eps,
         smooth_sigma=args.smooth_sigma, smooth_spatial=args.smooth_spatial,
         strength=args.strength, output_size=args.output_size,
+        output_profile=args.output_profile,
         vgg_weights=args.vgg_weights, device=args.device, max_pixels=args.max_pixels,
         orphan_policy=args.orphan_policy, min_label_fraction=args.min_label_fraction,
         mask_tolerance=args.mask_tolerance, save_every=args.save_every,
@@ -312,18 +354,56 @@ def snapshot_folder(output: str | Path) -> Path:
     return p.with_name(p.name + "-snapshots")
 
 
+def transforms_path(output: str | Path) -> Path:
+    """Where the look's transforms are saved: ``<output name>.transforms.npz``."""
+    p = Path(output)
+    return p.with_name(p.name + ".transforms.npz")
+
+
+def _check_output_options(args: argparse.Namespace, output: Path, config: Any) -> Any:
+    """Check ``--jpeg-quality`` and ``--bit-depth`` against the output's format; a format
+    with no place for a colour profile (BMP) gets an sRGB output. Returns the config."""
+    from .io import PROFILE_FORMATS, SIXTEEN_BIT_FORMATS, WRITE_FORMATS
+
+    if not 1 <= args.jpeg_quality <= 100:
+        raise ConfigError(f"--jpeg-quality: must be between 1 and 100, got {args.jpeg_quality}")
+    fmt = WRITE_FORMATS[output.suffix.lower()]
+    if args.bit_depth == 16 and fmt not in SIXTEEN_BIT_FORMATS:
+        raise ConfigError(f"--bit-depth 16: {output} is {fmt}, which holds 8 bits per channel; "
+                          "write a .png or .tif")
+    if fmt not in PROFILE_FORMATS and config.output_profile != "srgb":
+        log.info("%s has no place for a colour profile: the output is sRGB", output)
+        config = config.replace(output_profile="srgb")
+    return config
+
+
+def _save_result(result: Any, output: Path, args: Any, source: str) -> dict[str, Any]:
+    """Write a result's image with the content's metadata (unless stripped); returns what
+    the report says about the file."""
+    from .io import Metadata, read_metadata
+
+    metadata = Metadata() if args.strip_metadata else read_metadata(source)
+    result.save(output, quality=args.jpeg_quality, metadata=metadata,
+                bit_depth=args.bit_depth)
+    from .pipeline import default_bit_depth
+
+    return {"path": str(output),
+            "bit_depth": args.bit_depth or default_bit_depth(output, result.bit_depth),
+            "metadata": {"exif": metadata.exif is not None, "xmp": metadata.xmp is not None,
+                         "stripped": bool(args.strip_metadata)}}
+
+
 def cmd_transfer(args: argparse.Namespace) -> int:
     from .features import weights_file
     from .interrupts import deferred_interrupts
-    from .io import Metadata, check_image_extension, read_metadata, save_json
+    from .io import check_image_extension, save_json
     from .paths import Folder, check_writes
     from .pipeline import transfer
 
     config = config_from_args(args)
-    if not 1 <= args.jpeg_quality <= 100:
-        raise ConfigError(f"--jpeg-quality: must be between 1 and 100, got {args.jpeg_quality}")
     output = check_image_extension(
         args.output if args.output else f"{Path(args.content).stem}-styled.png")
+    config = _check_output_options(args, output, config)
     reads = [("content image", args.content), ("style image", args.style),
              ("content mask", args.content_mask), ("style mask", args.style_mask)]
     reads.append(("VGG19 weights", weights_file(args.vgg_weights)))
@@ -331,6 +411,8 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     writes = [("output", output)] + ([("report", report)] if args.report else [])
     if args.compare:
         writes.append(("comparison image", compare_path(output)))
+    if args.save_transforms:
+        writes.append(("transforms file", transforms_path(output)))
     snapshots = snapshot_folder(output) if args.save_every else None
     folders = [Folder("snapshot folder", snapshots, "level*-*.png")] if snapshots else []
     check_writes(writes, reads, folders)
@@ -343,24 +425,18 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     # A result exists: an interrupt from here on waits until the files are whole.
-    metadata = Metadata() if args.strip_metadata else read_metadata(args.content)
     with deferred_interrupts() as late:
-        result.save(output, quality=args.jpeg_quality, metadata=metadata)
+        written = _save_result(result, output, args, args.content)
         result.report["output"] = str(output)
-        result.report["metadata"] = {"exif": metadata.exif is not None,
-                                     "xmp": metadata.xmp is not None,
-                                     "stripped": bool(args.strip_metadata)}
+        result.report["output_file"] = written
+        result.report["metadata"] = written["metadata"]
+        if args.save_transforms and result.look is not None:
+            result.look.save(transforms_path(output))
+            result.report["transforms"] = str(transforms_path(output))
         if args.report:
             save_json(result.report, report)
         if args.compare:
-            from .ablate import write_contact_sheet
-            from .io import open_image
-
-            # the inputs as 8-bit images (the sheet scales them down), under the run's limit
-            tiles = [(what, open_image(path, max_pixels=config.max_pixels, what=f"{what} image"))
-                     for what, path in (("content", args.content), ("style", args.style))]
-            write_contact_sheet([*tiles, ("result", result.image)], compare_path(output),
-                                height=COMPARE_HEIGHT, per_row=3)
+            _write_compare(args.content, args.style, result, output, config.max_pixels)
     where = f"{output}" + (f" (report {report})" if args.report else "")
     if result.status == "interrupted" or late.received is not None:
         what = "best image so far" if result.status == "interrupted" else "finished result"
@@ -373,6 +449,54 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     if not args.quiet:
         t = result.report["timings"]["total"]
         print(f"wrote {where} in {t:.1f} s", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_compare(content: str, style: str, result: Any, output: Path,
+                   max_pixels: int) -> None:
+    """The labelled side-by-side image of ``--compare`` (all three shown in sRGB)."""
+    from .ablate import write_contact_sheet
+    from .io import load_image
+
+    tiles = [(what, load_image(path, max_pixels=max_pixels, what=f"{what} image"))
+             for what, path in (("content", content), ("style", style))]
+    write_contact_sheet([*tiles, ("result", result.srgb())], compare_path(output),
+                        height=COMPARE_HEIGHT, per_row=3)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from .config import TransferConfig
+    from .interrupts import deferred_interrupts
+    from .io import check_image_extension, save_json
+    from .paths import check_writes
+    from .pipeline import apply_look
+    from .transforms import Look
+
+    if not (math.isfinite(args.strength) and 0.0 <= args.strength <= 1.0):
+        raise ConfigError(f"--strength: must be from 0 to 1, got {args.strength}")
+    config = TransferConfig(max_pixels=args.max_pixels, output_size=args.output_size,
+                            output_profile=args.output_profile, strength=args.strength)
+    transforms = args.transforms
+    if transforms is None and args.look_of:
+        transforms = str(transforms_path(args.look_of))
+    if transforms is None:
+        raise PhotostyleError("give --transforms FILE (saved by 'photostyle transfer' beside "
+                              "its output as OUT.png.transforms.npz) or --look-of OUT.png")
+    output = check_image_extension(args.output)
+    config = _check_output_options(args, output, config)
+    report = report_path(output)
+    writes = [("output", output)] + ([("report", report)] if args.report else [])
+    check_writes(writes, [("content image", args.content), ("transforms file", transforms)])
+    look = Look.load(transforms)
+    result = apply_look(look, args.content, config)
+    with deferred_interrupts():
+        written = _save_result(result, output, args, args.content)
+        result.report["output_file"] = written
+        if args.report:
+            save_json(result.report, report)
+    if not args.quiet:
+        print(f"wrote {output} in {result.report['timings']['total']:.1f} s "
+              f"(strength {args.strength:g})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -610,14 +734,15 @@ def cmd_segment(args: argparse.Namespace) -> int:
 #: The photostyle modules each command imports beyond ``pipeline`` (imported for all).
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "transfer": (),
+    "apply": (),
     "masks": ("preview",),
     "evaluate": ("metrics",),
     "ablate": ("ablate", "metrics"),
     "segment": ("segment",),
 }
 
-COMMANDS = {"transfer": cmd_transfer, "masks": cmd_masks, "evaluate": cmd_evaluate,
-            "ablate": cmd_ablate, "segment": cmd_segment}
+COMMANDS = {"transfer": cmd_transfer, "apply": cmd_apply, "masks": cmd_masks,
+            "evaluate": cmd_evaluate, "ablate": cmd_ablate, "segment": cmd_segment}
 
 
 class _PipeSafeStdout:

@@ -23,6 +23,7 @@ SMOOTHERS = ("local-affine", "guided", "none")
 ORPHAN_POLICIES = ("whole-style", "drop")
 DEVICES = ("auto", "cpu", "cuda")
 SEGMENT_MODES = ("none", "auto")
+OUTPUT_PROFILES = ("content", "srgb")
 
 #: Largest step size: L-BFGS starts at 1, Adam at 0.02 (on pixel values in [0, 1]); far
 #: beyond this every step leaves the box at once.
@@ -103,6 +104,9 @@ class TransferConfig:
             ``smooth="none"`` the optimised image is blended with the content instead.
         output_size: long side of the written image; ``None`` keeps the content file's own
             resolution.
+        output_profile: ``"content"`` (default): the result is encoded in the content's
+            own colour profile, which the written file embeds; ``"srgb"``: in sRGB. The
+            work itself is always done in sRGB (see :mod:`photostyle.icc`).
         vgg_weights: path of a VGG19 state dict, ``"random"`` for untrained weights
             (benchmarks, tests), ``"original"`` or ``"torchvision"`` for those ImageNet
             weights (downloaded into the torch cache), or ``None`` for the default,
@@ -151,6 +155,7 @@ class TransferConfig:
     smooth_spatial: float = 8.0
     strength: float = 1.0
     output_size: int | None = None
+    output_profile: str = "content"
     vgg_weights: str | None = None
     device: str = "auto"
     max_pixels: int = 150_000_000
@@ -225,6 +230,7 @@ class TransferConfig:
         _check_float(self.strength, "strength", positive=False, most=1.0)
         if self.output_size is not None:
             _check_int(self.output_size, "output_size", 16, 65536)
+        _check_choice(self.output_profile, "output_profile", OUTPUT_PROFILES)
         _check_choice(self.device, "device", DEVICES)
         _check_int(self.max_pixels, "max_pixels", 1, 2**40)
         _check_choice(self.segment, "segment", SEGMENT_MODES)

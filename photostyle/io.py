@@ -22,7 +22,9 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import icc
 from .errors import InputError, OutputError
+from .icc import RGBProfile
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +42,15 @@ WRITE_FORMATS = {
 }
 
 
-def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image") -> Image.Image:
+def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image",
+               transpose: bool = True) -> Image.Image:
     """Open an image file, check its size and decode it fully, with EXIF orientation applied.
 
     Args:
         path: the file.
         max_pixels: refuse images with more than this many pixels (before decoding).
         what: what the file is for, used in error messages ("content image", "mask", ...).
+        transpose: false: only open it and check its size, neither decoded nor turned.
 
     Raises:
         InputError: missing, unreadable, not an image, truncated, empty or too large.
@@ -67,6 +71,8 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image")
                     f"the limit of {pixel_count(max_pixels)} (raise --max-pixels if the file "
                     "is trusted)"
                 )
+            if not transpose:
+                return opened
             opened.load()
             image = ImageOps.exif_transpose(opened)
     except InputError:
@@ -115,22 +121,176 @@ def pil_to_array(image: Image.Image) -> np.ndarray:
 def load_image(
     source: ImageLike, *, max_pixels: int = 150_000_000, what: str = "image"
 ) -> np.ndarray:
-    """Load an image from a path, a Pillow image or an array.
+    """Load an image from a path, a Pillow image or an array, as sRGB.
 
     Args:
         source: a file path, a ``PIL.Image``, or an array ``(H, W)``, ``(H, W, 3)`` or
             ``(H, W, 4)`` with values in [0, 1] (float) or 0-255 (uint8) / 0-65535 (uint16).
+            Files and Pillow images are colour managed: an embedded ICC profile is
+            converted to sRGB (see :func:`read_photo`); 16-bit files keep their precision.
         max_pixels: size limit for files.
         what: name used in error messages.
 
     Returns:
-        float32 array ``(H, W, 3)`` in ``[0, 1]``.
+        float32 array ``(H, W, 3)`` in ``[0, 1]``, sRGB.
     """
-    if isinstance(source, Image.Image):
-        return pil_to_array(ImageOps.exif_transpose(source))
     if isinstance(source, np.ndarray):
         return array_to_rgb(source, what=what)
-    return pil_to_array(open_image(source, max_pixels=max_pixels, what=what))
+    return read_photo(source, max_pixels=max_pixels, what=what).srgb()
+
+
+@dataclass
+class Photo:
+    """A photo as its file holds it: pixels in the file's own colour encoding.
+
+    Attributes:
+        pixels: ``(H, W, 3)`` float32 in [0, 1], upright, encoded in ``profile`` (sRGB when
+            ``profile`` is ``None``).
+        profile: the RGB profile the pixels are encoded in, or ``None`` for sRGB.
+        icc: ICC bytes to embed in an output encoded like this photo (the file's own
+            profile; ``None`` for an untagged sRGB photo).
+        bit_depth: 8 or 16 (bits per channel of the file).
+        colour: what was done about colour, in words (for reports).
+    """
+
+    pixels: np.ndarray
+    profile: RGBProfile | None = None
+    icc: bytes | None = None
+    bit_depth: int = 8
+    colour: str = "sRGB (untagged)"
+
+    def srgb(self, *, clip: bool = True) -> np.ndarray:
+        """The pixels in sRGB: ``(H, W, 3)`` float32, clipped to [0, 1] unless ``clip`` is
+        false (then extended sRGB: wide-gamut colours lie outside [0, 1])."""
+        if self.profile is None:
+            return self.pixels
+        out = np.empty(self.pixels.shape, np.float32)
+        for top in range(0, self.pixels.shape[0], CONVERT_ROWS):
+            rows = slice(top, top + CONVERT_ROWS)
+            tile = icc.convert(self.pixels[rows], self.profile, icc.srgb())
+            out[rows] = np.clip(tile, 0.0, 1.0) if clip else tile
+        return out
+
+
+#: Rows converted between colour profiles at a time (the conversion works in float64).
+CONVERT_ROWS = 256
+
+
+def read_photo(source: str | os.PathLike | Image.Image, *, max_pixels: int = 150_000_000,
+               what: str = "image") -> Photo:
+    """Read a photo at full precision, with its colour profile (see :class:`Photo`).
+
+    16-bit RGB PNG and TIFF are decoded by OpenCV (Pillow reduces them to 8 bits); every
+    other file by Pillow. The EXIF orientation is applied. An embedded profile is read with
+    :mod:`photostyle.icc`: sRGB profiles need no conversion; RGB matrix/TRC profiles are
+    kept for conversion in floating point; other profiles (CMYK, greyscale, LUT-based RGB)
+    are converted to 8-bit sRGB by littleCMS; a broken one is ignored with a warning.
+
+    Raises:
+        InputError: the file cannot be read (see :func:`open_image`).
+    """
+    if isinstance(source, Image.Image):
+        name = what
+        upright, pixels16 = ImageOps.exif_transpose(source), None
+        data = source.info.get("icc_profile") or None
+    else:
+        name = f"{what} {source}"
+        upright, pixels16 = _open_full_precision(source, max_pixels=max_pixels, what=what)
+        data = upright.info.get("icc_profile") or None
+    bit_depth = 16 if pixels16 is not None or upright.mode.startswith("I;16") else 8
+    if data is None:
+        pixels = pixels16 if pixels16 is not None else pil_to_array(upright)
+        return Photo(pixels, None, None, bit_depth)
+    try:
+        profile = icc.read_profile(data, name)
+    except icc.ProfileError as exc:  # readable, but not a matrix/TRC RGB profile
+        try:
+            flat = upright if upright.mode in ("RGB", "CMYK", "L") else Image.fromarray(
+                to_uint8(pixels16 if pixels16 is not None else pil_to_array(upright)))
+            converted = icc.littlecms_to_srgb(flat, data)
+        except Exception as err:
+            log.warning("%s: colour profile %s cannot be applied (%s); read as sRGB",
+                        name, exc, err)
+            pixels = pixels16 if pixels16 is not None else pil_to_array(upright)
+            return Photo(pixels, None, None, bit_depth, "profile not applicable, read as sRGB")
+        if bit_depth == 16:
+            log.warning("%s: %s; converted to 8-bit sRGB by littleCMS", name, exc)
+        note = f"{exc}; converted to sRGB by littleCMS (8-bit)"
+        return Photo(pil_to_array(converted), None, None, 8, note)  # type: ignore[arg-type]
+    pixels = pixels16 if pixels16 is not None else pil_to_array(upright)
+    if profile is None:
+        return Photo(pixels, None, None, bit_depth, "broken colour profile ignored, read as sRGB")
+    if profile.same_as(icc.srgb()):
+        return Photo(pixels, None, data, bit_depth, f"{profile.name} (sRGB)")
+    return Photo(pixels, profile, data, bit_depth,
+                 f"{profile.name}, converted to sRGB in floating point")
+
+
+def _open_full_precision(
+    path: str | os.PathLike, *, max_pixels: int, what: str
+) -> tuple[Image.Image, np.ndarray | None]:
+    """Open a file; for 16-bit RGB(A) PNG and TIFF also the pixels at full precision.
+
+    Returns:
+        the Pillow image (decoded; for the 16-bit files only its header and metadata are
+        used) and, for those files, ``(H, W, 3)`` float32 in [0, 1], upright.
+    """
+    image: Any = open_image(path, max_pixels=max_pixels, what=what, transpose=False)
+    rawmode = image.tile[0].args if image.tile else None
+    # the size as stored (Pillow may report a turned TIFF's size turned)
+    x0, y0, x1, y1 = image.tile[0].extents if image.tile else (0, 0, *image.size)
+    if isinstance(rawmode, tuple):
+        rawmode = rawmode[0]
+    sixteen = (image.format in ("PNG", "TIFF") and image.mode in ("RGB", "RGBA")
+               and isinstance(rawmode, str) and ";16" in rawmode)
+    if not sixteen:
+        image.close()
+        return open_image(path, max_pixels=max_pixels, what=what), None
+    import cv2
+
+    p = Path(path)
+    orientation = image.getexif().get(ORIENTATION, 1)
+    try:
+        buffer = np.fromfile(p, dtype=np.uint8)
+        if image.format == "TIFF" and orientation != 1:
+            # OpenCV's TIFF reader fails on turned 16-bit files: read it as stored
+            buffer = _tiff_upright_tag(buffer)
+        decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    except (OSError, cv2.error) as exc:
+        raise InputError(f"{what} {p}: cannot decode image ({exc})") from None
+    if (decoded is None or decoded.dtype != np.uint16 or decoded.ndim != 3
+            or decoded.shape[:2] != (y1 - y0, x1 - x0)):
+        raise InputError(f"{what} {p}: cannot decode its 16-bit pixels")
+    rgb = decoded[..., 2::-1].astype(np.float32) / 65535.0
+    if decoded.shape[2] == 4:  # alpha over white, as for every other file
+        alpha = decoded[..., 3:4].astype(np.float32) / 65535.0
+        rgb = rgb * alpha + (1.0 - alpha)
+    return image, np.ascontiguousarray(orient(rgb, orientation), dtype=np.float32)
+
+
+def _tiff_upright_tag(buffer: np.ndarray) -> np.ndarray:
+    """A copy of a TIFF file's bytes with the first directory's orientation tag set to 1."""
+    import struct
+
+    data = bytearray(buffer.tobytes())
+    endian = "<" if data[:2] == b"II" else ">"
+    (first,) = struct.unpack_from(endian + "I", data, 4)
+    (count,) = struct.unpack_from(endian + "H", data, first)
+    for i in range(count):
+        entry = first + 2 + 12 * i
+        tag, kind = struct.unpack_from(endian + "HH", data, entry)
+        if tag == ORIENTATION and kind == 3:  # SHORT, stored in the entry itself
+            struct.pack_into(endian + "H", data, entry + 8, 1)
+    return np.frombuffer(bytes(data), dtype=np.uint8)
+
+
+def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn ``(H, W, C)`` pixels upright given their EXIF orientation (1-8)."""
+    if orientation in (2, 4, 5, 7):  # mirrored: flip left-right first, then turn as 1/3/6/8
+        pixels = pixels[:, ::-1]
+        orientation = {2: 1, 4: 3, 5: 8, 7: 6}[orientation]
+    turns = {3: 2, 6: 3, 8: 1}.get(orientation, 0)  # counter-clockwise quarter turns
+    return np.rot90(pixels, turns) if turns else pixels
 
 
 def array_to_rgb(array: np.ndarray, *, what: str = "image") -> np.ndarray:
@@ -310,24 +470,85 @@ def read_metadata(path: str | os.PathLike) -> Metadata:
     return Metadata(exif_bytes, xmp if isinstance(xmp, bytes) and xmp else None)
 
 
+#: Formats that can hold 16 bits per channel (written by :func:`save_image`).
+SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")
+#: Formats with a place for an ICC profile.
+PROFILE_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP")
+
+
 def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
-               metadata: Metadata | None = None) -> Path:
+               metadata: Metadata | None = None, bit_depth: int = 8,
+               icc_profile: bytes | None = None) -> Path:
     """Write an ``(H, W, 3)`` float image in [0, 1] atomically; format from the extension.
 
     Args:
         quality: JPEG and WebP quality (1-100).
         metadata: EXIF and XMP to embed (JPEG, PNG, TIFF, WebP; BMP has no place for them).
+        bit_depth: 8, or 16 for PNG and TIFF (16-bit PNG is encoded by OpenCV, 16-bit TIFF
+            written here: Pillow writes 8-bit RGB only).
+        icc_profile: ICC bytes of the colour profile the pixels are encoded in, embedded
+            (PNG, JPEG, TIFF, WebP); ``None``: none (sRGB by convention).
 
     Raises:
-        OutputError: unknown extension or the file cannot be written.
+        OutputError: unknown extension, a format without 16 bits or a colour profile asked
+            for one, or the file cannot be written.
     """
     p = check_image_extension(path)
     fmt = WRITE_FORMATS[p.suffix.lower()]
-    pil = Image.fromarray(to_uint8(image))
+    if icc_profile and fmt not in PROFILE_FORMATS and _is_srgb(icc_profile):
+        icc_profile = None  # sRGB is what an untagged file means
+    check_format(p, bit_depth, icc_profile)
+    try:
+        if bit_depth == 16:
+            pixels = (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+            data = (_png16(pixels, metadata, icc_profile) if fmt == "PNG"
+                    else _tiff16(pixels, metadata, icc_profile))
+            with atomic_write(p) as handle:
+                handle.write(data)
+            return p
+        pil = Image.fromarray(to_uint8(image))
+        kwargs = _pillow_metadata(fmt, metadata)
+        if fmt in ("JPEG", "WEBP"):
+            kwargs["quality"] = quality
+        if icc_profile:
+            kwargs["icc_profile"] = icc_profile
+        with atomic_write(p) as handle:
+            pil.save(handle, format=fmt, **kwargs)
+    except OSError as exc:
+        raise OutputError(f"output {p}: cannot write ({exc})") from None
+    return p
+
+
+def _is_srgb(data: bytes) -> bool:
+    try:
+        return icc.parse_rgb_profile(data).same_as(icc.srgb())
+    except icc.ProfileError:
+        return False
+
+
+def check_format(path: Path, bit_depth: int, icc_profile: bytes | None) -> None:
+    """Refuse a bit depth or a colour profile the file's format cannot hold.
+
+    Raises:
+        OutputError: naming the file and what to do.
+    """
+    fmt = WRITE_FORMATS.get(path.suffix.lower())
+    if bit_depth not in (8, 16):
+        raise OutputError(f"output {path}: bit depth must be 8 or 16, got {bit_depth}")
+    if bit_depth == 16 and fmt not in SIXTEEN_BIT_FORMATS:
+        raise OutputError(f"output {path}: {fmt} holds 8 bits per channel only; write a .png "
+                          "or .tif for 16 bits, or use --bit-depth 8")
+    if icc_profile and fmt not in PROFILE_FORMATS:
+        raise OutputError(f"output {path}: {fmt} has no place for a colour profile; write "
+                          "PNG, JPEG, TIFF or WebP, or use --output-profile srgb")
+
+
+def _pillow_metadata(fmt: str, metadata: Metadata | None) -> dict[str, Any]:
+    """Pillow ``save`` arguments that embed ``metadata`` in a file of format ``fmt``."""
     kwargs: dict[str, Any] = {}
-    if fmt in ("JPEG", "WEBP"):
-        kwargs["quality"] = quality
-    if metadata and fmt == "TIFF":
+    if not metadata or fmt == "BMP":
+        return kwargs
+    if fmt == "TIFF":
         # TIFF keeps EXIF in its own tags and XMP in tag 700 of the same directory
         tags = Image.Exif()
         if metadata.exif:
@@ -335,24 +556,88 @@ def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
         if metadata.xmp:
             tags[XMP_TAG] = metadata.xmp
         kwargs["exif"] = tags
-    elif metadata and fmt != "BMP":
-        if metadata.exif:
-            kwargs["exif"] = metadata.exif
-        if metadata.xmp:
-            if fmt == "PNG":
-                from PIL.PngImagePlugin import PngInfo
+        return kwargs
+    if metadata.exif:
+        kwargs["exif"] = metadata.exif
+    if metadata.xmp:
+        if fmt == "PNG":
+            from PIL.PngImagePlugin import PngInfo
 
-                info = PngInfo()
-                info.add_itxt(PNG_XMP_KEY, metadata.xmp.decode("utf-8", "replace"))
-                kwargs["pnginfo"] = info
-            else:
-                kwargs["xmp"] = metadata.xmp
-    try:
-        with atomic_write(p) as handle:
-            pil.save(handle, format=fmt, **kwargs)
-    except OSError as exc:
-        raise OutputError(f"output {p}: cannot write ({exc})") from None
-    return p
+            info = PngInfo()
+            info.add_itxt(PNG_XMP_KEY, metadata.xmp.decode("utf-8", "replace"))
+            kwargs["pnginfo"] = info
+        else:
+            kwargs["xmp"] = metadata.xmp
+    return kwargs
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(
+        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _png16(pixels: np.ndarray, metadata: Metadata | None, icc_profile: bytes | None) -> bytes:
+    """A 16-bit RGB PNG of ``(H, W, 3)`` uint16 pixels, with the profile (``iCCP``), EXIF
+    (``eXIf``) and XMP (``iTXt``) chunks placed after the header."""
+    import zlib
+
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(pixels[..., ::-1]))
+    if not ok:
+        raise OSError("OpenCV could not encode the 16-bit PNG")
+    data = encoded.tobytes()
+    chunks = b""
+    if icc_profile:
+        chunks += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile))
+    if metadata and metadata.exif:
+        exif = metadata.exif[6:] if metadata.exif.startswith(b"Exif\0\0") else metadata.exif
+        chunks += _png_chunk(b"eXIf", exif)
+    if metadata and metadata.xmp:
+        chunks += _png_chunk(b"iTXt", PNG_XMP_KEY.encode() + b"\0\0\0\0\0" + metadata.xmp)
+    header_end = 8 + 25  # signature, then IHDR (4 length + 4 type + 13 data + 4 CRC)
+    return data[:header_end] + chunks + data[header_end:]
+
+
+#: Rows per strip of the 16-bit TIFFs written here (each strip deflate-compressed).
+TIFF_ROWS_PER_STRIP = 64
+
+
+def _tiff16(pixels: np.ndarray, metadata: Metadata | None, icc_profile: bytes | None) -> bytes:
+    """A 16-bit RGB TIFF (deflate strips) of ``(H, W, 3)`` uint16 pixels, with the EXIF
+    (its own sub-directories for EXIF and GPS, as Pillow lays them out), XMP and ICC."""
+    import zlib
+
+    tags = Image.Exif()
+    if metadata and metadata.exif:
+        tags.load(metadata.exif)
+    for tag in STRUCTURE_TAGS & set(tags):
+        del tags[tag]
+    big_endian = tags.endian != "<"  # Pillow writes "MM" unless the EXIF was "II"
+    h, w = pixels.shape[:2]
+    data = pixels.astype(">u2" if big_endian else "<u2", copy=False)
+    strips = [zlib.compress(np.ascontiguousarray(data[top : top + TIFF_ROWS_PER_STRIP]).tobytes(),
+                            6) for top in range(0, h, TIFF_ROWS_PER_STRIP)]
+    tags[256], tags[257] = w, h
+    tags[258] = (16, 16, 16)
+    tags[259] = 8  # deflate
+    tags[262] = 2  # RGB
+    tags[277] = 3
+    tags[278] = TIFF_ROWS_PER_STRIP
+    tags[279] = tuple(len(s) for s in strips)
+    tags[284] = 1
+    if metadata and metadata.xmp:
+        tags[XMP_TAG] = metadata.xmp
+    if icc_profile:
+        tags[34675] = icc_profile
+    # Pillow writes StripOffsets relative to the end of the directories it lays out (it
+    # expects the pixels to follow them), which is where they go
+    tags[273] = tuple(int(n) for n in np.cumsum([0] + [len(s) for s in strips[:-1]]))
+    head = tags.tobytes()[6:]  # without Exif\0\0: a TIFF header and its directories
+    return head + b"".join(strips)
 
 
 def save_json(data: Any, path: str | os.PathLike) -> Path:

@@ -22,18 +22,30 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import losses
+from . import icc, losses
 from .colour import region_colour_transfer
 from .config import TransferConfig
 from .errors import ConfigError
 from .features import VGGFeatures, load_extractor
+from .icc import Encoding, RGBProfile
 from .interrupts import deferred_interrupts
-from .io import ImageLike, Metadata, fit_long_side, load_image, resize, save_image
+from .io import (
+    ImageLike,
+    Metadata,
+    Photo,
+    array_to_rgb,
+    fit_long_side,
+    load_image,
+    read_photo,
+    resize,
+    save_image,
+)
 from .masks import LabelMap, MaskSet, align_labels, layer_masks, load_mask_pair
 from .matting import MattingTerm
 from .optimize import LevelOutcome, optimise_level
 from .report import Timer, versions
-from .smooth import blend, finish
+from .smooth import affine_coefficients, render, render_plain
+from .transforms import Look, pixel_digest
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +71,37 @@ class TransferResult:
     report: dict[str, Any] = field(default_factory=dict)
     status: str = "completed"
     message: str = ""
+    profile: RGBProfile | None = None
+    icc_profile: bytes | None = None
+    bit_depth: int = 8
+    look: Look | None = None
 
     def save(self, path: str | os.PathLike, *, quality: int = 95,
-             metadata: Metadata | None = None) -> Path:
-        """Write the image atomically (format from the extension; ``quality`` for JPEG and
-        WebP; ``metadata``: EXIF and XMP to embed, see :func:`photostyle.io.read_metadata`)."""
-        return save_image(self.image, path, quality=quality, metadata=metadata)
+             metadata: Metadata | None = None, bit_depth: int | None = None) -> Path:
+        """Write the image atomically, with its colour profile embedded.
+
+        Args:
+            path: format from the extension.
+            quality: JPEG and WebP quality.
+            metadata: EXIF and XMP to embed (see :func:`photostyle.io.read_metadata`).
+            bit_depth: 8 or 16; ``None``: the content's (16 for a 16-bit content written
+                as PNG or TIFF), else 8.
+        """
+        depth = bit_depth or default_bit_depth(path, self.bit_depth)
+        return save_image(self.image, path, quality=quality, metadata=metadata,
+                          bit_depth=depth, icc_profile=self.icc_profile)
+
+    def srgb(self) -> np.ndarray:
+        """The image in sRGB (for display and measures): ``(H, W, 3)`` float32 in [0, 1]."""
+        return Photo(self.image, self.profile).srgb()
+
+
+def default_bit_depth(path: str | os.PathLike, content_bits: int) -> int:
+    """16 when the content has 16 bits and ``path``'s format holds them, else 8."""
+    from .io import SIXTEEN_BIT_FORMATS, WRITE_FORMATS
+
+    fmt = WRITE_FORMATS.get(Path(path).suffix.lower())
+    return 16 if content_bits == 16 and fmt in SIXTEEN_BIT_FORMATS else 8
 
 
 def resolve_device(name: str) -> torch.device:
@@ -248,7 +285,9 @@ def transfer(
 
     Args:
         content, style: file paths, PIL images, or arrays ``(H, W, 3)`` (see
-            :func:`photostyle.io.load_image`).
+            :func:`photostyle.io.load_image`). Files are colour managed: the work is done in
+            sRGB and the result encoded in the content's own profile (or sRGB, see
+            ``config.output_profile``); 16-bit files keep their precision.
         config: settings (defaults: :class:`TransferConfig`); ``overrides`` replace fields,
             e.g. ``transfer(c, s, size=256, matting_weight=0)``.
         content_mask, style_mask: mask files, arrays or :class:`LabelMap`; both or neither.
@@ -272,8 +311,10 @@ def transfer(
     generator = torch.Generator().manual_seed(config.seed)
 
     with timer.stage("load"):
-        content_full = load_image(content, max_pixels=config.max_pixels, what="content image")
+        photo = read_content(content, config.max_pixels)
+        content_full = photo.srgb()
         style_full = load_image(style, max_pixels=config.max_pixels, what="style image")
+    target, encoding, icc_out = _output_encoding(photo, config)
     with timer.stage("masks"):
         masks = _read_masks(content_mask, style_mask, content_full.shape[:2],
                             style_full.shape[:2], config, (content_full, style_full), cache,
@@ -330,14 +371,21 @@ def transfer(
 
     assert x is not None
     working = _to_array(x)
-    content_out = content_full
+    content_out = photo.pixels  # in the content's own encoding
+    look: Look | None = None
     try:
         with timer.stage("smooth"):
-            if (out_h, out_w) != content_full.shape[:2]:
-                content_out = resize(content_full, (out_h, out_w))
-            final = finish(content_work, working, content_out, config.smooth,
-                           config.smooth_radius, config.smooth_eps, config.smooth_sigma,
-                           config.smooth_spatial, config.strength)
+            if (out_h, out_w) != content_out.shape[:2]:
+                content_out = resize(photo.pixels, (out_h, out_w))
+            method = config.smooth
+            a, b = affine_coefficients(content_work, working, method, config.smooth_radius,
+                                       config.smooth_eps, config.smooth_sigma,
+                                       config.smooth_spatial)
+            look = Look(a, b, _look_info(content, content_full, config))
+            if method == "none":
+                final = render_plain(working, content_out, config.strength, encoding)
+            else:
+                final = render(a, b, content_out, config.strength, encoding)
     except KeyboardInterrupt:
         # A result exists: never throw it away. The quickest path to the output size is
         # the optimised image itself, resized; further interrupts wait until it is done.
@@ -346,19 +394,100 @@ def transfer(
             status = "interrupted"
             message = ("interrupted while smoothing: the optimised image is kept without "
                        "smoothing (resized to the output size)")
-            final = working.copy() if working.shape[:2] == (out_h, out_w) else resize(
-                working, (out_h, out_w))
-            if config.strength != 1.0:
-                if content_out.shape[:2] != (out_h, out_w):
-                    content_out = resize(content_full, (out_h, out_w))
-                final = blend(content_out, final, config.strength)
+            look = None
+            if content_out.shape[:2] != (out_h, out_w):
+                content_out = resize(photo.pixels, (out_h, out_w))
+            final = render_plain(working, content_out, config.strength, encoding)
     with deferred_interrupts() as late:
         report = _run_report(content, style, content_full, style_full, (out_h, out_w), working,
                              config, device, extractor, masks, level_reports, timer)
     if late.received is not None and status == "completed":
         status, message = "interrupted", "interrupted after the result was finished"
     report["status"], report["message"] = status, message
-    return TransferResult(final, working, report, status, message)
+    report["colour"] = _colour_report(photo, target, icc_out)
+    return TransferResult(final, working, report, status, message, target, icc_out,
+                          photo.bit_depth, look)
+
+
+def _output_encoding(photo: Photo, config: TransferConfig
+                     ) -> tuple[RGBProfile | None, Encoding | None, bytes | None]:
+    """The output's profile (``None``: sRGB), the encoding from the content to it, and the
+    ICC bytes to embed (tagged in, tagged out: an untagged content gives an untagged
+    output)."""
+    target = photo.profile if config.output_profile == "content" else None
+    encoding = Encoding(photo.profile, target) if photo.profile is not None else None
+    icc_out = photo.icc if config.output_profile == "content" else (
+        icc.srgb().data if photo.icc else None)
+    return target, encoding, icc_out
+
+
+def _colour_report(photo: Photo, target: RGBProfile | None, icc_out: bytes | None
+                   ) -> dict[str, Any]:
+    return {"content": photo.colour, "content_bit_depth": photo.bit_depth,
+            "output_profile": (target.name if target is not None else "sRGB")
+            + ("" if icc_out else " (untagged)")}
+
+
+def apply_look(look: Look, content: ImageLike, config: TransferConfig | None = None,
+               **overrides: Any) -> TransferResult:
+    """Render a saved look on its content: no network, no optimisation.
+
+    Args:
+        look: the transforms (:meth:`photostyle.transforms.Look.load`).
+        content: the content photo (a file path, PIL image or array).
+        config: only ``strength``, ``output_size``, ``output_profile`` and ``max_pixels``
+            are used; ``overrides`` replace fields.
+
+    Returns:
+        A :class:`TransferResult` whose ``working_image`` is the content at the transforms'
+        size and whose report records the look's making and this rendering.
+
+    Raises:
+        InputError: the content cannot be read, or its shape does not match the look's.
+    """
+    config = (config or TransferConfig()).replace(**overrides) if overrides else (
+        config or TransferConfig())
+    timer = Timer()
+    with timer.stage("load"):
+        photo = read_content(content, config.max_pixels)
+        content_full = photo.srgb()
+    look.check_content(content_full, _describe(content))
+    out_h, out_w = content_full.shape[:2]
+    if config.output_size is not None:
+        out_h, out_w = fit_long_side(out_h, out_w, config.output_size)
+    _check_output_size((out_h, out_w), config.max_pixels)
+    target, encoding, icc_out = _output_encoding(photo, config)
+    with timer.stage("render"):
+        content_out = photo.pixels if (out_h, out_w) == photo.pixels.shape[:2] else resize(
+            photo.pixels, (out_h, out_w))
+        final = render(look.a, look.b, content_out, config.strength, encoding)
+    report = {"status": "completed", "message": "",
+              "inputs": {"content": _describe(content),
+                         "content_size": list(content_full.shape[:2]),
+                         "output_size": [out_h, out_w]},
+              "look": {k: v for k, v in look.info.items() if k != "settings"},
+              "look_settings": look.info.get("settings", {}),
+              "strength": config.strength, "colour": _colour_report(photo, target, icc_out),
+              "timings": timer.as_dict(), "versions": versions()}
+    working = resize(content_full, look.a.shape[:2])
+    return TransferResult(final, working, report, "completed", "", target, icc_out,
+                          photo.bit_depth, look)
+
+
+def read_content(content: ImageLike, max_pixels: int) -> Photo:
+    """The content as a :class:`~photostyle.io.Photo` (pixels in its own encoding)."""
+    if isinstance(content, np.ndarray):
+        return Photo(array_to_rgb(content, what="content image"),
+                     bit_depth=16 if content.dtype == np.uint16 else 8)
+    return read_photo(content, max_pixels=max_pixels, what="content image")
+
+
+def _look_info(content: ImageLike, content_full: np.ndarray, config: TransferConfig
+               ) -> dict[str, Any]:
+    """What a saved :class:`~photostyle.transforms.Look` records about its making."""
+    return {"content": _describe(content), "content_size": list(content_full.shape[:2]),
+            "content_digest": pixel_digest(content_full), "smooth": config.smooth,
+            "settings": config.to_dict()}
 
 
 def _run_report(

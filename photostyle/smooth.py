@@ -27,10 +27,12 @@ import logging
 import cv2
 import numpy as np
 
+from .icc import Encoding
+
 log = logging.getLogger(__name__)
 
 #: Output rows processed at a time when applying coefficients at full resolution.
-TILE_ROWS = 512
+TILE_ROWS = 256
 
 
 def box_filter(x: np.ndarray, radius: int) -> np.ndarray:
@@ -148,24 +150,35 @@ def smooth_coefficients(
     return smoothed[..., : 3 * k].reshape(h, w, k, 3), smoothed[..., 3 * k :]
 
 
-def apply_coefficients(a: np.ndarray, b: np.ndarray, content: np.ndarray) -> np.ndarray:
+def apply_coefficients(a: np.ndarray, b: np.ndarray, content: np.ndarray,
+                       encoding: Encoding | None = None) -> np.ndarray:
     """``A content + b`` per pixel; coefficients are upsampled to the content's size.
 
     Args:
         a: ``(h, w, K, 3)``; b: ``(h, w, K)`` coefficients at the working size.
-        content: ``(H, W, 3)`` content at the output size (any size).
+        content: ``(H, W, 3)`` content at the output size (any size), in sRGB, or in
+            ``encoding.source``'s profile.
+        encoding: colour profiles of the content and of the output (see
+            :class:`photostyle.icc.Encoding`); ``None``: both sRGB. The transforms act on
+            the content in (extended) sRGB; the result is encoded in the output's profile.
 
     Returns:
-        ``(H, W, K)`` float32 clipped to [0, 1]; processed in row tiles so that memory
-        stays a small multiple of the output image.
+        ``(H, W, K)`` float32 clipped to [0, 1], in the output's encoding; processed in row
+        tiles so that memory stays a small multiple of the output image. The sum is taken
+        as ``content + (A - I) content + b`` in float64, so that wherever the transforms
+        are the identity the content comes back exactly, wide-gamut colours and 16-bit
+        precision included.
     """
     h, w, k, _ = a.shape
     big_h, big_w = content.shape[:2]
-    coeffs = np.concatenate([a.reshape(h, w, 3 * k), b], axis=2).astype(np.float32)
+    change = a - np.eye(k, 3, dtype=a.dtype)
+    coeffs = np.concatenate([change.reshape(h, w, 3 * k), b], axis=2).astype(np.float32)
     out = np.empty((big_h, big_w, k), dtype=np.float32)
     if (big_h, big_w) == (h, w):
-        _apply_tile(coeffs, content, out, k)
-        return np.clip(out, 0.0, 1.0, out=out)
+        for top in range(0, big_h, TILE_ROWS):
+            rows = slice(top, top + TILE_ROWS)
+            _apply_tile(coeffs[rows], content[rows], out[rows], k, encoding)
+        return out
     # Bilinear sampling positions (pixel centres aligned), computed once per axis.
     ys = np.clip((np.arange(big_h) + 0.5) * h / big_h - 0.5, 0, h - 1).astype(np.float32)
     xs = np.clip((np.arange(big_w) + 0.5) * w / big_w - 0.5, 0, w - 1).astype(np.float32)
@@ -182,16 +195,26 @@ def apply_coefficients(a: np.ndarray, b: np.ndarray, content: np.ndarray) -> np.
             for g in channel_groups
         ]
         tile = np.concatenate(parts, axis=2)
-        _apply_tile(tile, content[top:bottom], out[top:bottom], k)
-    return np.clip(out, 0.0, 1.0, out=out)
+        _apply_tile(tile, content[top:bottom], out[top:bottom], k, encoding)
+    return out
 
 
-def _apply_tile(coeffs: np.ndarray, content: np.ndarray, out: np.ndarray, k: int) -> None:
-    c = content.astype(np.float32, copy=False)
+def _apply_tile(coeffs: np.ndarray, content: np.ndarray, out: np.ndarray, k: int,
+                encoding: Encoding | None) -> None:
+    """``out = encode(c + (A - I) c + b)`` with ``c = decode(content)``, clipped; ``coeffs``
+    holds ``A - I`` (``3k`` maps) then ``b`` (``k``)."""
+    c = content.astype(np.float64) if encoding is None else encoding.decode(content)
+    result = np.empty((*c.shape[:2], k), np.float64)
     for ch in range(k):
         base = 3 * ch
-        out[..., ch] = (coeffs[..., base] * c[..., 0] + coeffs[..., base + 1] * c[..., 1]
-                        + coeffs[..., base + 2] * c[..., 2] + coeffs[..., 3 * k + ch])
+        result[..., ch] = (coeffs[..., base] * c[..., 0] + coeffs[..., base + 1] * c[..., 1]
+                           + coeffs[..., base + 2] * c[..., 2] + coeffs[..., 3 * k + ch])
+        if ch < 3:
+            result[..., ch] += c[..., ch]
+    if encoding is not None:
+        result = encoding.encode(result)
+    np.clip(result, 0.0, 1.0, out=result)
+    out[...] = result
 
 
 def affine_coefficients(
@@ -230,35 +253,60 @@ def finish(
     sigma: float = 0.1,
     spatial: float = 8.0,
     strength: float = 1.0,
+    encoding: Encoding | None = None,
 ) -> np.ndarray:
     """Smooth the optimised image and produce it at the output resolution.
 
     Args:
-        content_work: ``(h, w, 3)`` content at the working size.
-        stylised: ``(h, w, 3)`` optimised image.
-        content_out: ``(H, W, 3)`` content at the output size.
+        content_work: ``(h, w, 3)`` content at the working size (sRGB).
+        stylised: ``(h, w, 3)`` optimised image (sRGB).
+        content_out: ``(H, W, 3)`` content at the output size, in ``encoding.source``'s
+            profile (sRGB without ``encoding``).
         method: ``"local-affine"``, ``"guided"`` or ``"none"``.
         strength: in [0, 1]: the transforms are scaled towards the identity
             (:func:`scale_towards_identity`); with ``"none"``, the output is blended with the
             content.
+        encoding: the content's and the output's colour profiles (``None``: sRGB).
 
     Returns:
-        ``(H, W, 3)`` float32 in [0, 1]. With ``"none"`` the optimised image is returned
-        as it is, resized (bicubic) if the output size differs. Strength 0 returns
-        ``content_out`` itself (as float32).
+        ``(H, W, 3)`` float32 in [0, 1], in the output's encoding. With ``"none"`` the
+        optimised image is returned as it is, resized (bicubic) if the output size
+        differs. Strength 0 returns the content (re-encoded in the output's profile).
     """
     if method == "none":
-        if content_out.shape[:2] == stylised.shape[:2]:
-            out = stylised.astype(np.float32, copy=True)
-        else:
-            from .io import resize
-
-            out = resize(stylised.astype(np.float32), content_out.shape[:2])
-        return blend(content_out, out, strength)
+        return render_plain(stylised, content_out, strength, encoding)
     a, b = affine_coefficients(content_work, stylised, method, radius, eps, sigma, spatial)
+    return render(a, b, content_out, strength, encoding)
+
+
+def render(a: np.ndarray, b: np.ndarray, content_out: np.ndarray, strength: float = 1.0,
+           encoding: Encoding | None = None) -> np.ndarray:
+    """The look at any strength and size: :func:`apply_coefficients` of the transforms
+    ``a`` ``(h, w, 3, 3)``, ``b`` ``(h, w, 3)`` scaled by :func:`scale_towards_identity`."""
     if strength != 1.0:
         a, b = scale_towards_identity(a, b, strength)
-    return apply_coefficients(a, b, content_out)
+    return apply_coefficients(a, b, content_out, encoding)
+
+
+def render_plain(stylised: np.ndarray, content_out: np.ndarray, strength: float = 1.0,
+                 encoding: Encoding | None = None) -> np.ndarray:
+    """The optimised image ``(h, w, 3)`` (sRGB) itself at the output size, blended with the
+    content ``(H, W, 3)`` at ``strength`` and encoded like :func:`render`'s output."""
+    if content_out.shape[:2] == stylised.shape[:2]:
+        out = stylised.astype(np.float32, copy=True)
+    else:
+        from .io import resize
+
+        out = resize(stylised.astype(np.float32), content_out.shape[:2])
+    if encoding is None:
+        return blend(content_out, out, strength)
+    result = np.empty(content_out.shape, np.float32)
+    for top in range(0, out.shape[0], TILE_ROWS):
+        rows = slice(top, top + TILE_ROWS)
+        c = encoding.decode(content_out[rows])
+        mixed = encoding.encode(c + strength * (out[rows] - c))
+        result[rows] = np.clip(mixed, 0.0, 1.0)
+    return result
 
 
 def blend(content: np.ndarray, result: np.ndarray, strength: float) -> np.ndarray:

@@ -1,0 +1,152 @@
+"""A finished look, saved: the local affine colour transforms of a transfer.
+
+A transfer ends by expressing its result as per-pixel affine colour transforms of the
+content (:mod:`photostyle.smooth`). Those few maps, at the working size, are the whole look:
+saved beside the output, they re-render it on the content at any strength and size in about
+a second, without optimising again (``photostyle apply``). The file is a compressed NumPy
+archive (no pickled objects), ``OUT.png.transforms.npz``:
+
+* ``a``: ``(h, w, 3, 3)`` float32, ``b``: ``(h, w, 3)`` float32 (``out = A content + b``, on
+  the content in sRGB; output channel first);
+* ``info``: UTF-8 JSON (format name and version, the content it was made for: file name, size
+  and a digest of its pixels, the smoothing and the transfer's settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, OutputError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "photostyle-transforms"
+VERSION = 1
+#: Largest transform maps read back (pixels of the working size): far above any working size.
+MAX_WORKING_PIXELS = 16_000_000
+
+
+def pixel_digest(pixels: np.ndarray) -> str:
+    """A short digest of an image's pixels (to recognise the content a look was made for)."""
+    digest = hashlib.blake2b(np.ascontiguousarray(pixels, dtype=np.float32).tobytes(),
+                             digest_size=12)
+    digest.update(str(pixels.shape).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class Look:
+    """Local affine colour transforms of a content photo (see the module's docstring).
+
+    Attributes:
+        a: ``(h, w, 3, 3)`` float32; b: ``(h, w, 3)`` float32.
+        info: JSON-ready description (``content_size`` ``[H, W]``, ``content_digest``,
+            ``smooth``, ``settings`` ...).
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the archive atomically.
+
+        Raises:
+            OutputError: the file cannot be written.
+        """
+        from .io import _json_default, atomic_write
+
+        p = Path(path)
+        info = {"format": FORMAT, "version": VERSION, **self.info}
+        text = json.dumps(info, default=_json_default).encode("utf-8")
+        try:
+            with atomic_write(p) as handle:
+                np.savez_compressed(handle, a=self.a.astype(np.float32),
+                                    b=self.b.astype(np.float32),
+                                    info=np.frombuffer(text, dtype=np.uint8))
+        except OSError as exc:
+            raise OutputError(f"transforms {p}: cannot write ({exc})") from None
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Look:
+        """Read an archive written by :meth:`save` (no pickles are loaded).
+
+        Raises:
+            InputError: missing, not such an archive, or arrays of the wrong shape.
+        """
+        from .paths import check_input_file
+
+        p = check_input_file(path, "transforms file")
+        what = f"transforms file {p}"
+        try:
+            with np.load(p, allow_pickle=False) as archive:
+                names = set(archive.files)
+                if not {"a", "b", "info"} <= names:
+                    raise InputError(f"{what}: not a photostyle transforms file (it holds "
+                                     f"{', '.join(sorted(names)) or 'nothing'})")
+                info_bytes = archive["info"]
+                a_shape = _header_shape(archive, "a")
+                if len(a_shape) == 4 and a_shape[0] * a_shape[1] > MAX_WORKING_PIXELS:
+                    raise InputError(f"{what}: transform maps of {a_shape[1]}x{a_shape[0]} px "
+                                     "are far larger than any working size")
+                a, b = archive["a"], archive["b"]
+        except InputError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+            raise InputError(f"{what}: not a photostyle transforms file ({exc})") from None
+        try:
+            info = json.loads(bytes(np.asarray(info_bytes, dtype=np.uint8)).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"{what}: its description is not JSON ({exc})") from None
+        if not isinstance(info, dict) or info.get("format") != FORMAT:
+            raise InputError(f"{what}: not a photostyle transforms file")
+        if info.get("version") != VERSION:
+            raise InputError(f"{what}: format version {info.get('version')} (this photostyle "
+                             f"reads version {VERSION}); re-run the transfer")
+        if (a.ndim != 4 or a.shape[2:] != (3, 3) or b.shape != a.shape[:3]
+                or a.dtype != np.float32 or b.dtype != np.float32 or min(a.shape[:2]) < 1):
+            raise InputError(f"{what}: transform maps of shapes {a.shape} and {b.shape}; "
+                             "expected (h, w, 3, 3) and (h, w, 3) float32")
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            raise InputError(f"{what}: transform maps contain NaN or Inf")
+        return cls(a, b, info)
+
+    def check_content(self, pixels: np.ndarray, source: str) -> None:
+        """Warn when ``pixels`` (the content to render on, ``(H, W, 3)`` sRGB) are not the
+        photo the look was made for; refuse a very different shape.
+
+        Raises:
+            InputError: the content's aspect ratio differs from the transforms' by over 2 %.
+        """
+        h, w = self.a.shape[:2]
+        ch, cw = pixels.shape[:2]
+        if abs((cw / ch) / (w / h) - 1.0) > 0.02:
+            raise InputError(f"content image {source}: {cw}x{ch} px, but the transforms were "
+                             f"made for a {w}:{h} photo (aspect ratios differ)")
+        digest = self.info.get("content_digest")
+        if digest and digest != pixel_digest(pixels):
+            log.warning("%s is not the photo these transforms were made for (%s); the look "
+                        "is applied position by position anyway", source,
+                        self.info.get("content", "unknown"))
+
+
+def _header_shape(archive: Any, name: str) -> tuple[int, ...]:
+    """The shape of an array in an ``.npz`` archive, read from its header (not its data)."""
+    from numpy.lib import format as npy_format
+
+    with archive.zip.open(f"{name}.npy") as handle:
+        version = npy_format.read_magic(handle)
+        read = (npy_format.read_array_header_1_0 if version == (1, 0)
+                else npy_format.read_array_header_2_0)
+        shape, _, _ = read(handle)
+    return tuple(shape)

@@ -43,6 +43,7 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
         DEFAULT_COARSE_ITERATIONS,
         DEFAULT_ITERATIONS,
         OUTPUT_PROFILES,
+        PRESETS,
         TransferConfig,
     )
 
@@ -151,6 +152,14 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     msk.add_argument("--mask-tolerance", type=int, default=d.mask_tolerance)
     p.add_argument("--max-pixels", type=int, default=d.max_pixels,
                    help="largest image opened (width x height)")
+    p.add_argument("--preset", choices=tuple(PRESETS), default="default",
+                   help="a named set of settings, which the options given override: preview "
+                   "(no VGG19, no optimisation: the per-region colour transfer made locally "
+                   "affine, a 700-px photo in about a second), default, quality (512-px "
+                   "working size), paper (the paper's layers, weights and 1000 iterations), "
+                   "artistic (plain Gatys et al.: no masks, no photorealism term, no "
+                   "smoothing). The defaults shown are the default preset's")
+    _defaults_to_help(p)
 
 
 def _add_output_args(group: Any) -> None:
@@ -270,31 +279,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
-    """Build a validated TransferConfig from parsed arguments."""
-    from .config import TransferConfig
+#: ``transfer`` options that are settings (argparse destination -> TransferConfig field).
+#: Their parser defaults are ``None`` ("not given"): a preset fills what is not given.
+ARG_FIELDS = {
+    "size": "size", "scales": "scales", "iterations": "iterations", "optimizer": "optimizer",
+    "lr": "lr", "patience": "patience", "lbfgs_restart": "lbfgs_restart", "bounds": "bounds",
+    "precondition": "precondition_levels", "precondition_boost": "precondition_boost",
+    "init": "init", "seed": "seed", "content_layer": "content_layer",
+    "style_layers": "style_layers", "content_weight": "content_weight",
+    "style_weight": "style_weight", "tv_weight": "tv_weight", "flat_weight": "flat_weight",
+    "matting_weight": "matting_weight", "smooth": "smooth", "smooth_radius": "smooth_radius",
+    "smooth_eps": "smooth_eps", "smooth_sigma": "smooth_sigma",
+    "smooth_spatial": "smooth_spatial", "strength": "strength", "output_size": "output_size",
+    "output_profile": "output_profile", "vgg_weights": "vgg_weights", "device": "device",
+    "max_pixels": "max_pixels", "orphan_policy": "orphan_policy",
+    "min_label_fraction": "min_label_fraction", "mask_tolerance": "mask_tolerance",
+    "save_every": "save_every", "segment": "segment", "seg_model": "seg_model",
+}
 
-    lr = args.lr if args.lr is not None else (0.02 if args.optimizer == "adam" else 1.0)
-    return TransferConfig(
-        size=args.size, scales=args.scales, iterations=args.iterations,
-        optimizer=args.optimizer, lr=lr, patience=args.patience,
-        lbfgs_restart=args.lbfgs_restart, bounds=args.bounds,
-        precondition_levels=args.precondition, precondition_boost=args.precondition_boost,
-        init=args.init,
-        seed=args.seed,
-        content_layer=args.content_layer, style_layers=args.style_layers,
-        content_weight=args.content_weight, style_weight=args.style_weight,
-        tv_weight=args.tv_weight, flat_weight=args.flat_weight,
-        matting_weight=args.matting_weight,
-        smooth=args.smooth, smooth_radius=args.smooth_radius, smooth_eps=args.smooth_eps,
-        smooth_sigma=args.smooth_sigma, smooth_spatial=args.smooth_spatial,
-        strength=args.strength, output_size=args.output_size,
-        output_profile=args.output_profile,
-        vgg_weights=args.vgg_weights, device=args.device, max_pixels=args.max_pixels,
-        orphan_policy=args.orphan_policy, min_label_fraction=args.min_label_fraction,
-        mask_tolerance=args.mask_tolerance, save_every=args.save_every,
-        segment=args.segment, seg_model=args.seg_model,
-    )
+
+def _defaults_to_help(parser: argparse.ArgumentParser) -> None:
+    """Move the defaults of the setting options into their help text and make the parser's
+    default ``None``, so that what the user gave can be told from what they did not."""
+    for action in parser._actions:
+        if action.dest not in ARG_FIELDS:
+            continue
+        default, action.default = action.default, None
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        shown = shown.replace("%", "%%")
+        if action.help and "%(default)s" in action.help:
+            action.help = action.help.replace("%(default)s", shown)
+        elif default is not None and action.help != argparse.SUPPRESS:
+            action.help = f"{action.help} (default {shown})" if action.help else (
+                f"default {shown}")
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """A validated TransferConfig: ``--preset``'s settings, then every option given."""
+    from .config import preset_config
+
+    given = {field: getattr(args, dest) for dest, field in ARG_FIELDS.items()
+             if getattr(args, dest, None) is not None}
+    config = preset_config(getattr(args, "preset", None) or "default", **given)
+    if "lr" not in given and config.optimizer == "adam":
+        config = config.replace(lr=0.02)
+    return config
 
 
 class _Progress:
@@ -413,7 +442,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         writes.append(("comparison image", compare_path(output)))
     if args.save_transforms:
         writes.append(("transforms file", transforms_path(output)))
-    snapshots = snapshot_folder(output) if args.save_every else None
+    snapshots = snapshot_folder(output) if config.save_every else None
     folders = [Folder("snapshot folder", snapshots, "level*-*.png")] if snapshots else []
     check_writes(writes, reads, folders)
     progress = _Progress(enabled=not args.quiet)
@@ -428,6 +457,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     with deferred_interrupts() as late:
         written = _save_result(result, output, args, args.content)
         result.report["output"] = str(output)
+        result.report["preset"] = args.preset
         result.report["output_file"] = written
         result.report["metadata"] = written["metadata"]
         if args.save_transforms and result.look is not None:

@@ -104,6 +104,8 @@ class TransferConfig:
             ``smooth="none"`` the optimised image is blended with the content instead.
         output_size: long side of the written image; ``None`` keeps the content file's own
             resolution.
+        output_limit: the output's long side is at most this many pixels (a smaller photo
+            is not enlarged); ``None``: no limit. Applied after ``output_size``.
         output_profile: ``"content"`` (default): the result is encoded in the content's
             own colour profile, which the written file embeds; ``"srgb"``: in sRGB. The
             work itself is always done in sRGB (see :mod:`photostyle.icc`).
@@ -155,6 +157,7 @@ class TransferConfig:
     smooth_spatial: float = 8.0
     strength: float = 1.0
     output_size: int | None = None
+    output_limit: int | None = None
     output_profile: str = "content"
     vgg_weights: str | None = None
     device: str = "auto"
@@ -230,6 +233,8 @@ class TransferConfig:
         _check_float(self.strength, "strength", positive=False, most=1.0)
         if self.output_size is not None:
             _check_int(self.output_size, "output_size", 16, 65536)
+        if self.output_limit is not None:
+            _check_int(self.output_limit, "output_limit", 16, 65536)
         _check_choice(self.output_profile, "output_profile", OUTPUT_PROFILES)
         _check_choice(self.device, "device", DEVICES)
         _check_int(self.max_pixels, "max_pixels", 1, 2**40)
@@ -240,6 +245,16 @@ class TransferConfig:
             raise ConfigError("min_label_fraction: must be below 0.5")
         _check_int(self.mask_tolerance, "mask_tolerance", 0, 255)
         _check_int(self.save_every, "save_every", 0, 10**9)
+
+    def output_shape(self, height: int, width: int) -> tuple[int, int]:
+        """The output's ``(h, w)`` for a content of ``height x width`` pixels."""
+        from .io import fit_long_side
+
+        if self.output_size is not None:
+            height, width = fit_long_side(height, width, self.output_size)
+        if self.output_limit is not None and max(height, width) > self.output_limit:
+            height, width = fit_long_side(height, width, self.output_limit)
+        return height, width
 
     def iterations_per_level(self) -> tuple[int, ...]:
         """Iterations of each level, coarse to fine (length ``scales``)."""
@@ -272,6 +287,43 @@ class TransferConfig:
         out["iterations"] = list(self.iterations_per_level())
         out["style_layers"] = list(self.style_layers)
         return out
+
+
+#: Named sets of settings (``--preset``); explicit settings override them. Only ``default``
+#: and ``preview`` have been verified here with real weights on the paper's 40 pairs
+#: (docs/RESULTS.md); ``quality`` is the previous default (512 px, measured there too);
+#: ``paper`` and ``artistic`` need VGG19 weights beyond relu3_4, which are downloaded by
+#: default but could not be run here.
+PRESETS: dict[str, dict[str, Any]] = {
+    # the default's own starting image (per-region colour transfer) made locally affine by
+    # the smoothing: no VGG19, no optimisation; a 700-px photo in about a second
+    "preview": {"scales": 1, "iterations": (0,), "init": "transfer", "output_limit": 700},
+    "default": {},
+    # the working size of the previous default: a little closer to the style, 1.5x the time
+    "quality": {"size": 512},
+    # the paper's layers, weights and iteration count (one stage: every term at once)
+    "paper": {"content_layer": PAPER_CONTENT_LAYER, "style_layers": PAPER_STYLE_LAYERS,
+              "content_weight": 5.0, "style_weight": 100.0, "tv_weight": 1e-3,
+              "matting_weight": 1e4, "flat_weight": 0.0, "size": 512, "scales": 1,
+              "iterations": (1000,), "init": "content", "precondition_levels": 0,
+              "patience": 0},
+    # plain Gatys et al.: the whole style photo, no photorealism term, no smoothing
+    "artistic": {"content_layer": PAPER_CONTENT_LAYER, "style_layers": PAPER_STYLE_LAYERS,
+                 "matting_weight": 0.0, "flat_weight": 0.0, "smooth": "none",
+                 "segment": "none", "size": 512, "iterations": (200, 100),
+                 "init": "content"},
+}
+
+
+def preset_config(name: str, **settings: Any) -> TransferConfig:
+    """The settings of preset ``name`` (:data:`PRESETS`) with ``settings`` on top.
+
+    Raises:
+        ConfigError: unknown preset or invalid settings.
+    """
+    if name not in PRESETS:
+        raise ConfigError(f"preset: must be one of {', '.join(PRESETS)}; got {name!r}")
+    return TransferConfig(**{**PRESETS[name], **settings})
 
 
 def parse_int_list(text: str, name: str) -> tuple[int, ...]:

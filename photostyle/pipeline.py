@@ -320,8 +320,13 @@ def transfer(
                             style_full.shape[:2], config, (content_full, style_full), cache,
                             device)
     layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
+    sizes = config.level_sizes(max(content_full.shape[:2]))
+    iterations = config.iterations_per_level()
+    optimise = any(iterations)  # no step at all: the starting image is the result
     with timer.stage("network"):
-        if extractor is None:
+        if not optimise:
+            extractor = None
+        elif extractor is None:
             extractor = load_extractor(layers, config.vgg_weights, seed=config.seed,
                                        device=device)
         else:
@@ -330,19 +335,24 @@ def transfer(
                 raise ConfigError(f"extractor does not tap {', '.join(missing)}")
             extractor = extractor.to(device)
 
-    sizes = config.level_sizes(max(content_full.shape[:2]))
-    iterations = config.iterations_per_level()
-    _check_level_sizes(content_full.shape[:2], sizes[0], layers, _describe(content))
+    if optimise:
+        _check_level_sizes(content_full.shape[:2], sizes[0], layers, _describe(content))
     level_reports: list[dict[str, Any]] = []
     status, message = "completed", ""
     x: torch.Tensor | None = None
     prev_content: torch.Tensor | None = None
     content_work = content_full
-    out_h, out_w = content_full.shape[:2]
-    if config.output_size is not None:
-        out_h, out_w = fit_long_side(out_h, out_w, config.output_size)
+    out_h, out_w = config.output_shape(*content_full.shape[:2])
     _check_output_size((out_h, out_w), config.max_pixels)
+    if not optimise:  # the finest level's starting image, made locally affine below
+        with timer.stage("init"):
+            content_work = _level_content(content_full, sizes[-1])
+            x = _start_image(config, content_work, style_full, masks, generator, device)
+        level_reports.append({"level": 0, "size": list(content_work.shape[:2]),
+                              "evaluations": 0, "seconds": 0.0, "status": "completed"})
+        sizes, iterations = (), ()
     for level, (long_side, n_iter) in enumerate(zip(sizes, iterations, strict=True)):
+        assert extractor is not None
         try:
             problem, x0, content_np, content_t, style_t = _prepare_level(
                 long_side, content_full, style_full, masks, config, extractor, device, timer,
@@ -452,9 +462,7 @@ def apply_look(look: Look, content: ImageLike, config: TransferConfig | None = N
         photo = read_content(content, config.max_pixels)
         content_full = photo.srgb()
     look.check_content(content_full, _describe(content))
-    out_h, out_w = content_full.shape[:2]
-    if config.output_size is not None:
-        out_h, out_w = fit_long_side(out_h, out_w, config.output_size)
+    out_h, out_w = config.output_shape(*content_full.shape[:2])
     _check_output_size((out_h, out_w), config.max_pixels)
     target, encoding, icc_out = _output_encoding(photo, config)
     with timer.stage("render"):
@@ -499,7 +507,7 @@ def _run_report(
     working: np.ndarray,
     config: TransferConfig,
     device: torch.device,
-    extractor: VGGFeatures,
+    extractor: VGGFeatures | None,
     masks: MaskSet,
     level_reports: list[dict[str, Any]],
     timer: Timer,
@@ -519,7 +527,7 @@ def _run_report(
         "config": config.to_dict(),
         "seed": config.seed,
         "device": str(device),
-        "vgg_weights": extractor.source,
+        "vgg_weights": extractor.source if extractor is not None else None,
         "masks": masks.report,
         "levels": level_reports,
         "evaluations": sum(r["evaluations"] for r in level_reports),
@@ -572,27 +580,41 @@ def _prepare_level(
 ) -> tuple[LevelProblem, torch.Tensor, np.ndarray, torch.Tensor, torch.Tensor]:
     """Images, targets, Laplacian and starting image of one pyramid level."""
     with timer.stage("prepare"):
-        h, w = fit_long_side(content_full.shape[0], content_full.shape[1], long_side)
-        content_np = resize(content_full, (h, w))
+        content_np = _level_content(content_full, long_side)
+        h, w = content_np.shape[:2]
         style_np = resize(style_full, _style_size(style_full.shape[:2], h * w))
         content_t = _to_tensor(content_np, device)
         style_t = _to_tensor(style_np, device)
     problem = LevelProblem(extractor, content_t, style_t, masks, config, content_np, timer,
                            cache)
     if x is None:
-        if config.init == "noise":
-            x0 = torch.rand((1, 3, h, w), generator=generator).to(device)
-        elif config.init == "transfer":
-            with timer.stage("init"):
-                x0 = _to_tensor(region_colour_transfer(content_np, style_np, masks), device)
-        else:
-            x0 = content_t.clone()
+        with timer.stage("init"):
+            x0 = _start_image(config, content_np, style_full, masks, generator, device)
     else:  # the coarser result, carried up as a residual over this level's content
         assert prev_content is not None
         residual = F.interpolate(x - prev_content, size=(h, w), mode="bilinear",
                                  align_corners=False)
         x0 = (content_t + residual).clamp(0.0, 1.0)
     return problem, x0, content_np, content_t, style_t
+
+
+def _level_content(content_full: np.ndarray, long_side: int) -> np.ndarray:
+    """The content ``(h, w, 3)`` at a level's long side."""
+    h, w = fit_long_side(content_full.shape[0], content_full.shape[1], long_side)
+    return resize(content_full, (h, w))
+
+
+def _start_image(config: TransferConfig, content_np: np.ndarray, style_full: np.ndarray,
+                 masks: MaskSet, generator: torch.Generator, device: torch.device
+                 ) -> torch.Tensor:
+    """The coarsest level's starting image ``(1, 3, h, w)`` (``config.init``)."""
+    h, w = content_np.shape[:2]
+    if config.init == "noise":
+        return torch.rand((1, 3, h, w), generator=generator).to(device)
+    if config.init == "transfer":
+        style_np = resize(style_full, _style_size(style_full.shape[:2], h * w))
+        return _to_tensor(region_colour_transfer(content_np, style_np, masks), device)
+    return _to_tensor(content_np, device)
 
 
 def _run_level(

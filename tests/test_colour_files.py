@@ -301,3 +301,54 @@ def test_apply_refuses_a_photo_of_another_shape(image_pair, shallow_vgg_file: Pa
     err = capsys.readouterr().err
     assert "tall.png" in err and "aspect" in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_preview_preset_needs_no_network_and_limits_the_size(image_pair, tmp_path: Path) -> None:
+    """No VGG19 weights exist here (offline, empty cache): the preview still runs."""
+    _, style = image_pair
+    big = save_png(gradient_image(600, 900, 2), tmp_path / "big.png")
+    out = tmp_path / "preview.jpg"
+    assert main(["transfer", "-c", str(big), "-s", str(style), "-o", str(out),
+                 "--preset", "preview", "--segment", "none", "-q"]) == 0
+    assert Image.open(out).size == (700, 467)
+    report = json.loads(report_path(out).read_text())
+    assert report["preset"] == "preview" and report["evaluations"] == 0
+    assert report["vgg_weights"] is None and report["config"]["output_limit"] == 700
+    # the per-region colour transfer moved the colours towards the style's
+    content_mean = np.asarray(Image.open(big), np.float64).mean(axis=(0, 1))
+    out_mean = np.asarray(Image.open(out), np.float64).mean(axis=(0, 1))
+    style_mean = np.asarray(Image.open(style), np.float64).mean(axis=(0, 1))
+    assert np.abs(out_mean - style_mean).sum() < np.abs(content_mean - style_mean).sum() / 2
+    # a photo smaller than 700 px is not enlarged
+    content, _ = image_pair
+    small = tmp_path / "small.png"
+    assert main(["transfer", "-c", str(content), "-s", str(style), "-o", str(small),
+                 "--preset", "preview", "--segment", "none", "-q"]) == 0
+    assert Image.open(small).size == Image.open(content).size
+
+
+def test_presets_fill_what_the_options_do_not_give(image_pair, vgg_file: Path,
+                                                   tmp_path: Path) -> None:
+    from photostyle.config import PAPER_CONTENT_LAYER, PRESETS, preset_config
+    from photostyle.errors import ConfigError
+
+    content, style = image_pair
+    out = tmp_path / "paper.png"
+    assert main(["transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+                 "--preset", "paper", "--vgg-weights", str(vgg_file), "--iterations", "2",
+                 "--size", "32", "--segment", "none", "-q"]) == 0
+    config = json.loads(report_path(out).read_text())["config"]
+    assert config["content_layer"] == PAPER_CONTENT_LAYER and len(config["style_layers"]) == 5
+    assert config["iterations"] == [2] and config["size"] == 32  # given: they win
+    assert config["matting_weight"] == 1e4 and config["flat_weight"] == 0.0  # from the preset
+    out = tmp_path / "artistic.png"
+    assert main(["transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+                 "--preset", "artistic", "--vgg-weights", str(vgg_file), "--iterations", "2",
+                 "--size", "32", "--scales", "1", "-q"]) == 0
+    config = json.loads(report_path(out).read_text())["config"]
+    assert (config["smooth"], config["matting_weight"], config["segment"]) == ("none", 0.0,
+                                                                               "none")
+    assert preset_config("default") == preset_config("default", size=400)
+    assert set(PRESETS) == {"preview", "default", "quality", "paper", "artistic"}
+    with pytest.raises(ConfigError, match="preset"):
+        preset_config("fast")

@@ -21,6 +21,9 @@ from typing import Any, NoReturn
 from . import __version__
 from .errors import ConfigError, PhotostyleError
 from .interrupts import import_whole
+from .outputs import compare_path, report_path, transforms_path
+
+__all__ = ["compare_path", "main", "report_path", "transforms_path"]
 
 log = logging.getLogger("photostyle")
 
@@ -49,11 +52,21 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
 
     d = TransferConfig()
     io = p.add_argument_group("files")
-    io.add_argument("--content", "-c", required=True, help="content photo (its structure is kept)")
+    io.add_argument("--content", "-c", required=True, nargs="+", metavar="CONTENT",
+                    help="content photo (its structure is kept); several photos or a folder "
+                    "make a batch (see --out-dir)")
     io.add_argument("--style", "-s", required=True, help="style photo (its colour and light)")
     io.add_argument("-o", "--output", help="output image; format from the extension "
                     "(default: <content>-styled.png in the current folder). An existing "
                     "file is overwritten; an input file never is")
+    io.add_argument("--out-dir", metavar="DIR",
+                    help="batch: write each content's result here as NAME-styled.EXT (EXT: "
+                    "the content's own format, or --format); a content's mask is the file "
+                    "NAME-mask.png beside it, if there is one (with --style-mask); without "
+                    "one --segment decides. A photo that fails is skipped, the rest finish; "
+                    "re-running skips the photos already done with the same settings")
+    io.add_argument("--format", metavar="EXT", help="batch: output format of every "
+                    "result (png, jpg, tif, webp, bmp)")
     io.add_argument("--content-mask", help="content mask: colour-coded PNG or label map")
     io.add_argument("--style-mask", help="style mask, same labels as the content mask")
     io.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
@@ -64,6 +77,10 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                     help="save the look (its local affine transforms, a small file) beside the "
                     "output, OUT.png -> OUT.png.transforms.npz, for 'photostyle apply' "
                     "(default: on)")
+    io.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
+                    help="also write the look as a 3D LUT (33 points a side, .cube: "
+                    "Photoshop, Resolve, Premiere, ffmpeg) fitted to the result, and print "
+                    "its fit error; without FILE: OUT.png.cube beside the output")
     io.add_argument("--compare", action="store_true",
                     help="also write a labelled side-by-side image of content, style and result "
                     "beside the output: OUT.png -> OUT.png-compare.png")
@@ -233,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--output-size", type=int, default=None,
                     help="long side of the output (default: the content's own resolution)")
     ap.add_argument("--output-profile", choices=("content", "srgb"), default="content")
+    ap.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
+                    help="also write this rendering as a 3D LUT (see transfer --lut)")
     _add_output_args(ap)
     ap.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                     help="write OUT.json beside the output (default: on)")
@@ -361,113 +380,85 @@ def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def report_path(output: str | Path) -> Path:
-    """The JSON report beside an output: its full name plus ``.json`` (``out.png.json``), so
-    that ``out.png`` and ``out.jpg`` keep a report each."""
-    p = Path(output)
-    return p.with_name(p.name + ".json")
-
-
-def compare_path(output: str | Path) -> Path:
-    """Where ``--compare`` writes the side-by-side image: ``<output name>-compare.png``."""
-    p = Path(output)
-    return p.with_name(p.name + "-compare.png")
-
-
-COMPARE_HEIGHT = 480
-
-
 def snapshot_folder(output: str | Path) -> Path:
     """Where ``--save-every`` writes snapshots: ``<output name>-snapshots/``."""
     p = Path(output)
     return p.with_name(p.name + "-snapshots")
 
 
-def transforms_path(output: str | Path) -> Path:
-    """Where the look's transforms are saved: ``<output name>.transforms.npz``."""
-    p = Path(output)
-    return p.with_name(p.name + ".transforms.npz")
-
-
-def _check_output_options(args: argparse.Namespace, output: Path, config: Any) -> Any:
-    """Check ``--jpeg-quality`` and ``--bit-depth`` against the output's format; a format
+def _check_output_options(args: argparse.Namespace, outputs: list[Path], config: Any) -> Any:
+    """Check ``--jpeg-quality`` and ``--bit-depth`` against the outputs' formats; a format
     with no place for a colour profile (BMP) gets an sRGB output. Returns the config."""
     from .io import PROFILE_FORMATS, SIXTEEN_BIT_FORMATS, WRITE_FORMATS
 
     if not 1 <= args.jpeg_quality <= 100:
         raise ConfigError(f"--jpeg-quality: must be between 1 and 100, got {args.jpeg_quality}")
-    fmt = WRITE_FORMATS[output.suffix.lower()]
-    if args.bit_depth == 16 and fmt not in SIXTEEN_BIT_FORMATS:
-        raise ConfigError(f"--bit-depth 16: {output} is {fmt}, which holds 8 bits per channel; "
-                          "write a .png or .tif")
-    if fmt not in PROFILE_FORMATS and config.output_profile != "srgb":
-        log.info("%s has no place for a colour profile: the output is sRGB", output)
-        config = config.replace(output_profile="srgb")
+    for output in outputs:
+        fmt = WRITE_FORMATS[output.suffix.lower()]
+        if args.bit_depth == 16 and fmt not in SIXTEEN_BIT_FORMATS:
+            raise ConfigError(f"--bit-depth 16: {output} is {fmt}, which holds 8 bits per "
+                              "channel; write a .png or .tif")
+        if fmt not in PROFILE_FORMATS and config.output_profile != "srgb":
+            log.info("%s has no place for a colour profile: the output is sRGB", output)
+            config = config.replace(output_profile="srgb")
     return config
 
 
-def _save_result(result: Any, output: Path, args: Any, source: str) -> dict[str, Any]:
-    """Write a result's image with the content's metadata (unless stripped); returns what
-    the report says about the file."""
-    from .io import Metadata, read_metadata
+def _output_options(args: argparse.Namespace) -> Any:
+    from .outputs import OutputOptions
 
-    metadata = Metadata() if args.strip_metadata else read_metadata(source)
-    result.save(output, quality=args.jpeg_quality, metadata=metadata,
-                bit_depth=args.bit_depth)
-    from .pipeline import default_bit_depth
+    return OutputOptions(quality=args.jpeg_quality, bit_depth=args.bit_depth,
+                         strip_metadata=args.strip_metadata, report=args.report,
+                         save_transforms=getattr(args, "save_transforms", False),
+                         compare=getattr(args, "compare", False), lut=getattr(args, "lut", None))
 
-    return {"path": str(output),
-            "bit_depth": args.bit_depth or default_bit_depth(output, result.bit_depth),
-            "metadata": {"exif": metadata.exif is not None, "xmp": metadata.xmp is not None,
-                         "stripped": bool(args.strip_metadata)}}
+
+def _print_lut(report: dict[str, Any]) -> None:
+    lut = report.get("lut")
+    if lut:
+        print(f"LUT {lut['path']}: fit error {lut['mean_de']:.2f} Delta E mean, "
+              f"{lut['p95_de']:.2f} at the 95th percentile"
+              + (" (too regional for one LUT)" if lut["regional"] else ""), file=sys.stderr)
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     from .features import weights_file
     from .interrupts import deferred_interrupts
-    from .io import check_image_extension, save_json
+    from .io import check_image_extension
+    from .outputs import write_outputs
     from .paths import Folder, check_writes
     from .pipeline import transfer
 
     config = config_from_args(args)
+    options = _output_options(args)
+    if len(args.content) > 1 or args.out_dir or Path(args.content[0]).is_dir():
+        return _transfer_batch(args, config, options)
+    if args.format:
+        raise PhotostyleError("--format is for batches (--out-dir); give -o with the "
+                              "extension you want")
+    content = args.content[0]
     output = check_image_extension(
-        args.output if args.output else f"{Path(args.content).stem}-styled.png")
-    config = _check_output_options(args, output, config)
-    reads = [("content image", args.content), ("style image", args.style),
+        args.output if args.output else f"{Path(content).stem}-styled.png")
+    config = _check_output_options(args, [output], config)
+    reads = [("content image", content), ("style image", args.style),
              ("content mask", args.content_mask), ("style mask", args.style_mask)]
-    reads.append(("VGG19 weights", weights_file(args.vgg_weights)))
-    report = report_path(output)
-    writes = [("output", output)] + ([("report", report)] if args.report else [])
-    if args.compare:
-        writes.append(("comparison image", compare_path(output)))
-    if args.save_transforms:
-        writes.append(("transforms file", transforms_path(output)))
+    reads.append(("VGG19 weights", weights_file(config.vgg_weights)))
     snapshots = snapshot_folder(output) if config.save_every else None
     folders = [Folder("snapshot folder", snapshots, "level*-*.png")] if snapshots else []
-    check_writes(writes, reads, folders)
+    check_writes(options.files(output), reads, folders)
     progress = _Progress(enabled=not args.quiet)
     try:
         result = transfer(
-            args.content, args.style, config, content_mask=args.content_mask,
+            content, args.style, config, content_mask=args.content_mask,
             style_mask=args.style_mask, progress=progress, snapshot_dir=snapshots,
         )
     finally:
         progress.close()
     # A result exists: an interrupt from here on waits until the files are whole.
     with deferred_interrupts() as late:
-        written = _save_result(result, output, args, args.content)
-        result.report["output"] = str(output)
-        result.report["preset"] = args.preset
-        result.report["output_file"] = written
-        result.report["metadata"] = written["metadata"]
-        if args.save_transforms and result.look is not None:
-            result.look.save(transforms_path(output))
-            result.report["transforms"] = str(transforms_path(output))
-        if args.report:
-            save_json(result.report, report)
-        if args.compare:
-            _write_compare(args.content, args.style, result, output, config.max_pixels)
-    where = f"{output}" + (f" (report {report})" if args.report else "")
+        report = write_outputs(result, output, content, args.style, options,
+                               config.max_pixels, {"preset": args.preset})
+    where = f"{output}" + (f" (report {report_path(output)})" if args.report else "")
     if result.status == "interrupted" or late.received is not None:
         what = "best image so far" if result.status == "interrupted" else "finished result"
         print(f"photostyle: interrupted; {what} written to {where}", file=sys.stderr)
@@ -477,27 +468,98 @@ def cmd_transfer(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet:
+        _print_lut(report)
         t = result.report["timings"]["total"]
         print(f"wrote {where} in {t:.1f} s", file=sys.stderr)
     return EXIT_OK
 
 
-def _write_compare(content: str, style: str, result: Any, output: Path,
-                   max_pixels: int) -> None:
-    """The labelled side-by-side image of ``--compare`` (all three shown in sRGB)."""
-    from .ablate import write_contact_sheet
-    from .io import load_image
+#: Exit status of a batch in which some photos failed (the others were written).
+EXIT_SOME_FAILED = 3
 
-    tiles = [(what, load_image(path, max_pixels=max_pixels, what=f"{what} image"))
-             for what, path in (("content", content), ("style", style))]
-    write_contact_sheet([*tiles, ("result", result.srgb())], compare_path(output),
-                        height=COMPARE_HEIGHT, per_row=3)
+
+def _transfer_batch(args: argparse.Namespace, config: Any, options: Any) -> int:
+    from .batch import collect, format_summary, run_batch
+    from .features import weights_file
+    from .paths import check_writes
+
+    if args.output:
+        raise PhotostyleError("-o names one output; a batch writes into --out-dir")
+    if args.content_mask:
+        raise PhotostyleError("--content-mask names one mask; in a batch each content's mask "
+                              "is the file NAME-mask.png beside it")
+    if options.lut:
+        raise PhotostyleError("--lut FILE names one LUT; in a batch give --lut alone: each "
+                          "output gets OUT.cube beside it")
+    if config.save_every:
+        raise PhotostyleError("--save-every is for one photo at a time")
+    if not args.out_dir:
+        raise PhotostyleError("several contents (or a folder) make a batch: give --out-dir")
+    batch = collect(args.content, args.out_dir, args.format)
+    config = _check_output_options(args, [i.output for i in batch.items], config)
+    writes = [f for item in batch.items for f in options.files(item.output)]
+    reads: list[tuple[str, Any]] = [("content image", i.content) for i in batch.items]
+    reads += [("content mask", i.mask) for i in batch.items if i.mask]
+    reads += [("style image", args.style), ("style mask", args.style_mask),
+              ("VGG19 weights", weights_file(config.vgg_weights))]
+    check_writes(writes, reads)
+    for path, why in batch.left_out:
+        log.info("left out %s: %s", path, why)
+    bar = _BatchProgress(len(batch.items), enabled=not args.quiet)
+    try:
+        status = run_batch(batch, args.style, config, options, style_mask=args.style_mask,
+                           on_item=bar.item, progress=bar.step)
+    finally:
+        bar.close()
+    print(format_summary(batch))
+    if status == "interrupted":
+        print("photostyle: interrupted; finished photos are kept, re-run to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    failed = sum(1 for i in batch.items if i.status == "failed")
+    if failed:
+        print(f"photostyle: {failed} of {len(batch.items)} photo(s) failed (see the table)",
+              file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+class _BatchProgress:
+    """One bar over a batch's photos; the current photo's level and step as its postfix."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            interval = 0.1 if sys.stderr.isatty() else 30.0
+            self.bar = tqdm(total=total, unit="photo", file=sys.stderr, dynamic_ncols=True,
+                            mininterval=interval)
+
+    def item(self, index: int, item: Any) -> None:
+        if self.bar is None:
+            return
+        if item.status == "pending":
+            self.bar.set_description(item.content.name[:30])
+        else:
+            self.bar.update(1)
+
+    def step(self, level: int, n_levels: int, count: int, total: int,
+             terms: dict[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"level {level + 1}/{n_levels} step {count}/{total}",
+                                     refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from .config import TransferConfig
     from .interrupts import deferred_interrupts
-    from .io import check_image_extension, save_json
+    from .io import check_image_extension
+    from .outputs import write_outputs
     from .paths import check_writes
     from .pipeline import apply_look
     from .transforms import Look
@@ -513,17 +575,16 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise PhotostyleError("give --transforms FILE (saved by 'photostyle transfer' beside "
                               "its output as OUT.png.transforms.npz) or --look-of OUT.png")
     output = check_image_extension(args.output)
-    config = _check_output_options(args, output, config)
-    report = report_path(output)
-    writes = [("output", output)] + ([("report", report)] if args.report else [])
-    check_writes(writes, [("content image", args.content), ("transforms file", transforms)])
+    config = _check_output_options(args, [output], config)
+    options = _output_options(args)
+    check_writes(options.files(output),
+                 [("content image", args.content), ("transforms file", transforms)])
     look = Look.load(transforms)
     result = apply_look(look, args.content, config)
     with deferred_interrupts():
-        written = _save_result(result, output, args, args.content)
-        result.report["output_file"] = written
-        if args.report:
-            save_json(result.report, report)
+        report = write_outputs(result, output, args.content, None, options, config.max_pixels)
+    if not args.quiet:
+        _print_lut(report)
     if not args.quiet:
         print(f"wrote {output} in {result.report['timings']['total']:.1f} s "
               f"(strength {args.strength:g})", file=sys.stderr)

@@ -3,6 +3,7 @@
 Usage (from the repository root, with ../shared present)::
 
     python scripts/evaluate_dpst.py --out runs/dpst --pairs 1,3,5 --set size=350
+    python scripts/evaluate_dpst.py --out runs/dpst40-preview --preset preview
 
 Each pair is transferred with the given settings and the ``../shared`` VGG19 weights
 (layers up to relu3_4 only: content relu3_2, style relu1_1, relu2_1, relu3_1), then our
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from photostyle import TransferConfig, transfer
+from photostyle.config import preset_config
 from photostyle.ablate import TABLE_MEASURES as MEASURES
 from photostyle.ablate import write_contact_sheet
 from photostyle.features import load_extractor
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path,
                         default=SHARED / "weights" / "vgg19-conv1_1-conv3_4-imagenet.pth")
     parser.add_argument("--pairs", default="all", help="comma-separated ids, or 'all'")
+    parser.add_argument("--preset", default="default",
+                        help="the settings' preset (photostyle transfer --preset)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a TransferConfig setting (repeatable)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "dpst")
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key.strip()] = parse_value(value.strip())
-    config = TransferConfig(vgg_weights=str(args.weights), **overrides)
+    config = preset_config(args.preset, vgg_weights=str(args.weights), **overrides)
     ids = pair_ids(args.dpst) if args.pairs == "all" else [int(i) for i in args.pairs.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     previous: dict[str, Any] = {}

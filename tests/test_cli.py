@@ -200,7 +200,7 @@ def test_strength_zero_writes_the_content_back_exactly(image_pair, shallow_vgg_f
 
 def test_compare_writes_content_style_and_result_side_by_side(image_pair, shallow_vgg_file: Path,
                                                                tmp_path: Path) -> None:
-    from photostyle.cli import COMPARE_HEIGHT, compare_path
+    from photostyle.outputs import COMPARE_HEIGHT, compare_path
 
     content, style = image_pair
     out = tmp_path / "look.png"

@@ -1,0 +1,277 @@
+"""Batches: one look onto a whole shoot.
+
+``photostyle transfer -c shoot/ -s look.jpg --out-dir styled/`` (or several ``-c`` files)
+runs :func:`photostyle.pipeline.transfer` on each content photo with the network loaded
+once and the caches (segmentation model, matting Laplacians) shared. For each content:
+
+* the output is ``<out-dir>/<name>-styled.<ext>``, in the content's own format when
+  photostyle writes it (``--format`` chooses another), with the usual files beside it;
+* masks: a file ``<name>-mask.png`` beside the content (the name ``photostyle segment``
+  writes) is its mask, paired with ``--style-mask``; without one, ``--segment`` decides
+  (automatic segmentation, or the style photo as a whole);
+* a content that fails (unreadable, too large, a bad mask ...) is reported and skipped; the
+  others finish;
+* re-running skips a content whose output is already complete with the same settings (its
+  report records a key of the settings and of the input files' sizes and dates).
+
+Files in a folder that are not images (by extension), hidden files and ``*-mask.*`` files
+are left out and listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import TransferConfig
+from .errors import InputError, PhotostyleError
+from .io import WRITE_FORMATS
+from .outputs import OutputOptions, report_path, write_outputs
+
+log = logging.getLogger(__name__)
+
+#: Extensions read as photos in a folder.
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
+MASK_SUFFIX = "-mask"
+
+
+@dataclass
+class BatchItem:
+    """One content photo of a batch and what became of it.
+
+    ``status``: ``"pending"``, ``"done"``, ``"skipped"`` (already complete), ``"failed"``,
+    ``"interrupted"`` or ``"not started"``.
+    """
+
+    content: Path
+    output: Path
+    mask: Path | None = None
+    status: str = "pending"
+    message: str = ""
+    seconds: float = 0.0
+    key: str = ""
+
+    def row(self) -> dict[str, Any]:
+        return {"content": str(self.content), "output": str(self.output),
+                "mask": str(self.mask) if self.mask else None, "status": self.status,
+                "message": self.message, "seconds": round(self.seconds, 2)}
+
+
+@dataclass
+class Batch:
+    """The content photos of a batch, with what was left out of the folders given."""
+
+    items: list[BatchItem]
+    left_out: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def collect(contents: list[str | os.PathLike], out_dir: str | os.PathLike,
+            fmt: str | None = None) -> Batch:
+    """The batch's content photos and their outputs.
+
+    Args:
+        contents: files and folders (a folder's own files, not its subfolders).
+        out_dir: where the outputs go.
+        fmt: output extension (``"jpg"``, ``".tif"`` ...); ``None``: each content's own when
+            photostyle writes it, else PNG.
+
+    Raises:
+        InputError: a path that does not exist, no photo at all, or two contents that
+            would write the same output.
+    """
+    found: list[Path] = []
+    left_out: list[tuple[Path, str]] = []
+    for entry in contents:
+        p = Path(entry)
+        if p.is_dir():
+            for child in sorted(p.iterdir()):
+                why = _not_a_content(child)
+                if why:
+                    left_out.append((child, why))
+                else:
+                    found.append(child)
+        elif p.exists():
+            found.append(p)
+        else:
+            raise InputError(f"content {p}: no such file or folder")
+    if not found:
+        raise InputError("no content photo found in " + ", ".join(map(str, contents))
+                         + (f" ({len(left_out)} file(s) left out: not photos)"
+                            if left_out else ""))
+    ext = None if fmt is None else "." + fmt.lower().lstrip(".")
+    if ext is not None and ext not in WRITE_FORMATS:
+        raise InputError(f"--format {fmt}: photostyle writes "
+                         + ", ".join(sorted(e.lstrip(".") for e in WRITE_FORMATS)))
+    items: list[BatchItem] = []
+    by_output: dict[Path, Path] = {}
+    for content in found:
+        suffix = ext or (content.suffix.lower() if content.suffix.lower() in WRITE_FORMATS
+                         else ".png")
+        output = Path(out_dir) / f"{content.stem}-styled{suffix}"
+        if output in by_output:
+            raise InputError(f"contents {by_output[output]} and {content} would both be "
+                             f"written to {output}; rename one or use --format")
+        by_output[output] = content
+        mask = content.with_name(f"{content.stem}{MASK_SUFFIX}.png")
+        items.append(BatchItem(content, output, mask if mask.is_file() else None))
+    return Batch(items, left_out)
+
+
+def _not_a_content(path: Path) -> str:
+    """Why a folder entry is not a content photo (empty string: it is one)."""
+    if path.name.startswith("."):
+        return "hidden"
+    if not path.is_file():
+        return "not a file"
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        return "not an image (by its extension)"
+    if path.stem.endswith(MASK_SUFFIX):
+        return "a mask"
+    return ""
+
+
+def _stamp(path: str | os.PathLike | None) -> list[Any] | None:
+    if path is None:
+        return None
+    st = Path(path).stat()
+    return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
+
+
+def item_key(item: BatchItem, style: str | os.PathLike, style_mask: str | os.PathLike | None,
+             config: TransferConfig, options: OutputOptions) -> str:
+    """A digest of what makes an output: settings, output options and the input files'
+    names, sizes and modification times."""
+    data = {"config": config.to_dict(), "options": options.__dict__,
+            "content": _stamp(item.content), "mask": _stamp(item.mask),
+            "style": _stamp(style), "style_mask": _stamp(style_mask) if item.mask else None}
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def already_done(item: BatchItem) -> bool:
+    """Whether ``item``'s output and report exist and record a completed run of its key."""
+    report = report_path(item.output)
+    if not (item.output.is_file() and report.is_file()):
+        return False
+    try:
+        recorded = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return False
+    return (isinstance(recorded, dict) and recorded.get("status") == "completed"
+            and recorded.get("batch_key") == item.key)
+
+
+#: ``on_item(index, item)`` is called when an item starts and again when it ends.
+ItemCallback = Callable[[int, BatchItem], None]
+
+
+def run_batch(
+    batch: Batch,
+    style: str | os.PathLike,
+    config: TransferConfig,
+    options: OutputOptions,
+    *,
+    style_mask: str | os.PathLike | None = None,
+    on_item: ItemCallback | None = None,
+    progress: Any = None,
+    extractor: Any = None,
+    cache: dict[Any, Any] | None = None,
+) -> str:
+    """Transfer ``style`` onto every item of ``batch``, writing each one's outputs.
+
+    Args:
+        batch: from :func:`collect`; each item's ``status``, ``message`` and ``seconds``
+            are filled in.
+        style: the style photo; style_mask: its mask (needed by contents with masks).
+        config: settings; options: what to write for each output.
+        on_item: called as each item starts and ends.
+        progress: the transfer's progress callback (see :func:`photostyle.pipeline.transfer`).
+        extractor, cache: a loaded network and a cache dictionary to reuse; loaded and
+            made here otherwise (once for the whole batch).
+
+    Returns:
+        ``"completed"`` or ``"interrupted"`` (Ctrl-C: the current photo's best image is
+        written, marked interrupted; the rest are ``"not started"``).
+    """
+    from .features import load_extractor
+    from .interrupts import deferred_interrupts
+    from .pipeline import resolve_device, transfer
+
+    cache = {} if cache is None else cache
+    for item in batch.items:
+        item.key = item_key(item, style, style_mask, config, options)
+    if extractor is None and any(config.iterations_per_level()) and not all(
+            already_done(i) for i in batch.items):
+        layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
+        extractor = load_extractor(layers, config.vgg_weights, seed=config.seed,
+                                   device=resolve_device(config.device))
+    status = "completed"
+    for index, item in enumerate(batch.items):
+        if status == "interrupted":
+            item.status = "not started"
+            continue
+        if on_item is not None:
+            on_item(index, item)
+        if already_done(item):
+            item.status, item.message = "skipped", "already done with these settings"
+        else:
+            start = time.perf_counter()
+            try:
+                if item.mask is not None and style_mask is None:
+                    raise InputError(f"content {item.content} has a mask ({item.mask.name}) "
+                                     "but no --style-mask was given")
+                result = transfer(item.content, style, config, content_mask=item.mask,
+                                  style_mask=style_mask if item.mask else None,
+                                  extractor=extractor, cache=cache, progress=progress)
+                with deferred_interrupts() as late:
+                    write_outputs(result, item.output, item.content, style, options,
+                                  config.max_pixels, {"batch_key": item.key})
+                item.status = "done" if result.status == "completed" else result.status
+                item.message = result.message
+                if result.status == "interrupted" or late.received is not None:
+                    item.status, status = "interrupted", "interrupted"
+            except KeyboardInterrupt:
+                item.status, item.message, status = "interrupted", "nothing written", \
+                    "interrupted"
+            except PhotostyleError as exc:
+                item.status, item.message = "failed", str(exc)
+            except MemoryError:
+                item.status, item.message = "failed", "out of memory; use a smaller --size"
+            except Exception as exc:
+                log.debug("batch item %s", item.content, exc_info=True)
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                item.status, item.message = "failed", (
+                    f"internal error: {type(exc).__name__}: {first} (please report it)")
+            item.seconds = time.perf_counter() - start
+        if on_item is not None:
+            on_item(index, item)
+    return status
+
+
+def format_summary(batch: Batch) -> str:
+    """The table that ends a batch: one row per content, then the counts."""
+    rows = [("content", "status", "seconds", "output / why")]
+    for item in batch.items:
+        detail = str(item.output) if item.status in ("done", "skipped") else item.message
+        if item.status == "interrupted" and item.output.exists():
+            detail = f"{item.output} (best image so far)"
+        rows.append((item.content.name, item.status,
+                     f"{item.seconds:.1f}" if item.seconds else "-", detail))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
+    counts: dict[str, int] = {}
+    for item in batch.items:
+        counts[item.status] = counts.get(item.status, 0) + 1
+    lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
+    if batch.left_out:
+        lines.append(f"left out of the folder(s): {len(batch.left_out)} file(s) ("
+                     + ", ".join(f"{p.name}: {why}" for p, why in batch.left_out[:5])
+                     + (", ..." if len(batch.left_out) > 5 else "") + ")")
+    return "\n".join(lines)

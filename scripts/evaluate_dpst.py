@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from photostyle import TransferConfig, transfer
-from photostyle.config import preset_config
 from photostyle.ablate import TABLE_MEASURES as MEASURES
 from photostyle.ablate import write_contact_sheet
+from photostyle.config import preset_config
 from photostyle.features import load_extractor
 from photostyle.io import load_image, resize, save_image
 from photostyle.masks import align_labels, fit_to_image, read_mask

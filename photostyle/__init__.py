@@ -18,11 +18,13 @@ __version__ = "0.1.0"
 install_import_hook()
 
 if TYPE_CHECKING:
-    from .config import TransferConfig
+    from .config import TransferConfig, preset_config
     from .masks import LabelMap, MaskSet
-    from .pipeline import TransferResult, transfer
+    from .pipeline import TransferResult, apply_look, transfer
+    from .transforms import Look
 
-__all__ = ["LabelMap", "MaskSet", "TransferConfig", "TransferResult", "__version__", "transfer"]
+__all__ = ["LabelMap", "Look", "MaskSet", "TransferConfig", "TransferResult", "__version__",
+           "apply_look", "preset_config", "transfer"]
 
 _LAZY = {
     "TransferConfig": "config",
@@ -30,6 +32,9 @@ _LAZY = {
     "LabelMap": "masks",
     "TransferResult": "pipeline",
     "transfer": "pipeline",
+    "apply_look": "pipeline",
+    "preset_config": "config",
+    "Look": "transforms",
 }
 
 

@@ -26,6 +26,7 @@ from photostyle.cli import main, report_path
 from photostyle.errors import ConfigError, InputError, OutputError
 from photostyle.masks import parse_mask_array
 from photostyle.paths import Folder, check_input_file, check_writes
+from photostyle.transforms import Look
 
 from .conftest import gradient_image, random_vgg_state, save_png
 
@@ -496,6 +497,8 @@ NUMBERS = {
     "--min-label-fraction": (["0.01"], ["nan", "0.9", "-0.1"]),
     "--mask-tolerance": (["40"], ["-1", "300", "x"]),
     "--min-fragment": (["0.01"], ["nan", "0.9", "-1", "inf"]),
+    "--strength": (["0", "0.5"], ["nan", "1.5", "-0.1", "x"]),
+    "--jpeg-quality": (["80"], ["0", "101", "x"]),
 }
 COMMAND_NUMBERS = {
     "transfer": ["--size", "--lr", "--precondition-boost", "--output-size", "--style-weight",
@@ -504,6 +507,7 @@ COMMAND_NUMBERS = {
     "masks": ["--min-label-fraction", "--mask-tolerance", "--max-pixels"],
     "segment": ["--min-fragment", "--max-pixels"],
     "ablate": ["--size", "--lr"],
+    "apply": ["--strength", "--output-size", "--max-pixels", "--jpeg-quality"],
 }
 
 
@@ -591,6 +595,9 @@ def _args(command: str, out: Path, inp: Path, root: Path, numbers: dict[str, tup
                 "--content", str(content), "--style", str(style), "-o", str(out), *values]
     if command == "segment":
         return ["segment", str(inp), "-o", str(out), *values]
+    if command == "apply":
+        return ["apply", "-c", str(inp), "-t", str(root / "look.npz"), "-o", str(out), *values,
+                "-q"]
     sets = [x for option, (value, _) in numbers.items()
             for x in ("--set", f"{option[2:]}={value}")]
     return ["ablate", "-c", str(inp), "-s", str(style), "--out", str(out.with_suffix("")),
@@ -612,6 +619,9 @@ def test_fuzzed_commands_never_lose_a_file(shallow_vgg_file: Path, capsys, case)
         mask[20:] = (0, 0, 255)
         save_png(mask, root / "m.png")
         save_png(mask[:, :40], root / "ms.png")
+        rng = np.random.default_rng(0)
+        Look(np.eye(3, dtype=np.float32) + rng.normal(0, 0.1, (20, 28, 3, 3)).astype(np.float32),
+             rng.normal(0, 0.05, (20, 28, 3)).astype(np.float32), {}).save(root / "look.npz")
         good_in = root / "m.png" if command == "masks" else content
         inp = _make_in(in_kind, root, good_in)
         out = _make_out(out_kind, root, content, style, ".png")

@@ -57,11 +57,13 @@ class BatchItem:
     message: str = ""
     seconds: float = 0.0
     key: str = ""
+    lut_de: float | None = None
 
     def row(self) -> dict[str, Any]:
         return {"content": str(self.content), "output": str(self.output),
                 "mask": str(self.mask) if self.mask else None, "status": self.status,
-                "message": self.message, "seconds": round(self.seconds, 2)}
+                "message": self.message, "seconds": round(self.seconds, 2),
+                "lut_mean_de": self.lut_de}
 
 
 @dataclass
@@ -231,8 +233,10 @@ def run_batch(
                                   style_mask=style_mask if item.mask else None,
                                   extractor=extractor, cache=cache, progress=progress)
                 with deferred_interrupts() as late:
-                    write_outputs(result, item.output, item.content, style, options,
-                                  config.max_pixels, {"batch_key": item.key})
+                    report = write_outputs(result, item.output, item.content, style, options,
+                                           config.max_pixels, {"batch_key": item.key})
+                if report.get("lut"):
+                    item.lut_de = report["lut"]["mean_de"]
                 item.status = "done" if result.status == "completed" else result.status
                 item.message = result.message
                 if result.status == "interrupted" or late.received is not None:
@@ -260,6 +264,8 @@ def format_summary(batch: Batch) -> str:
     rows = [("content", "status", "seconds", "output / why")]
     for item in batch.items:
         detail = str(item.output) if item.status in ("done", "skipped") else item.message
+        if item.lut_de is not None:
+            detail += f" (LUT fit error {item.lut_de:.1f} Delta E)"
         if item.status == "interrupted" and item.output.exists():
             detail = f"{item.output} (best image so far)"
         rows.append((item.content.name, item.status,

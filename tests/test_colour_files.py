@@ -352,3 +352,23 @@ def test_presets_fill_what_the_options_do_not_give(image_pair, vgg_file: Path,
     assert set(PRESETS) == {"preview", "default", "quality", "paper", "artistic"}
     with pytest.raises(ConfigError, match="preset"):
         preset_config("fast")
+
+
+@needs_profiles
+@pytest.mark.parametrize("ext", ["jpg", "webp", "tif", "png"])
+def test_profiles_are_read_from_every_format_and_kept_in_8_bit_outputs(ext: str,
+                                                                        tmp_path: Path) -> None:
+    pixels = (gradient_image(24, 32) * 255).astype(np.uint8)
+    path = tmp_path / f"adobe.{ext}"
+    Image.fromarray(pixels).save(path, icc_profile=adobe().data,
+                                 **({"quality": 100} if ext in ("jpg", "webp") else {}))
+    photo = read_photo(path)
+    assert photo.profile is not None and "Adobe RGB" in photo.profile.name
+    assert photo.icc == adobe().data and photo.bit_depth == 8
+    # read as sRGB, the colours are the Adobe RGB ones converted (more saturated than the
+    # same numbers taken as sRGB)
+    srgb = photo.srgb()
+    expected = np.clip(icc.convert(photo.pixels, adobe(), icc.srgb()), 0, 1)
+    np.testing.assert_allclose(srgb, expected, atol=1e-6)
+    out = save_image(photo.pixels, tmp_path / f"out.{ext}", icc_profile=photo.icc)
+    assert Image.open(out).info.get("icc_profile") == adobe().data

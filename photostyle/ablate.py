@@ -322,6 +322,8 @@ def run_ablation(
     *,
     progress: Callable[[str], None] | None = None,
     transfer_progress: Callable[..., None] | None = None,
+    executor: Any = None,
+    on_done: Callable[[dict[str, Any]], None] | None = None,
 ) -> AblationResult:
     """Run every variant on every pair; write images, sheets and tables under ``out_dir``.
 
@@ -330,13 +332,17 @@ def run_ablation(
         base: settings shared by all variants.
         vary: settings to vary (``masks`` takes ``manual``, ``none``, ``auto``).
         out_dir: output folder (``{pair}/{variant}.png``, ``results.jsonl``, sheets, CSV).
-        progress: called with a line of text before each variant.
-        transfer_progress: passed to :func:`photostyle.transfer` as ``progress``.
+        progress: called with a line of text as each variant is handed out.
+        transfer_progress: passed to :func:`photostyle.transfer` as ``progress`` (local
+            executor only).
+        executor: where the transfers run (:mod:`photostyle.executors`); default: this
+            process. Whichever runs them, this function writes every file.
+        on_done: called with each finished variant's row.
     """
-    from .features import load_extractor, weights_file
-    from .metrics import evaluate_images
+    from .executors import LocalExecutor, Task
+    from .features import weights_file
+    from .masks import read_mask
     from .paths import Folder, check_writes
-    from .pipeline import resolve_device, transfer
 
     out = Path(out_dir)
     variants = expand(vary)
@@ -361,25 +367,23 @@ def run_ablation(
     for cfg in configs:
         layers += [cfg.content_layer, *cfg.style_layers]
     layers = list(dict.fromkeys(layers))
-    extractor = load_extractor(layers, base.vgg_weights, seed=base.seed,
-                               device=resolve_device(base.device))
     results_path = out / "results.jsonl"
     done = _read_done(results_path)
     result = AblationResult(out_dir=out)
-    cache: dict[Any, Any] = {}
     default_mode = "manual" if all(p.content_mask and p.style_mask for p in pairs) else (
         "auto" if base.segment == "auto" else "none")
+    inputs: dict[str, tuple[np.ndarray, np.ndarray, Any]] = {}
+    tasks: list[Task] = []
     for pair in pairs:
         content = load_image(pair.content, max_pixels=base.max_pixels, what="content image")
         style = load_image(pair.style, max_pixels=base.max_pixels, what="style image")
-        for stale in [k for k in cache if k[0] == "laplacian"]:
-            del cache[stale]  # Laplacians of another content are of no further use
         # Every variant is scored against the same regions: the pair's own masks when it
         # has them (whatever masks the variant used), else the whole image.
         score_masks = load_mask_pair(
             pair.content_mask, pair.style_mask, content.shape[:2], style.shape[:2],
             tolerance=base.mask_tolerance, max_pixels=base.max_pixels,
             orphan_policy=base.orphan_policy, min_fraction=base.min_label_fraction)
+        inputs[pair.name] = (content, style, score_masks)
         if pair.reference is not None:
             _score_reference(pair, pair.reference, content, style, score_masks, done,
                              results_path, result)
@@ -391,39 +395,77 @@ def run_ablation(
                 result.rows.append(done[key])
                 result.skipped += 1
                 continue
-            if progress is not None:
-                progress(f"{pair.name} {name}")
             c_mask, s_mask = mask_files(pair, mode)
-            run = transfer(content, style, cfg, content_mask=c_mask, style_mask=s_mask,
-                           extractor=extractor, cache=cache, progress=transfer_progress)
-            if run.status == "interrupted":
-                result.status = "interrupted"
-                break
-            # The variant is finished: an interrupt now waits until it is written and counted.
-            with deferred_interrupts() as late:
-                image_path.parent.mkdir(parents=True, exist_ok=True)
-                save_image(run.image, image_path)
-                save_json(run.report, image_path.with_suffix(".json"))
-                metrics = evaluate_images(content, style, run.image, score_masks)
-                row = {
-                    "key": key, "pair": pair.name, "variant": name,
-                    **{k: _format(v) for k, v in variant.items()},
-                    **{k: round(float(metrics[k]), 5) for k in MEASURES},
-                    "seconds": round(run.report["timings"]["total"], 3),
-                    "evaluations": run.report["evaluations"], "status": run.status,
-                    "image": str(image_path.relative_to(out)),
-                }
-                _append(results_path, row)
-                result.rows.append(row)
-            if late.received is not None:
-                result.status = "interrupted"
-                break
-        if result.status == "interrupted":
-            break
-        _contact_sheet(pair, content, style, names, out)
+            masks = [read_mask(m, tolerance=cfg.mask_tolerance, max_pixels=cfg.max_pixels)
+                     if m is not None else None for m in (c_mask, s_mask)]
+            tasks.append(Task(key, content, style, cfg, masks[0], masks[1],
+                              (pair, variant, name, image_path)))
+    own = executor is None
+    executor = executor or LocalExecutor(progress=transfer_progress)
+    try:
+        if tasks:
+            executor.preload(base, layers)
+
+        def handed_out() -> Any:
+            for task in tasks:
+                if progress is not None:
+                    progress(f"{task.data[0].name} {task.data[2]}")
+                yield task
+
+        try:
+            for outcome in executor.run(handed_out()):
+                pair, variant, name, image_path = outcome.task.data
+                if outcome.error:
+                    raise (InputError if outcome.kind == "input" else RuntimeError)(
+                        f"pair {pair.name}, variant {name}: {outcome.error}")
+                run = outcome.result
+                if run.status == "interrupted":
+                    result.status = "interrupted"
+                    break
+                content, style, score_masks = inputs[pair.name]
+                # Finished: an interrupt now waits until it is written and counted.
+                with deferred_interrupts() as late:
+                    row = _write_variant(run, outcome.task.key, pair, variant, name,
+                                         image_path, out, content, style, score_masks)
+                    _append(results_path, row)
+                    result.rows.append(row)
+                if on_done is not None:
+                    on_done(row)
+                if late.received is not None:
+                    result.status = "interrupted"
+                    break
+        except KeyboardInterrupt:
+            result.status = "interrupted"
+    finally:
+        if own:
+            executor.close()
     with deferred_interrupts():
+        for pair in pairs:
+            if all((out / pair.name / f"{n}.png").exists() for n in names):
+                content, style, _ = inputs[pair.name]
+                _contact_sheet(pair, content, style, names, out)
         write_tables(result.rows, out)
     return result
+
+
+def _write_variant(run: Any, key: str, pair: Pair, variant: dict[str, Any], name: str,
+                   image_path: Path, out: Path, content: np.ndarray, style: np.ndarray,
+                   score_masks: Any) -> dict[str, Any]:
+    """Write a finished variant's image and report; its row of measures."""
+    from .metrics import evaluate_images
+
+    image_path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(run.image, image_path)
+    save_json(run.report, image_path.with_suffix(".json"))
+    metrics = evaluate_images(content, style, run.image, score_masks)
+    return {
+        "key": key, "pair": pair.name, "variant": name,
+        **{k: _format(v) for k, v in variant.items()},
+        **{k: round(float(metrics[k]), 5) for k in MEASURES},
+        "seconds": round(run.report["timings"]["total"], 3),
+        "evaluations": run.report["evaluations"], "status": run.status,
+        "image": str(image_path.relative_to(out)),
+    }
 
 
 def _score_reference(pair: Pair, reference: Path, content: np.ndarray, style: np.ndarray,

@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +46,7 @@ class BatchItem:
     """One content photo of a batch and what became of it.
 
     ``status``: ``"pending"``, ``"done"``, ``"skipped"`` (already complete), ``"failed"``,
-    ``"interrupted"`` or ``"not started"``.
+    ``"running"``, ``"interrupted"`` or ``"not started"``.
     """
 
     content: Path
@@ -183,8 +182,7 @@ def run_batch(
     style_mask: str | os.PathLike | None = None,
     on_item: ItemCallback | None = None,
     progress: Any = None,
-    extractor: Any = None,
-    cache: dict[Any, Any] | None = None,
+    executor: Any = None,
 ) -> str:
     """Transfer ``style`` onto every item of ``batch``, writing each one's outputs.
 
@@ -194,68 +192,100 @@ def run_batch(
         style: the style photo; style_mask: its mask (needed by contents with masks).
         config: settings; options: what to write for each output.
         on_item: called as each item starts and ends.
-        progress: the transfer's progress callback (see :func:`photostyle.pipeline.transfer`).
-        extractor, cache: a loaded network and a cache dictionary to reuse; loaded and
-            made here otherwise (once for the whole batch).
+        progress: the transfer's progress callback (local executor only).
+        executor: where the transfers run (:mod:`photostyle.executors`); default: this
+            process, with the network loaded once. Whichever runs them, the files are
+            written here.
 
     Returns:
-        ``"completed"`` or ``"interrupted"`` (Ctrl-C: the current photo's best image is
-        written, marked interrupted; the rest are ``"not started"``).
+        ``"completed"`` or ``"interrupted"`` (Ctrl-C: a photo whose optimisation had begun
+        keeps its best image, marked interrupted; the rest are ``"not started"``).
     """
-    from .features import load_extractor
+    from .executors import LocalExecutor, Task
     from .interrupts import deferred_interrupts
-    from .pipeline import resolve_device, transfer
+    from .io import load_image
+    from .masks import read_mask
+    from .pipeline import read_content
 
-    cache = {} if cache is None else cache
     for item in batch.items:
         item.key = item_key(item, style, style_mask, config, options)
-    if extractor is None and any(config.iterations_per_level()) and not all(
-            already_done(i) for i in batch.items):
-        layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
-        extractor = load_extractor(layers, config.vgg_weights, seed=config.seed,
-                                   device=resolve_device(config.device))
-    status = "completed"
+    todo = []
     for index, item in enumerate(batch.items):
-        if status == "interrupted":
-            item.status = "not started"
-            continue
-        if on_item is not None:
-            on_item(index, item)
         if already_done(item):
             item.status, item.message = "skipped", "already done with these settings"
+            if on_item is not None:
+                on_item(index, item)
         else:
-            start = time.perf_counter()
-            try:
-                if item.mask is not None and style_mask is None:
-                    raise InputError(f"content {item.content} has a mask ({item.mask.name}) "
-                                     "but no --style-mask was given")
-                result = transfer(item.content, style, config, content_mask=item.mask,
-                                  style_mask=style_mask if item.mask else None,
-                                  extractor=extractor, cache=cache, progress=progress)
-                with deferred_interrupts() as late:
-                    report = write_outputs(result, item.output, item.content, style, options,
-                                           config.max_pixels, {"batch_key": item.key})
-                if report.get("lut"):
-                    item.lut_de = report["lut"]["mean_de"]
-                item.status = "done" if result.status == "completed" else result.status
-                item.message = result.message
-                if result.status == "interrupted" or late.received is not None:
-                    item.status, status = "interrupted", "interrupted"
-            except KeyboardInterrupt:
-                item.status, item.message, status = "interrupted", "nothing written", \
-                    "interrupted"
-            except PhotostyleError as exc:
-                item.status, item.message = "failed", str(exc)
-            except MemoryError:
-                item.status, item.message = "failed", "out of memory; use a smaller --size"
-            except Exception as exc:
-                log.debug("batch item %s", item.content, exc_info=True)
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                item.status, item.message = "failed", (
-                    f"internal error: {type(exc).__name__}: {first} (please report it)")
-            item.seconds = time.perf_counter() - start
+            todo.append(index)
+    if not todo:
+        return "completed"
+    style_pixels = load_image(style, max_pixels=config.max_pixels, what="style image")
+    style_labels = read_mask(style_mask, tolerance=config.mask_tolerance,
+                             max_pixels=config.max_pixels) if style_mask else None
+
+    def finish(index: int, status: str, message: str, seconds: float = 0.0) -> None:
+        item = batch.items[index]
+        item.status, item.message, item.seconds = status, message, seconds
         if on_item is not None:
             on_item(index, item)
+
+    def tasks() -> Any:
+        for index in todo:
+            item = batch.items[index]
+            if on_item is not None:
+                on_item(index, item)
+            try:  # read here: the pixels travel to the worker, whichever it is
+                photo = read_content(item.content, config.max_pixels)
+                if item.mask is not None and style_labels is None:
+                    raise InputError(f"content {item.content} has a mask ({item.mask.name}) "
+                                     "but no --style-mask was given")
+                mask = read_mask(item.mask, tolerance=config.mask_tolerance,
+                                 max_pixels=config.max_pixels) if item.mask else None
+            except PhotostyleError as exc:
+                finish(index, "failed", str(exc))
+                continue
+            item.status = "running"
+            yield Task(item.key, photo, style_pixels, config, mask,
+                       style_labels if mask is not None else None, index)
+
+    own = executor is None
+    executor = executor or LocalExecutor(progress=progress)
+    status = "completed"
+    try:
+        if any(config.iterations_per_level()):
+            executor.preload(config, list(dict.fromkeys([config.content_layer,
+                                                         *config.style_layers])))
+        for outcome in executor.run(tasks()):
+            index = outcome.task.data
+            item = batch.items[index]
+            if outcome.error:
+                finish(index, "failed", outcome.error + (
+                    " (please report it)" if outcome.kind == "internal" else ""))
+                continue
+            result = outcome.result
+            result.report["inputs"]["content"] = str(item.content)
+            with deferred_interrupts() as late:
+                report = write_outputs(result, item.output, item.content, style, options,
+                                       config.max_pixels, {"batch_key": item.key})
+            if report.get("lut"):
+                item.lut_de = report["lut"]["mean_de"]
+            interrupted = result.status == "interrupted" or late.received is not None
+            finish(index, "interrupted" if interrupted else (
+                "done" if result.status == "completed" else result.status), result.message,
+                float(result.report["timings"]["total"]))
+            if interrupted:
+                status = "interrupted"
+                break
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        if own:
+            executor.close()
+    for item in batch.items:
+        if item.status == "running":
+            item.status, item.message = "interrupted", "nothing written"
+        elif item.status == "pending":
+            item.status = "not started"
     return status
 
 

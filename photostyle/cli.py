@@ -169,6 +169,7 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
     msk.add_argument("--mask-tolerance", type=int, default=d.mask_tolerance)
     p.add_argument("--max-pixels", type=int, default=d.max_pixels,
                    help="largest image opened (width x height)")
+    _add_executor_args(p)
     p.add_argument("--preset", choices=tuple(PRESETS), default="default",
                    help="a named set of settings, which the options given override: preview "
                    "(no VGG19, no optimisation: the per-region colour transfer made locally "
@@ -177,6 +178,34 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                    "artistic (plain Gatys et al.: no masks, no photorealism term, no "
                    "smoothing). The defaults shown are the default preset's")
     _defaults_to_help(p)
+
+
+def _add_executor_args(parser: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--ray-address`` and ``--workers`` (batches and ablations)."""
+    group = parser.add_argument_group("where the work runs (batches and ablations)")
+    group.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="local: in this process (default); ray: on the workers of a Ray "
+                       "cluster, each loading the network once (pip install -e "
+                       "\".[distributed]\")")
+    group.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                       help="with --executor ray: 'auto' joins the cluster this machine "
+                       "belongs to, or ray://HOST:PORT; default: start a Ray on this machine")
+    group.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="with --executor ray: number of workers (default: one per CPU "
+                       "of the cluster)")
+
+
+def _executor(args: argparse.Namespace) -> Any:
+    """The executor the options ask for (``None``: the default, in this process)."""
+    if args.executor == "local":
+        if args.ray_address or args.workers:
+            raise ConfigError("--ray-address and --workers need --executor ray")
+        return None
+    if args.workers is not None and not 1 <= args.workers <= 4096:
+        raise ConfigError(f"--workers: must be between 1 and 4096, got {args.workers}")
+    from .executors import RayExecutor
+
+    return RayExecutor(args.ray_address, args.workers)
 
 
 def _add_output_args(group: Any) -> None:
@@ -276,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a setting shared by every variant (repeatable)")
     a.add_argument("--vgg-weights", metavar="FILE")
     a.add_argument("--out", default="ablation", help="output folder (default: %(default)s)")
+    _add_executor_args(a)
     g = sub.add_parser("segment", help="segment photos into a colour-coded mask (or a pair)",
                        description="Segment a photo (or a content/style pair, with aligned "
                        "labels) into the paper's colour code: a mask you can correct in any "
@@ -436,6 +466,9 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     if args.format:
         raise PhotostyleError("--format is for batches (--out-dir); give -o with the "
                               "extension you want")
+    if args.executor != "local":
+        raise PhotostyleError("--executor ray is for batches (several contents or a folder, "
+                              "--out-dir) and ablations")
     content = args.content[0]
     output = check_image_extension(
         args.output if args.output else f"{Path(content).stem}-styled.png")
@@ -505,12 +538,15 @@ def _transfer_batch(args: argparse.Namespace, config: Any, options: Any) -> int:
     check_writes(writes, reads)
     for path, why in batch.left_out:
         log.info("left out %s: %s", path, why)
+    executor = _executor(args)
     bar = _BatchProgress(len(batch.items), enabled=not args.quiet)
     try:
         status = run_batch(batch, args.style, config, options, style_mask=args.style_mask,
-                           on_item=bar.item, progress=bar.step)
+                           on_item=bar.item, progress=bar.step, executor=executor)
     finally:
         bar.close()
+        if executor is not None:
+            executor.close()
     print(format_summary(batch))
     if status == "interrupted":
         print("photostyle: interrupted; finished photos are kept, re-run to resume",
@@ -760,11 +796,26 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[ablate] {text}", file=sys.stderr)
 
+    executor = _executor(args)
+    bar = None
+    if executor is not None and not args.quiet:  # one bar over the tasks
+        from tqdm import tqdm
+
+        from .ablate import expand
+
+        bar = tqdm(total=len(pairs) * len(expand(vary)), unit="task", file=sys.stderr,
+                   dynamic_ncols=True)
     try:
-        result = run_ablation(pairs, config, vary, args.out, progress=announce,
-                              transfer_progress=progress)
+        result = run_ablation(pairs, config, vary, args.out,
+                              progress=None if bar is not None else announce,
+                              transfer_progress=progress, executor=executor,
+                              on_done=(lambda row: bar.update(1)) if bar is not None else None)
     finally:
         progress.close()
+        if bar is not None:
+            bar.close()
+        if executor is not None:
+            executor.close()
     print(format_aggregate(result.rows))
     done = len(result.rows) - result.skipped
     print(f"\n{done} run, {result.skipped} already done; results in {result.out_dir}",

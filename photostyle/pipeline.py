@@ -116,6 +116,8 @@ def resolve_device(name: str) -> torch.device:
 def _describe(source: Any) -> str:
     if isinstance(source, str | os.PathLike):
         return str(source)
+    if isinstance(source, Photo):
+        return f"photo ({source.colour})"
     return type(source).__name__
 
 
@@ -269,7 +271,7 @@ class LevelProblem:
 
 
 def transfer(
-    content: ImageLike,
+    content: ImageLike | Photo,
     style: ImageLike,
     config: TransferConfig | None = None,
     *,
@@ -482,15 +484,17 @@ def apply_look(look: Look, content: ImageLike, config: TransferConfig | None = N
                           photo.bit_depth, look)
 
 
-def read_content(content: ImageLike, max_pixels: int) -> Photo:
+def read_content(content: ImageLike | Photo, max_pixels: int) -> Photo:
     """The content as a :class:`~photostyle.io.Photo` (pixels in its own encoding)."""
+    if isinstance(content, Photo):
+        return content
     if isinstance(content, np.ndarray):
         return Photo(array_to_rgb(content, what="content image"),
                      bit_depth=16 if content.dtype == np.uint16 else 8)
     return read_photo(content, max_pixels=max_pixels, what="content image")
 
 
-def _look_info(content: ImageLike, content_full: np.ndarray, config: TransferConfig
+def _look_info(content: Any, content_full: np.ndarray, config: TransferConfig
                ) -> dict[str, Any]:
     """What a saved :class:`~photostyle.transforms.Look` records about its making."""
     return {"content": _describe(content), "content_size": list(content_full.shape[:2]),
@@ -499,7 +503,7 @@ def _look_info(content: ImageLike, content_full: np.ndarray, config: TransferCon
 
 
 def _run_report(
-    content: ImageLike,
+    content: Any,
     style: ImageLike,
     content_full: np.ndarray,
     style_full: np.ndarray,

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tasks(n: int, size: int, iterations: str) -> list[Any]:
-    from photostyle.config import TransferConfig
+    from photostyle.config import TransferConfig, parse_int_list
     from photostyle.executors import Task
     from photostyle.io import load_image
     from photostyle.masks import read_mask
@@ -35,8 +35,9 @@ def tasks(n: int, size: int, iterations: str) -> list[Any]:
     c_mask = read_mask(REPO / "data" / "content_mask.png")
     s_mask = read_mask(REPO / "data" / "style_mask.png")
     return [Task(str(i), content, style,
-                 TransferConfig(vgg_weights="random", size=size, iterations=iterations,
-                                seed=i, device="cpu"), c_mask, s_mask)
+                 TransferConfig(vgg_weights="random", size=size, seed=i, device="cpu",
+                                iterations=parse_int_list(iterations, "--iterations")),
+                 c_mask, s_mask)
             for i in range(n)]
 
 

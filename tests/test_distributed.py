@@ -157,3 +157,25 @@ def test_command_line_executor_options(tmp_path: Path, capsys) -> None:
                  "--set", "scales=1", "--out", str(tmp_path / "abl"), "--executor", "ray",
                  "--workers", "2", "-q"]) == 0
     assert len(read_results(tmp_path / "abl")) == 4
+
+
+def test_ctrl_c_on_the_driver_keeps_what_finished_and_a_rerun_resumes(tmp_path: Path) -> None:
+    pairs = find_pairs(make_pairs(tmp_path / "pairs"))
+    vary = {"matting_weight": [0.0, 1e4]}
+    finished = []
+
+    def ctrl_c_after_the_first(row: dict) -> None:
+        finished.append(row["key"])
+        raise KeyboardInterrupt
+
+    executor = RayExecutor(workers=2)
+    try:
+        first = run_ablation(pairs, TINY, vary, tmp_path / "abl", executor=executor,
+                             on_done=ctrl_c_after_the_first)
+    finally:
+        executor.close()
+    assert first.status == "interrupted"
+    assert [r["key"] for r in read_results(tmp_path / "abl")] == finished  # written, once
+    again = run_ablation(pairs, TINY, vary, tmp_path / "abl")
+    assert again.status == "completed" and again.skipped == 1
+    assert len(read_results(tmp_path / "abl")) == 4

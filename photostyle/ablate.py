@@ -141,7 +141,7 @@ def parse_setting(key: str, text: str) -> Any:
     default = getattr(TransferConfig(), key)
     text = text.strip()
     try:
-        if key in ("style_layers",):
+        if key in ("style_layers", "hist_layers"):
             return tuple(t for t in re.split(r"[+ ]", text) if t)
         if key == "iterations":
             return tuple(int(t) for t in text.split("+")) if text.lower() != "none" else None
@@ -162,7 +162,7 @@ def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
     """``["matting_weight=0,1e4", "smooth=local-affine,none"]`` to ``{key: [values]}``.
 
     Alternatives are separated by commas; inside one value ``+`` joins list items
-    (``style_layers=relu1_1+relu2_1,relu1_1``).
+    (``style_layers=relu1_1+relu2_1,relu1_1``; ``hist_layers`` likewise).
     """
     out: dict[str, list[Any]] = {}
     for item in items:
@@ -365,7 +365,7 @@ def run_ablation(
             raise ConfigError(str(exc)) from None
     layers: list[str] = []
     for cfg in configs:
-        layers += [cfg.content_layer, *cfg.style_layers]
+        layers += cfg.layers_in_use()
     layers = list(dict.fromkeys(layers))
     results_path = out / "results.jsonl"
     done = _read_done(results_path)

@@ -253,8 +253,7 @@ def run_batch(
     status = "completed"
     try:
         if any(config.iterations_per_level()):
-            executor.preload(config, list(dict.fromkeys([config.content_layer,
-                                                         *config.style_layers])))
+            executor.preload(config, config.layers_in_use())
         for outcome in executor.run(tasks()):
             index = outcome.task.data
             item = batch.items[index]

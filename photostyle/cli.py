@@ -104,6 +104,13 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                      help="keep the change of colour smooth where the content is flat "
                      "(total variation of output - content between flat neighbours); 0: off "
                      "(default %(default)s)")
+    net.add_argument("--hist-weight", type=float, default=d.hist_weight,
+                     help="per-region histogram loss (Wilmot, Risser and Barnes 2017): each "
+                     "region's features matched channel by channel to the style region's "
+                     "distribution; 0: off (default %(default)s)")
+    net.add_argument("--hist-layers", default=",".join(d.hist_layers),
+                     help="comma-separated VGG19 layers of the histogram loss (default: "
+                     "%(default)s)")
     net.add_argument("--matting-weight", type=float, default=d.matting_weight,
                      help="photorealism regulariser weight; 0 switches it off")
     opt = p.add_argument_group("optimisation")
@@ -337,7 +344,8 @@ ARG_FIELDS = {
     "init": "init", "seed": "seed", "content_layer": "content_layer",
     "style_layers": "style_layers", "content_weight": "content_weight",
     "style_weight": "style_weight", "tv_weight": "tv_weight", "flat_weight": "flat_weight",
-    "matting_weight": "matting_weight", "smooth": "smooth", "smooth_radius": "smooth_radius",
+    "matting_weight": "matting_weight", "hist_weight": "hist_weight",
+    "hist_layers": "hist_layers", "smooth": "smooth", "smooth_radius": "smooth_radius",
     "smooth_eps": "smooth_eps", "smooth_sigma": "smooth_sigma",
     "smooth_spatial": "smooth_spatial", "strength": "strength", "output_size": "output_size",
     "output_profile": "output_profile", "vgg_weights": "vgg_weights", "device": "device",
@@ -742,7 +750,7 @@ def _network_losses(args: argparse.Namespace, content: Any, style: Any, output: 
     if args.style_layers:
         settings["style_layers"] = args.style_layers
     config = TransferConfig(**settings)
-    layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
+    layers = config.layers_in_use()
     try:
         extractor = load_extractor(layers, weights)
     except WeightsError as exc:

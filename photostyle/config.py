@@ -87,6 +87,11 @@ class TransferConfig:
             relu3_1``; the paper's are :data:`PAPER_STYLE_LAYERS`).
         content_weight, style_weight, tv_weight, matting_weight: weights of the normalised
             loss terms; 0 switches a term off and skips its cost.
+        hist_weight: weight of the per-region histogram loss (Wilmot, Risser and Barnes
+            2017; :func:`photostyle.losses.histogram_loss`); 0 (default): off.
+        hist_layers: VGG19 layers of the histogram loss (default ``relu1_1, relu3_1``:
+            the shallowest and deepest of the verified style layers; Risser et al. use
+            relu1_1 and relu4_1).
         flat_weight: weight of the flat-region term (:func:`photostyle.losses.
             flat_change_loss`: the change of colour kept smooth where the content is flat);
             0 switches it off. The default, 3e5, was chosen on the 40 pairs (docs/RESULTS.md).
@@ -147,6 +152,8 @@ class TransferConfig:
     style_weight: float = 100.0
     tv_weight: float = 1e-3
     flat_weight: float = 3e5
+    hist_weight: float = 0.0
+    hist_layers: tuple[str, ...] = ("relu1_1", "relu3_1")
     matting_weight: float = 1e4
     matting_radius: int = 1
     matting_eps: float = 1e-7
@@ -180,10 +187,10 @@ class TransferConfig:
             object.__setattr__(self, "iterations", parse_int_list(self.iterations, "iterations"))
         else:
             object.__setattr__(self, "iterations", tuple(int(i) for i in self.iterations))
-        if isinstance(self.style_layers, str):
-            object.__setattr__(self, "style_layers", parse_name_list(self.style_layers))
-        else:
-            object.__setattr__(self, "style_layers", tuple(self.style_layers))
+        for name in ("style_layers", "hist_layers"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, parse_name_list(value) if isinstance(value, str)
+                               else tuple(value))
         self.validate()
 
     def validate(self) -> None:
@@ -220,8 +227,11 @@ class TransferConfig:
         if not self.style_layers:
             raise ConfigError("style_layers: give at least one layer")
         check_layer_names(self.style_layers, "style_layers")
+        if self.hist_weight > 0 and not self.hist_layers:
+            raise ConfigError("hist_layers: give at least one layer (or hist_weight 0)")
+        check_layer_names(self.hist_layers, "hist_layers")
         for name in ("content_weight", "style_weight", "tv_weight", "flat_weight",
-                     "matting_weight"):
+                     "hist_weight", "matting_weight"):
             _check_float(getattr(self, name), name, positive=False)
         _check_int(self.matting_radius, "matting_radius", 1, 10)
         _check_float(self.matting_eps, "matting_eps", positive=True)
@@ -245,6 +255,11 @@ class TransferConfig:
             raise ConfigError("min_label_fraction: must be below 0.5")
         _check_int(self.mask_tolerance, "mask_tolerance", 0, 255)
         _check_int(self.save_every, "save_every", 0, 10**9)
+
+    def layers_in_use(self) -> list[str]:
+        """Every network layer the losses read: content, style and (when on) histogram."""
+        hist = list(self.hist_layers) if self.hist_weight > 0 else []
+        return list(dict.fromkeys([self.content_layer, *self.style_layers, *hist]))
 
     def output_shape(self, height: int, width: int) -> tuple[int, int]:
         """The output's ``(h, w)`` for a content of ``height x width`` pixels."""
@@ -286,6 +301,7 @@ class TransferConfig:
         out.pop("extra")
         out["iterations"] = list(self.iterations_per_level())
         out["style_layers"] = list(self.style_layers)
+        out["hist_layers"] = list(self.hist_layers)
         return out
 
 

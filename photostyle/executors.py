@@ -91,7 +91,7 @@ class WorkerState:
 
         if not any(config.iterations_per_level()):
             return None
-        wanted = layers or list(dict.fromkeys([config.content_layer, *config.style_layers]))
+        wanted = layers or config.layers_in_use()
         key = (config.vgg_weights, config.device, config.seed)
         if (self.extractor is None or self.extractor_key != key
                 or any(n not in self.extractor.layers for n in wanted)):

@@ -17,6 +17,12 @@ weights):
 * **total variation**: mean over pixels of squared differences to the right and below
   neighbours of the ``[0, 1]`` image.
 * **matting** (see :mod:`photostyle.matting`): ``(1/N) sum_c V_c^T M V_c``.
+* **histogram** (``hist_weight``, off by default; Wilmot, Risser and Barnes 2017), per
+  region: the output's features in each label's region are histogram-matched, channel by
+  channel, to the style region's (:func:`match_histogram`), and the squared distance to that
+  target is taken, relative to the style region's mean squared feature, weighted by the
+  region's share and averaged over ``hist_layers``. Gram matrices match second moments
+  only; this keeps each feature's whole distribution (mean and spread included).
 * **flat** (``flat_weight``, on by default since issue 17): like total variation, but of the colour
   *change* ``x - content`` and only between neighbours that are both flat in the content
   (:func:`photostyle.metrics.flat_mask`): where the content is flat, the matting term has no
@@ -160,3 +166,94 @@ def flat_change_loss(image: torch.Tensor, content: torch.Tensor,
     zero = image.new_zeros(())
     return (((wy * dy.square()).mean() if dy.numel() else zero)
             + ((wx * dx.square()).mean() if dx.numel() else zero))
+
+
+def match_histogram(values: torch.Tensor, reference_sorted: torch.Tensor) -> torch.Tensor:
+    """Histogram matching, channel by channel: each value replaced by the reference's value
+    at the same quantile.
+
+    Args:
+        values: ``(C, N)`` samples per channel.
+        reference_sorted: ``(C, M)`` the reference's samples, sorted along dim 1.
+
+    Returns:
+        ``(C, N)``: the ``k``-th smallest value of channel ``c`` becomes the reference's
+        quantile ``(k + 1/2) / N`` (linear between the reference's order statistics, which
+        sit at quantiles ``(j + 1/2) / M``). Not differentiable: a target, not a layer.
+    """
+    n, m = values.shape[1], reference_sorted.shape[1]
+    position = ((torch.arange(n, device=values.device, dtype=torch.float64) + 0.5) * m / n
+                - 0.5).clamp(0, m - 1)
+    low = position.floor().long()
+    high = (low + 1).clamp(max=m - 1)
+    frac = (position - low).to(reference_sorted.dtype)
+    quantiles = reference_sorted[:, low] * (1 - frac) + reference_sorted[:, high] * frac
+    out = torch.empty_like(values)
+    out.scatter_(1, values.argsort(dim=1), quantiles.to(values.dtype))
+    return out
+
+
+@dataclass
+class HistogramTarget:
+    """What the histogram loss compares against at one layer.
+
+    Attributes:
+        layer: VGG19 layer name.
+        sorted_style: per label, ``(C, M_c)`` the style region's features sorted per channel
+            (pixels where the style's mask exceeds 1/2), or ``None`` when it has none.
+        pixels: per label, the flat indices of the output's pixels in the region (where the
+            content's mask exceeds 1/2) at this layer's resolution.
+        weights: ``(L,)`` each label's share of the labelled content pixels (sums to 1).
+    """
+
+    layer: str
+    sorted_style: list[torch.Tensor | None]
+    pixels: list[torch.Tensor]
+    weights: torch.Tensor
+
+    def __post_init__(self) -> None:
+        self.norms = [s.square().mean() + _EPS if s is not None else None
+                      for s in self.sorted_style]
+
+    @classmethod
+    def build(cls, layer: str, style_features: torch.Tensor, style_masks: torch.Tensor,
+              output_masks: torch.Tensor, weights: torch.Tensor) -> HistogramTarget:
+        """From the style's activations ``(1, C, Hs, Ws)`` and the masks ``(L, Hs, Ws)``
+        (style) and ``(L, H, W)`` (output) at this layer's resolution."""
+        f = style_features.reshape(style_features.shape[-3], -1)
+        sorted_style: list[torch.Tensor | None] = []
+        for mask in style_masks.reshape(style_masks.shape[0], -1):
+            idx = torch.nonzero(mask > 0.5).squeeze(1)
+            sorted_style.append(f[:, idx].sort(dim=1).values if idx.numel() else None)
+        pixels = [torch.nonzero(m > 0.5).squeeze(1)
+                  for m in output_masks.reshape(output_masks.shape[0], -1)]
+        return cls(layer, sorted_style, pixels, weights)
+
+
+def histogram_layer_loss(features: torch.Tensor, target: HistogramTarget) -> torch.Tensor:
+    """``sum_c w_c mean((F_c - H(F_c))^2) / mean(S_c^2)`` for one layer (scalar): ``F_c``
+    the output's features in region ``c``, ``H`` their histogram matched to the style
+    region's ``S_c`` channel by channel (:func:`match_histogram`, held constant), so the
+    gradient is ``2 w_c (F_c - H(F_c)) / (n mean(S_c^2))``.
+
+    Args:
+        features: ``(1, C, H_l, W_l)`` output activations at ``target.layer``.
+    """
+    f = features.reshape(features.shape[-3], -1)
+    total = features.new_zeros(())
+    for c, reference in enumerate(target.sorted_style):
+        idx = target.pixels[c]
+        if reference is None or idx.numel() == 0:
+            continue
+        region = f[:, idx]
+        matched = match_histogram(region.detach(), reference)
+        norm = target.norms[c]
+        assert norm is not None
+        total = total + target.weights[c] * (region - matched).square().mean() / norm
+    return total
+
+
+def histogram_loss(features: dict[str, torch.Tensor],
+                   targets: list[HistogramTarget]) -> torch.Tensor:
+    """Mean of :func:`histogram_layer_loss` over the histogram layers (scalar)."""
+    return torch.stack([histogram_layer_loss(features[t.layer], t) for t in targets]).mean()

@@ -201,7 +201,7 @@ class LevelProblem:
         self.config = config
         self.weights = {"content": config.content_weight, "style": config.style_weight,
                         "tv": config.tv_weight, "flat": config.flat_weight,
-                        "matting": config.matting_weight}
+                        "hist": config.hist_weight, "matting": config.matting_weight}
         self.content = content
         self.flat: torch.Tensor | None = None
         if config.flat_weight > 0:
@@ -227,6 +227,11 @@ class LevelProblem:
                 self.style_targets.append(
                     losses.StyleTarget(layer, grams, c_masks[layer].to(device), weights)
                 )
+            self.hist_targets = [
+                losses.HistogramTarget.build(layer, style_feats[layer],
+                                             s_masks[layer].to(device),
+                                             c_masks[layer].to(device), weights)
+                for layer in (config.hist_layers if config.hist_weight > 0 else ())]
         self.matting: MattingTerm | None = None
         if config.matting_weight > 0:
             with timer.stage("laplacian"):
@@ -258,6 +263,8 @@ class LevelProblem:
             terms["content"] = losses.content_loss(feats[cfg.content_layer], self.content_target)
         if cfg.style_weight > 0:
             terms["style"] = losses.style_loss(feats, self.style_targets)
+        if cfg.hist_weight > 0:
+            terms["hist"] = losses.histogram_loss(feats, self.hist_targets)
         if cfg.tv_weight > 0:
             terms["tv"] = losses.tv_loss(x)
         if self.flat is not None:
@@ -321,7 +328,7 @@ def transfer(
         masks = _read_masks(content_mask, style_mask, content_full.shape[:2],
                             style_full.shape[:2], config, (content_full, style_full), cache,
                             device)
-    layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
+    layers = config.layers_in_use()
     sizes = config.level_sizes(max(content_full.shape[:2]))
     iterations = config.iterations_per_level()
     optimise = any(iterations)  # no step at all: the starting image is the result

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         previous = {str(r["pair"]): r for r in recorded["rows"] if r["method"] == "ours"}
-    layers = list(dict.fromkeys([config.content_layer, *config.style_layers]))
+    layers = config.layers_in_use()
     extractor = load_extractor(layers, config.vgg_weights)
     rows: list[dict[str, Any]] = []
     partial = args.out / "metrics.partial.jsonl"  # one line per scored image, as it comes

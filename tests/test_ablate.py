@@ -132,3 +132,11 @@ def test_only_names_pairs_that_do_not_exist(pairs_dir: Path, tmp_path: Path, cap
     err = capsys.readouterr().err
     assert code == 2 and "no pair 9 in" in err
     assert not (tmp_path / "abl").exists()  # nothing ran
+
+
+def test_histogram_settings_vary_like_any_other() -> None:
+    vary = parse_vary(["hist_weight=0,100", "hist_layers=relu1_1+relu3_1,relu2_1"])
+    assert vary == {"hist_weight": [0.0, 100.0],
+                    "hist_layers": [("relu1_1", "relu3_1"), ("relu2_1",)]}
+    config = BASE.replace(hist_weight=100.0, hist_layers=("relu1_1", "relu3_1"))
+    assert config.layers_in_use() == ["relu2_1", "relu1_1", "relu3_1"]

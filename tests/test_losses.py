@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from photostyle import losses
@@ -135,3 +136,94 @@ def test_flat_change_loss_gradient_matches_finite_differences() -> None:
     content = torch.rand(1, 3, 5, 4, dtype=torch.float64)
     flat = (torch.rand(5, 4) > 0.4).double()
     assert torch.autograd.gradcheck(lambda v: losses.flat_change_loss(v, content, flat), (x,))
+
+
+# --- the per-region histogram loss (issue 22) -------------------------------------------
+
+def test_match_histogram_by_hand() -> None:
+    from photostyle.losses import match_histogram
+
+    values = torch.tensor([[3.0, 1.0, 2.0], [0.5, 0.7, 0.1]])
+    reference = torch.tensor([[10.0, 20.0, 30.0], [1.0, 2.0, 3.0]])
+    # ranks carry over: the smallest value gets the reference's smallest, and so on
+    assert match_histogram(values, reference).tolist() == [[30.0, 10.0, 20.0], [2.0, 3.0, 1.0]]
+    # two samples against four sorted reference values 0, 1, 2, 3 (at quantiles 1/8, 3/8,
+    # 5/8, 7/8): the samples sit at quantiles 1/4 and 3/4, i.e. 0.5 and 2.5
+    out = match_histogram(torch.tensor([[5.0, -1.0]]), torch.tensor([[0.0, 1.0, 2.0, 3.0]]))
+    assert out.tolist() == [[2.5, 0.5]]
+
+
+def _hist_target(style: torch.Tensor, style_masks: torch.Tensor, out_masks: torch.Tensor):
+    from photostyle.losses import HistogramTarget
+
+    weights = out_masks.flatten(1).sum(1) / out_masks.sum()
+    return HistogramTarget.build("relu1_1", style, style_masks, out_masks, weights)
+
+
+def test_histogram_loss_gradient_matches_finite_differences() -> None:
+    from photostyle.losses import histogram_layer_loss
+
+    torch.manual_seed(0)
+    style = torch.randn(1, 4, 6, 8, dtype=torch.float64) * 2 + 1
+    masks = torch.zeros(2, 6, 8, dtype=torch.float64)
+    masks[0, :, :4] = 1
+    masks[1, :, 4:] = 1
+    target = _hist_target(style, masks, masks)
+    x = torch.randn(1, 4, 6, 8, dtype=torch.float64, requires_grad=True)
+    loss = histogram_layer_loss(x, target)
+    (grad,) = torch.autograd.grad(loss, x)
+    eps = 1e-6  # far below the gaps between samples: no rank changes
+    for index in [(0, 0, 0, 0), (0, 1, 3, 5), (0, 3, 5, 7), (0, 2, 2, 2)]:
+        plus, minus = x.detach().clone(), x.detach().clone()
+        plus[index] += eps
+        minus[index] -= eps
+        numeric = (histogram_layer_loss(plus, target) - histogram_layer_loss(minus, target)) / (
+            2 * eps)
+        assert float(grad[index]) == pytest.approx(float(numeric), rel=1e-5, abs=1e-10)
+
+
+def test_histogram_loss_compares_each_region_with_its_own_style_region() -> None:
+    from photostyle.losses import histogram_layer_loss
+
+    torch.manual_seed(1)
+    masks = torch.zeros(2, 6, 8)
+    masks[0, :, :4] = 1  # left: label 0
+    masks[1, :, 4:] = 1  # right: label 1
+    style = torch.empty(1, 3, 6, 8)
+    style[..., :4] = torch.rand(1, 3, 6, 4)  # left: values in [0, 1]
+    style[..., 4:] = 5 + torch.rand(1, 3, 6, 4)  # right: in [5, 6]
+    target = _hist_target(style, masks, masks)
+    # an output whose left half is a permutation of the style's left values: matched there
+    x = style.clone()
+    x[..., 4:] = torch.rand(1, 3, 6, 4)  # the right half has the left's distribution
+    x.requires_grad_(True)
+    loss = histogram_layer_loss(x, target)
+    (grad,) = torch.autograd.grad(loss, x)
+    assert float(loss) > 0
+    assert float(grad[..., :4].abs().max()) == 0.0  # nothing to change on the left
+    assert float(grad[..., 4:].abs().min()) > 0.0  # every right pixel pulled up
+    assert float(grad[..., 4:].max()) < 0  # towards the larger values of its style region
+    # the same output with the labels' style regions swapped: now the left is wrong too
+    swapped = _hist_target(style, masks.flip(0), masks)
+    assert float(histogram_layer_loss(x.detach(), swapped)) > float(loss)
+
+
+def test_histogram_term_runs_in_a_transfer_only_when_on(tmp_path, shallow_vgg_file) -> None:
+    from photostyle import transfer
+    from photostyle.config import TransferConfig
+
+    from .conftest import gradient_image
+
+    base = TransferConfig(vgg_weights=str(shallow_vgg_file), content_layer="relu2_1",
+                          style_layers=("relu1_1",), size=32, iterations=2, scales=1,
+                          segment="none")
+    off = transfer(gradient_image(32, 40), gradient_image(32, 40, 1), base)
+    assert "hist" not in off.report["levels"][0]["final"]
+    assert base.layers_in_use() == ["relu2_1", "relu1_1"]
+    on_config = base.replace(hist_weight=100.0, hist_layers=("relu1_1", "relu2_1"),
+                             style_weight=0.0)
+    assert on_config.layers_in_use() == ["relu2_1", "relu1_1"]
+    on = transfer(gradient_image(32, 40), gradient_image(32, 40, 1), on_config)
+    final = on.report["levels"][0]["final"]
+    assert final["hist"] > 0 and "style" not in final
+    assert on.report["config"]["hist_layers"] == ["relu1_1", "relu2_1"]

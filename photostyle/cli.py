@@ -94,6 +94,11 @@ def _add_transfer_args(p: argparse.ArgumentParser) -> None:
                      "weights), both downloaded into the torch cache on first use; or a "
                      "state dict FILE (torchvision keys; may cover only the layers in use); "
                      "or 'random'")
+    net.add_argument("--network", choices=("vgg19", "vgg16"), default=d.network,
+                     help="the backbone: vgg19 (the paper's, verified here) or vgg16 (same "
+                     "layer names up to relu5_3; --vgg-weights then names VGG16 weights: "
+                     "original vgg16-00b39a1b.pth, torchvision vgg16-397923af.pth, or a file; "
+                     "never run here with real weights)")
     net.add_argument("--content-layer", default=d.content_layer)
     net.add_argument("--style-layers", default=",".join(d.style_layers),
                      help="comma-separated VGG19 layers (default: %(default)s)")
@@ -349,6 +354,7 @@ ARG_FIELDS = {
     "smooth_eps": "smooth_eps", "smooth_sigma": "smooth_sigma",
     "smooth_spatial": "smooth_spatial", "strength": "strength", "output_size": "output_size",
     "output_profile": "output_profile", "vgg_weights": "vgg_weights", "device": "device",
+    "network": "network",
     "max_pixels": "max_pixels", "orphan_policy": "orphan_policy",
     "min_label_fraction": "min_label_fraction", "mask_tolerance": "mask_tolerance",
     "save_every": "save_every", "segment": "segment", "seg_model": "seg_model",

@@ -118,6 +118,8 @@ class TransferConfig:
             (benchmarks, tests), ``"original"`` or ``"torchvision"`` for those ImageNet
             weights (downloaded into the torch cache), or ``None`` for the default,
             ``"original"`` (:data:`photostyle.features.DEFAULT_WEIGHTS`).
+        network: the backbone, ``"vgg19"`` (default) or ``"vgg16"`` (same layer names, up
+            to ``relu5_3``; its weights are VGG16's: ``vgg_weights`` names or files of VGG16).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         max_pixels: largest image (width x height) that is opened.
         segment: without mask files, ``"auto"`` segments both photos automatically (the
@@ -167,6 +169,7 @@ class TransferConfig:
     output_limit: int | None = None
     output_profile: str = "content"
     vgg_weights: str | None = None
+    network: str = "vgg19"
     device: str = "auto"
     max_pixels: int = 150_000_000
     segment: str = "auto"
@@ -221,15 +224,16 @@ class TransferConfig:
                      most=MAX_PRECONDITION_BOOST)
         _check_choice(self.init, "init", INITS)
         _check_int(self.seed, "seed", 0, 2**63 - 1)
-        from .features import check_layer_names  # local: features imports torch
+        from .features import NETWORKS, check_layer_names  # local: features imports torch
 
-        check_layer_names([self.content_layer], "content_layer")
+        _check_choice(self.network, "network", NETWORKS)
+        check_layer_names([self.content_layer], "content_layer", self.network)
         if not self.style_layers:
             raise ConfigError("style_layers: give at least one layer")
-        check_layer_names(self.style_layers, "style_layers")
+        check_layer_names(self.style_layers, "style_layers", self.network)
         if self.hist_weight > 0 and not self.hist_layers:
             raise ConfigError("hist_layers: give at least one layer (or hist_weight 0)")
-        check_layer_names(self.hist_layers, "hist_layers")
+        check_layer_names(self.hist_layers, "hist_layers", self.network)
         for name in ("content_weight", "style_weight", "tv_weight", "flat_weight",
                      "hist_weight", "matting_weight"):
             _check_float(getattr(self, name), name, positive=False)

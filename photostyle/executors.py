@@ -80,25 +80,29 @@ class WorkerState:
     """
 
     def __init__(self) -> None:
-        self.extractor: Any = None
-        self.extractor_key: tuple[Any, ...] | None = None
+        self.extractors: dict[tuple[Any, ...], Any] = {}
         self.cache: dict[Any, Any] = {}
         self.progress: Callable[..., None] | None = None
 
     def network(self, config: TransferConfig, layers: list[str] | None = None) -> Any:
+        """The network for ``config`` (one per weights, backbone, device and seed, kept:
+        an ablation that varies the backbone loads each once)."""
         from .features import load_extractor
         from .pipeline import resolve_device
 
         if not any(config.iterations_per_level()):
             return None
         wanted = layers or config.layers_in_use()
-        key = (config.vgg_weights, config.device, config.seed)
-        if (self.extractor is None or self.extractor_key != key
-                or any(n not in self.extractor.layers for n in wanted)):
-            self.extractor = load_extractor(wanted, config.vgg_weights, seed=config.seed,
-                                            device=resolve_device(config.device))
-            self.extractor_key = key
-        return self.extractor
+        key = (config.vgg_weights, config.network, config.device, config.seed)
+        extractor = self.extractors.get(key)
+        if extractor is None or any(n not in extractor.layers for n in wanted):
+            if extractor is not None:  # more layers than before: the union, once
+                wanted = list(dict.fromkeys([*extractor.layers, *wanted]))
+            extractor = load_extractor(wanted, config.vgg_weights, seed=config.seed,
+                                       device=resolve_device(config.device),
+                                       network=config.network)
+            self.extractors[key] = extractor
+        return extractor
 
     def run(self, payload: tuple[Any, ...]) -> tuple[Any, str, str]:
         """Run one transfer; returns ``(result, error, kind)`` (never raises for bad input

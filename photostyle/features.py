@@ -73,6 +73,25 @@ NAMED_WEIGHTS = {
     "original": NamedWeights("original", ORIGINAL_URL, "548 MB", caffe_input=True),
     "torchvision": NamedWeights("torchvision", VGG19_URL, "548 MB", caffe_input=False),
 }
+#: The same two sets for VGG16 (``network="vgg16"``): Johnson's conversion of the original
+#: Caffe weights, and torchvision's ``VGG16_Weights.IMAGENET1K_V1``. Never run here (no
+#: VGG16 weights can be had on this machine): the mechanics are tested with random weights.
+VGG16_NAMED_WEIGHTS = {
+    "original": NamedWeights(
+        "original", "https://web.eecs.umich.edu/~justincj/models/vgg16-00b39a1b.pth",
+        "528 MB", caffe_input=True),
+    "torchvision": NamedWeights(
+        "torchvision", "https://download.pytorch.org/models/vgg16-397923af.pth", "528 MB",
+        caffe_input=False),
+}
+#: The backbones (``--network``).
+NETWORKS = ("vgg19", "vgg16")
+
+
+def named_weights(name: str | None = None, network: str = "vgg19") -> NamedWeights:
+    """The downloadable weights ``name`` (default :data:`DEFAULT_WEIGHTS`) of ``network``."""
+    table = VGG16_NAMED_WEIGHTS if network == "vgg16" else NAMED_WEIGHTS
+    return table[name or DEFAULT_WEIGHTS]
 #: What ``vgg_weights=None`` means: the original weights, the ones every figure in
 #: docs/RESULTS.md was measured with (``../shared`` holds their first eight convolutions).
 DEFAULT_WEIGHTS = "original"
@@ -92,7 +111,14 @@ _VGG19_CFG: tuple[int | str, ...] = (
 )  # fmt: skip
 
 
-def _layer_table() -> tuple[dict[str, int], dict[int, tuple[int, int]]]:
+# torchvision's configuration "D" (VGG16)
+_VGG16_CFG: tuple[int | str, ...] = (
+    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
+)  # fmt: skip
+_CONFIGS = {"vgg19": _VGG19_CFG, "vgg16": _VGG16_CFG}
+
+
+def _layer_table(network: str = "vgg19") -> tuple[dict[str, int], dict[int, tuple[int, int]]]:
     """Map names (``conv3_2``, ``relu3_2``, ``pool3``) to indices in ``features``.
 
     Also returns, for each conv index, its ``(in_channels, out_channels)``.
@@ -100,7 +126,7 @@ def _layer_table() -> tuple[dict[str, int], dict[int, tuple[int, int]]]:
     names: dict[str, int] = {}
     convs: dict[int, tuple[int, int]] = {}
     index, block, within, channels = 0, 1, 1, 3
-    for item in _VGG19_CFG:
+    for item in _CONFIGS[network]:
         if item == "M":
             names[f"pool{block}"] = index
             index += 1
@@ -117,25 +143,34 @@ def _layer_table() -> tuple[dict[str, int], dict[int, tuple[int, int]]]:
     return names, convs
 
 
-LAYER_INDEX, CONV_SHAPES = _layer_table()
+#: Per network: layer name -> index in ``features``, and conv index -> (in, out) channels.
+LAYER_TABLES = {name: _layer_table(name) for name in _CONFIGS}
+LAYER_INDEX, CONV_SHAPES = LAYER_TABLES["vgg19"]
 LAYER_NAMES = tuple(LAYER_INDEX)
 
 
-def check_layer_names(names: Iterable[str], setting: str) -> None:
-    """Raise :class:`ConfigError` if a name is not a VGG19 layer."""
+def layer_index(network: str = "vgg19") -> dict[str, int]:
+    """Layer name -> index in ``features`` for ``network``."""
+    return LAYER_TABLES[network][0]
+
+
+def check_layer_names(names: Iterable[str], setting: str, network: str = "vgg19") -> None:
+    """Raise :class:`ConfigError` if a name is not a layer of ``network``."""
+    last = "5_4" if network == "vgg19" else "5_3"
     for name in names:
-        if name not in LAYER_INDEX:
+        if name not in layer_index(network):
             raise ConfigError(
-                f"{setting}: unknown VGG19 layer {name!r}; layers are conv1_1 ... conv5_4, "
-                "relu1_1 ... relu5_4 and pool1 ... pool5"
+                f"{setting}: unknown {network.upper()} layer {name!r}; layers are conv1_1 ... "
+                f"conv{last}, relu1_1 ... relu{last} and pool1 ... pool5"
             )
 
 
-def build_vgg19_features(last_index: int) -> nn.Sequential:
-    """torchvision's ``vgg19().features[: last_index + 1]`` with non-inplace ReLUs."""
+def build_vgg19_features(last_index: int, network: str = "vgg19") -> nn.Sequential:
+    """torchvision's ``vgg19().features[: last_index + 1]`` (or ``vgg16()``'s) with
+    non-inplace ReLUs."""
     layers: list[nn.Module] = []
     channels = 3
-    for item in _VGG19_CFG:
+    for item in _CONFIGS[network]:
         if item == "M":
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
@@ -147,13 +182,14 @@ def build_vgg19_features(last_index: int) -> nn.Sequential:
 
 
 class VGGFeatures(nn.Module):
-    """Frozen, trimmed VGG19 that returns the activations of named layers.
+    """Frozen, trimmed VGG19 (or VGG16) that returns the activations of named layers.
 
     Args:
         layers: names of the layers to return (e.g. ``["relu1_1", "relu4_2"]``).
         state_dict: torchvision-keyed weights (``features.N.weight``); may cover only the
             layers up to the deepest one in use. ``None`` keeps the random initialisation.
         source: description of where the weights came from (for messages and reports).
+        network: ``"vgg19"`` or ``"vgg16"`` (torchvision's configurations E and D).
     """
 
     mean: torch.Tensor
@@ -164,21 +200,24 @@ class VGGFeatures(nn.Module):
         layers: Sequence[str],
         state_dict: Mapping[str, torch.Tensor] | None = None,
         source: str = "random",
+        network: str = "vgg19",
     ) -> None:
         super().__init__()
-        check_layer_names(layers, "layers")
+        check_layer_names(layers, "layers", network)
+        self.network = network
         self.layers = tuple(dict.fromkeys(layers))
         self.source = source
-        self._taps = {LAYER_INDEX[n]: n for n in self.layers}
+        self._taps = {layer_index(network)[n]: n for n in self.layers}
         self.last_index = max(self._taps)
-        self.features = build_vgg19_features(self.last_index)
+        self.features = build_vgg19_features(self.last_index, network)
         for module in self.features:
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
         if state_dict is not None:
-            self.features.load_state_dict(_select_features(state_dict, self.last_index, source))
+            self.features.load_state_dict(
+                _select_features(state_dict, self.last_index, source, network))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.requires_grad_(False)
@@ -206,21 +245,24 @@ class VGGFeatures(nn.Module):
 
 
 def _select_features(
-    state_dict: Mapping[str, torch.Tensor], last_index: int, source: str
+    state_dict: Mapping[str, torch.Tensor], last_index: int, source: str,
+    network: str = "vgg19",
 ) -> dict[str, torch.Tensor]:
     """Pick and check the conv weights up to ``last_index`` from a torchvision state dict."""
+    names_index, conv_shapes = LAYER_TABLES[network]
+    what = network.upper()
     if not isinstance(state_dict, Mapping):
-        raise WeightsError(f"VGG19 weights {source}: not a state dict (a mapping of tensors)")
+        raise WeightsError(f"{what} weights {source}: not a state dict (a mapping of tensors)")
     if "state_dict" in state_dict and isinstance(state_dict["state_dict"], Mapping):
         state_dict = state_dict["state_dict"]
     has_prefix = any(str(k).startswith("features.") for k in state_dict)
     selected: dict[str, torch.Tensor] = {}
-    covered = [i for i in CONV_SHAPES if f"{'features.' if has_prefix else ''}{i}.weight"
+    covered = [i for i in conv_shapes if f"{'features.' if has_prefix else ''}{i}.weight"
                in state_dict]
-    for index, (cin, cout) in CONV_SHAPES.items():
+    for index, (cin, cout) in conv_shapes.items():
         if index > last_index:
             break
-        name = next(n for n, i in LAYER_INDEX.items() if i == index)
+        name = next(n for n, i in names_index.items() if i == index)
         for part, shape in (("weight", (cout, cin, 3, 3)), ("bias", (cout,))):
             key = f"features.{index}.{part}" if has_prefix else f"{index}.{part}"
             tensor = state_dict.get(key)
@@ -228,22 +270,24 @@ def _select_features(
                 deepest = max(covered) if covered else None
                 have = (
                     f"the file covers layers up to "
-                    f"{next(n for n, i in LAYER_INDEX.items() if i == deepest)}"
+                    f"{next(n for n, i in names_index.items() if i == deepest)}"
                     if deepest is not None
-                    else "the file has no VGG19 'features.N.weight' keys"
+                    else f"the file has no {what} 'features.N.weight' keys"
                 )
                 raise WeightsError(
-                    f"VGG19 weights {source}: lacks {name} (features.{index}.{part}), "
+                    f"{what} weights {source}: lacks {name} (features.{index}.{part}), "
                     f"needed by the layers in use; {have}. Choose shallower layers "
-                    "(--content-layer/--style-layers) or use full VGG19 weights"
+                    f"(--content-layer/--style-layers) or use full {what} weights"
                 )
             if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != shape:
                 got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor)
                 raise WeightsError(
-                    f"VGG19 weights {source}: {key} has shape {got}, expected {shape}"
+                    f"{what} weights {source}: {key} has shape {got}, expected {shape}"
+                    + (" (VGG19 weights for --network vgg16, or the other way round?)"
+                       if index > 16 else "")
                 )
             if not torch.isfinite(tensor).all():
-                raise WeightsError(f"VGG19 weights {source}: {key} contains NaN or Inf")
+                raise WeightsError(f"{what} weights {source}: {key} contains NaN or Inf")
             selected[f"{index}.{part}"] = tensor.float()
     return selected
 
@@ -315,10 +359,9 @@ def read_state_dict(path: str | os.PathLike) -> Mapping[str, torch.Tensor]:
     return data
 
 
-def cached_weights_path(name: str | None = None) -> Path:
+def cached_weights_path(name: str | None = None, network: str = "vgg19") -> Path:
     """Where named weights (default: :data:`DEFAULT_WEIGHTS`) live in the torch hub cache."""
-    named = NAMED_WEIGHTS[name or DEFAULT_WEIGHTS]
-    return Path(torch.hub.get_dir()) / "checkpoints" / named.filename
+    return Path(torch.hub.get_dir()) / "checkpoints" / named_weights(name, network).filename
 
 
 def fold_caffe_input(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -387,20 +430,22 @@ def offline_requested() -> bool:
     return False
 
 
-def _missing_weights_message(reason: str, name: str | None = None) -> str:
-    named = NAMED_WEIGHTS[name or DEFAULT_WEIGHTS]
-    path = cached_weights_path(named.name)
+def _missing_weights_message(reason: str, name: str | None = None,
+                             network: str = "vgg19") -> str:
+    named = named_weights(name, network)
+    path = cached_weights_path(named.name, network)
+    what = network.upper()
     return (
-        f"VGG19 {named.name} weights are not available: {reason}. Either download "
+        f"{what} {named.name} weights are not available: {reason}. Either download "
         f"{named.url} on a machine with internet and place it at {path} (or set "
         f"TORCH_HOME to a folder holding hub/checkpoints/{named.filename}), or pass "
-        "--vgg-weights FILE with a torchvision-keyed VGG19 state dict (a partial one that "
+        f"--vgg-weights FILE with a torchvision-keyed {what} state dict (a partial one that "
         "covers the layers in use works)"
     )
 
 
 def load_default_weights(
-    timeout_s: float = DOWNLOAD_TIMEOUT_S, name: str | None = None
+    timeout_s: float = DOWNLOAD_TIMEOUT_S, name: str | None = None, network: str = "vgg19"
 ) -> tuple[dict, str]:
     """Named VGG19 weights (default :data:`DEFAULT_WEIGHTS`) from the torch hub cache,
     downloaded there (hash checked) if needed; original weights come back folded to
@@ -410,16 +455,17 @@ def load_default_weights(
         WeightsError: offline, download failed, or the cached file is damaged; the message
             says which file to place where.
     """
-    named = NAMED_WEIGHTS[name or DEFAULT_WEIGHTS]
-    path = cached_weights_path(named.name)
+    named = named_weights(name, network)
+    path = cached_weights_path(named.name, network)
     if path.exists():
-        log.info("VGG19 %s weights from cache %s", named.name, path)
+        log.info("%s %s weights from cache %s", network.upper(), named.name, path)
         data = dict(read_state_dict(path))
     else:
         if offline_requested():
             raise WeightsError(_missing_weights_message(
-                "offline mode is set and the cache is empty", named.name))
-        log.info("downloading VGG19 %s weights (%s) into %s", named.name, named.size, path)
+                "offline mode is set and the cache is empty", named.name, network))
+        log.info("downloading %s %s weights (%s) into %s", network.upper(), named.name,
+                 named.size, path)
         previous = socket.getdefaulttimeout()
         socket.setdefaulttimeout(timeout_s)
         try:
@@ -433,7 +479,7 @@ def load_default_weights(
                     partial.unlink()
             reason = str(getattr(exc, "reason", exc)) or type(exc).__name__
             raise WeightsError(_missing_weights_message(f"download failed ({reason})",
-                                                        named.name)) from None
+                                                        named.name, network)) from None
         finally:
             socket.setdefaulttimeout(previous)
     if named.caffe_input:
@@ -458,6 +504,7 @@ def load_extractor(
     *,
     seed: int = 0,
     device: torch.device | str = "cpu",
+    network: str = "vgg19",
 ) -> VGGFeatures:
     """Build the trimmed extractor for ``layers`` with the chosen weights.
 
@@ -469,21 +516,26 @@ def load_extractor(
             its shifted classifier keys) has its Caffe input convention folded in.
         seed: seed of the random initialisation (used for ``"random"``).
         device: where the network lives.
+        network: ``"vgg19"`` (default) or ``"vgg16"``: the named weights are that
+            network's, and a file must be one.
     """
+    if network not in NETWORKS:
+        raise ConfigError(f"network: must be one of {', '.join(NETWORKS)}; got {network!r}")
     if weights is not None and str(weights) == "random":
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = VGGFeatures(layers, None, source="random")
-        log.warning("using a VGG19 with random weights: results are not meaningful styles")
+            model = VGGFeatures(layers, None, source="random", network=network)
+        log.warning("using a %s with random weights: results are not meaningful styles",
+                    network.upper())
         return model.to(device)
     state: Mapping[str, torch.Tensor]
     if weights is None or str(weights) in NAMED_WEIGHTS:
         name = None if weights is None else str(weights)
-        state, source = load_default_weights(name=name)
+        state, source = load_default_weights(name=name, network=network)
     else:
         state, source = read_state_dict(weights), str(weights)
         if has_caffe_signature(state):
             log.info("VGG19 weights %s: the original (Caffe) layout; converting its input "
                      "convention", source)
             state = _folded(state, source)
-    return VGGFeatures(layers, state, source=source).to(device)
+    return VGGFeatures(layers, state, source=source, network=network).to(device)

@@ -337,15 +337,19 @@ def transfer(
             extractor = None
         elif extractor is None:
             extractor = load_extractor(layers, config.vgg_weights, seed=config.seed,
-                                       device=device)
+                                       device=device, network=config.network)
         else:
+            if getattr(extractor, "network", "vgg19") != config.network:
+                raise ConfigError(f"extractor is a {extractor.network.upper()}, the settings "
+                                  f"ask for {config.network.upper()}")
             missing = [n for n in layers if n not in extractor.layers]
             if missing:
                 raise ConfigError(f"extractor does not tap {', '.join(missing)}")
             extractor = extractor.to(device)
 
     if optimise:
-        _check_level_sizes(content_full.shape[:2], sizes[0], layers, _describe(content))
+        _check_level_sizes(content_full.shape[:2], sizes[0], layers, _describe(content),
+                           config.network)
     level_reports: list[dict[str, Any]] = []
     status, message = "completed", ""
     x: torch.Tensor | None = None
@@ -666,14 +670,15 @@ def _fingerprint(array: np.ndarray) -> str:
 
 
 def _check_level_sizes(
-    shape: tuple[int, int], coarsest: int, layers: list[str], source: str
+    shape: tuple[int, int], coarsest: int, layers: list[str], source: str,
+    network: str = "vgg19",
 ) -> None:
     """Refuse levels too small for the deepest layer (each pooling halves the size)."""
-    from .features import LAYER_INDEX
+    from .features import layer_index
 
-    deepest = max(layers, key=lambda n: LAYER_INDEX[n])
-    pools = sum(1 for n, i in LAYER_INDEX.items()
-                if n.startswith("pool") and i < LAYER_INDEX[deepest])
+    table = layer_index(network)
+    deepest = max(layers, key=lambda n: table[n])
+    pools = sum(1 for n, i in table.items() if n.startswith("pool") and i < table[deepest])
     need = 2**pools
     h, w = fit_long_side(shape[0], shape[1], coarsest)
     if min(h, w) < need:

@@ -67,8 +67,7 @@ def child(size: int, sets: dict[str, Any], masks: bool, long_side: int, repeat: 
     from photostyle.features import load_extractor
 
     config = TransferConfig(size=size, vgg_weights="random", segment="none", **sets)
-    extractor = load_extractor(list(dict.fromkeys([config.content_layer,
-                                                   *config.style_layers])), "random")
+    extractor = load_extractor(config.layers_in_use(), "random", network=config.network)
     walls = []
     with tempfile.TemporaryDirectory() as tmp:
         content, style, c_mask, s_mask = make_pair(Path(tmp), long_side)

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         previous = {str(r["pair"]): r for r in recorded["rows"] if r["method"] == "ours"}
     layers = config.layers_in_use()
-    extractor = load_extractor(layers, config.vgg_weights)
+    extractor = load_extractor(layers, config.vgg_weights, network=config.network)
     rows: list[dict[str, Any]] = []
     partial = args.out / "metrics.partial.jsonl"  # one line per scored image, as it comes
     partial.unlink(missing_ok=True)

@@ -140,3 +140,17 @@ def test_histogram_settings_vary_like_any_other() -> None:
                     "hist_layers": [("relu1_1", "relu3_1"), ("relu2_1",)]}
     config = BASE.replace(hist_weight=100.0, hist_layers=("relu1_1", "relu3_1"))
     assert config.layers_in_use() == ["relu2_1", "relu1_1", "relu3_1"]
+
+
+def test_ablation_varies_the_backbone(pairs_dir: Path, tmp_path: Path) -> None:
+    from photostyle.executors import LocalExecutor
+
+    executor = LocalExecutor()
+    result = run_ablation(find_pairs(pairs_dir), BASE, {"network": ["vgg19", "vgg16"]},
+                          tmp_path / "abl", executor=executor)
+    assert result.status == "completed"
+    reports = [json.loads(p.read_text()) for p in (tmp_path / "abl").glob("in*/*.json")]
+    assert sorted(r["config"]["network"] for r in reports) == ["vgg16", "vgg16", "vgg19",
+                                                                "vgg19"]
+    # one network of each kind was loaded, and kept for the second pair
+    assert sorted(k[1] for k in executor.state.extractors) == ["vgg16", "vgg19"]

@@ -229,3 +229,85 @@ def test_original_layout_loads_from_the_cache_and_from_a_file(tmp_path: Path) ->
     torch.save(state, plain)
     torch.testing.assert_close(load_extractor(["relu1_1"], plain)(x)["relu1_1"],
                                expected["relu1_1"])
+
+
+# --- VGG16 as an alternative backbone (issue 22); no real VGG16 weights exist here --------
+
+def test_vgg16_layer_table_and_activations_match_torchvision() -> None:
+    import torchvision
+
+    from photostyle.features import layer_index
+
+    table = layer_index("vgg16")
+    torch.manual_seed(0)
+    reference = torchvision.models.vgg16().features.eval()
+    assert len(table) == len(reference)
+    for name, index in table.items():
+        kind = {"conv": torch.nn.Conv2d, "relu": torch.nn.ReLU, "pool": torch.nn.MaxPool2d}
+        assert isinstance(reference[index], kind[name[:4]]), name
+    assert table["relu4_2"] == 20 and table["relu5_3"] == 29 and table["pool5"] == 30
+    assert "relu5_4" not in table and "conv3_4" not in table
+    state = {f"features.{k}": v for k, v in reference.state_dict().items()}
+    layers = ["relu1_1", "relu3_3", "relu4_2", "relu5_3"]
+    ours = VGGFeatures(layers, state, network="vgg16")
+    assert len(ours.features) == table["relu5_3"] + 1
+    x = torch.rand(1, 3, 64, 48)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        full = reference[: table["relu5_3"] + 1]((x - mean) / std)
+    torch.testing.assert_close(ours(x)["relu5_3"], full, rtol=1e-5, atol=1e-5)
+
+
+def test_vgg16_weights_names_files_and_offline_message(tmp_path, monkeypatch) -> None:
+    import torchvision
+
+    from photostyle.config import TransferConfig
+    from photostyle.errors import ConfigError
+    from photostyle.features import named_weights
+
+    assert torchvision.models.VGG16_Weights.IMAGENET1K_V1.url == named_weights(
+        "torchvision", "vgg16").url
+    assert cached_weights_path("original", "vgg16").name == "vgg16-00b39a1b.pth"
+    assert cached_weights_path("torchvision", "vgg16").name == "vgg16-397923af.pth"
+    with pytest.raises(WeightsError) as info:  # offline (conftest) with an empty cache
+        load_extractor(["relu1_1"], None, network="vgg16")
+    message = str(info.value)
+    assert "VGG16" in message and "vgg16-00b39a1b.pth" in message
+    # a VGG16 file in the original (Caffe) layout is recognised and converted, as for VGG19
+    torch.manual_seed(1)
+    reference = torchvision.models.vgg16()
+    state = {f"features.{k}": v for k, v in reference.features.state_dict().items()}
+    caffe = unfold_caffe_input(state)
+    caffe["classifier.1.weight"] = torch.zeros(1)  # the original files' shifted keys
+    path = tmp_path / "vgg16-original.pth"
+    torch.save(caffe, path)
+    x = torch.rand(1, 3, 32, 32)
+    got = load_extractor(["relu2_1"], str(path), network="vgg16")(x)["relu2_1"]
+    want = VGGFeatures(["relu2_1"], state, network="vgg16")(x)["relu2_1"]
+    torch.testing.assert_close(got[..., 2:-2, 2:-2], want[..., 2:-2, 2:-2], rtol=1e-4,
+                               atol=1e-4)  # borders: zero padding differs (see fold)
+    # VGG19 weights given for VGG16 are refused by shape, naming the network
+    vgg19 = tmp_path / "vgg19.pth"
+    torch.save(random_vgg_state("relu5_1"), vgg19)
+    with pytest.raises(WeightsError, match="VGG16"):
+        load_extractor(["relu5_1"], str(vgg19), network="vgg16")
+    # layer names are checked against the network
+    with pytest.raises(ConfigError, match="VGG16 layer 'relu5_4'"):
+        TransferConfig(network="vgg16", style_layers=("relu1_1", "relu5_4"))
+    assert TransferConfig(network="vgg16").network == "vgg16"
+
+
+def test_vgg16_transfer_through_the_command_line(tmp_path, image_pair) -> None:
+    import json
+
+    from photostyle.cli import main, report_path
+
+    content, style = image_pair
+    out = tmp_path / "o.png"
+    assert main(["transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+                 "--network", "vgg16", "--vgg-weights", "random", "--content-layer",
+                 "relu3_3", "--style-layers", "relu1_1,relu3_3", "--size", "32",
+                 "--iterations", "2", "--segment", "none", "-q"]) == 0
+    report = json.loads(report_path(out).read_text())
+    assert report["config"]["network"] == "vgg16"

@@ -71,6 +71,21 @@ def shallow_vgg_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def make_pairs(root: Path) -> Path:
+    """Two tiny content/style pairs with masks, laid out like ``../shared/dpst``."""
+    for sub in ("input", "style", "seg_in", "seg_tar"):
+        (root / sub).mkdir(parents=True)
+    mask = np.zeros((32, 40, 3), np.uint8)
+    mask[:16] = (0, 0, 255)
+    mask[16:] = (0, 255, 0)
+    for i in (1, 2):
+        save_png(gradient_image(32, 40, i), root / "input" / f"in{i}.png")
+        save_png(gradient_image(32, 40, 10 + i)[..., ::-1].copy(), root / "style" / f"tar{i}.png")
+        save_png(mask, root / "seg_in" / f"in{i}.png")
+        save_png(mask, root / "seg_tar" / f"tar{i}.png")
+    return root
+
+
 @pytest.fixture()
 def image_pair(tmp_path: Path) -> tuple[Path, Path]:
     content = save_png(gradient_image(40, 56, 0), tmp_path / "content.png")

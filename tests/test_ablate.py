@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from photostyle.ablate import (
@@ -19,7 +18,7 @@ from photostyle.ablate import (
 from photostyle.config import TransferConfig
 from photostyle.errors import ConfigError
 
-from .conftest import gradient_image, save_png
+from .conftest import gradient_image, make_pairs, save_png
 
 BASE = TransferConfig(vgg_weights="random", content_layer="relu2_1",
                       style_layers=("relu1_1", "relu2_1"), size=32, scales=1, iterations=2,
@@ -55,17 +54,7 @@ def test_aggregate_mean_and_median() -> None:
 
 @pytest.fixture()
 def pairs_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "pairs"
-    for sub in ("input", "style", "seg_in", "seg_tar"):
-        (root / sub).mkdir(parents=True)
-    mask = np.zeros((32, 40, 3), np.uint8)
-    mask[:16] = (0, 0, 255)
-    mask[16:] = (0, 255, 0)
-    for i in (1, 2):
-        save_png(gradient_image(32, 40, i), root / "input" / f"in{i}.png")
-        save_png(gradient_image(32, 40, 10 + i)[..., ::-1].copy(), root / "style" / f"tar{i}.png")
-        save_png(mask, root / "seg_in" / f"in{i}.png")
-        save_png(mask, root / "seg_tar" / f"tar{i}.png")
+    root = make_pairs(tmp_path / "pairs")
     (root / "results").mkdir()
     save_png(gradient_image(32, 40, 7), root / "results" / "best2_t_1000.png")  # published
     save_png(gradient_image(32, 40, 8), root / "results" / "best22_t_1000.png")  # not pair 2's

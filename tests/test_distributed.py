@@ -14,7 +14,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from photostyle.ablate import find_pairs, read_results, run_ablation
@@ -23,7 +22,7 @@ from photostyle.config import TransferConfig
 from photostyle.executors import RayExecutor
 from photostyle.outputs import OutputOptions
 
-from .conftest import gradient_image, save_png
+from .conftest import gradient_image, make_pairs, save_png
 
 ray = pytest.importorskip("ray")
 
@@ -39,20 +38,6 @@ def local_ray():
              configure_logging=False)
     yield
     ray.shutdown()
-
-
-def make_pairs(root: Path) -> Path:
-    for sub in ("input", "style", "seg_in", "seg_tar"):
-        (root / sub).mkdir(parents=True)
-    mask = np.zeros((32, 40, 3), np.uint8)
-    mask[:16] = (0, 0, 255)
-    mask[16:] = (0, 255, 0)
-    for i in (1, 2):
-        save_png(gradient_image(32, 40, i), root / "input" / f"in{i}.png")
-        save_png(gradient_image(32, 40, 10 + i)[..., ::-1].copy(), root / "style" / f"tar{i}.png")
-        save_png(mask, root / "seg_in" / f"in{i}.png")
-        save_png(mask, root / "seg_tar" / f"tar{i}.png")
-    return root
 
 
 def test_ray_ablation_gives_the_local_measures_and_files(tmp_path: Path) -> None:

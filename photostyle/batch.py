@@ -223,7 +223,7 @@ def run_batch(
     style_labels = read_mask(style_mask, tolerance=config.mask_tolerance,
                              max_pixels=config.max_pixels) if style_mask else None
 
-    def finish(index: int, status: str, message: str, seconds: float = 0.0) -> None:
+    def record(index: int, status: str, message: str, seconds: float = 0.0) -> None:
         item = batch.items[index]
         item.status, item.message, item.seconds = status, message, seconds
         if on_item is not None:
@@ -242,7 +242,7 @@ def run_batch(
                 mask = read_mask(item.mask, tolerance=config.mask_tolerance,
                                  max_pixels=config.max_pixels) if item.mask else None
             except PhotostyleError as exc:
-                finish(index, "failed", str(exc))
+                record(index, "failed", str(exc))
                 continue
             item.status = "running"
             yield Task(item.key, photo, style_pixels, config, mask,
@@ -258,7 +258,7 @@ def run_batch(
             index = outcome.task.data
             item = batch.items[index]
             if outcome.error:
-                finish(index, "failed", outcome.error + (
+                record(index, "failed", outcome.error + (
                     " (please report it)" if outcome.kind == "internal" else ""))
                 continue
             result = outcome.result
@@ -269,7 +269,7 @@ def run_batch(
             if report.get("lut"):
                 item.lut_de = report["lut"]["mean_de"]
             interrupted = result.status == "interrupted" or late.received is not None
-            finish(index, "interrupted" if interrupted else (
+            record(index, "interrupted" if interrupted else (
                 "done" if result.status == "completed" else result.status), result.message,
                 float(result.report["timings"]["total"]))
             if interrupted:

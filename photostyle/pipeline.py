@@ -44,7 +44,7 @@ from .masks import LabelMap, MaskSet, align_labels, layer_masks, load_mask_pair
 from .matting import MattingTerm
 from .optimize import LevelOutcome, optimise_level
 from .report import Timer, versions
-from .smooth import affine_coefficients, render, render_plain
+from .smooth import affine_coefficients, render, render_plain, render_result
 from .transforms import Look, pixel_digest
 
 log = logging.getLogger(__name__)
@@ -400,15 +400,13 @@ def transfer(
         with timer.stage("smooth"):
             if (out_h, out_w) != content_out.shape[:2]:
                 content_out = resize(photo.pixels, (out_h, out_w))
-            method = config.smooth
-            a, b = affine_coefficients(content_work, working, method, config.smooth_radius,
-                                       config.smooth_eps, config.smooth_sigma,
-                                       config.smooth_spatial)
+            # the coefficients (the fit alone with smooth="none") are the look to save
+            a, b = affine_coefficients(content_work, working, config.smooth,
+                                       config.smooth_radius, config.smooth_eps,
+                                       config.smooth_sigma, config.smooth_spatial)
             look = Look(a, b, _look_info(content, content_full, config))
-            if method == "none":
-                final = render_plain(working, content_out, config.strength, encoding)
-            else:
-                final = render(a, b, content_out, config.strength, encoding)
+            final = render_result(a, b, working, content_out, config.smooth, config.strength,
+                                  encoding)
     except KeyboardInterrupt:
         # A result exists: never throw it away. The quickest path to the output size is
         # the optimised image itself, resized; further interrupts wait until it is done.

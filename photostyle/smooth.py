@@ -276,6 +276,17 @@ def finish(
     if method == "none":
         return render_plain(stylised, content_out, strength, encoding)
     a, b = affine_coefficients(content_work, stylised, method, radius, eps, sigma, spatial)
+    return render_result(a, b, stylised, content_out, method, strength, encoding)
+
+
+def render_result(a: np.ndarray, b: np.ndarray, stylised: np.ndarray, content_out: np.ndarray,
+                  method: str, strength: float = 1.0, encoding: Encoding | None = None
+                  ) -> np.ndarray:
+    """The output of :func:`finish` from coefficients already fitted with ``method``:
+    :func:`render` of ``a``, ``b``, or with ``"none"`` the optimised image itself
+    (:func:`render_plain`)."""
+    if method == "none":
+        return render_plain(stylised, content_out, strength, encoding)
     return render(a, b, content_out, strength, encoding)
 
 

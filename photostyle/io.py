@@ -198,26 +198,24 @@ def read_photo(source: str | os.PathLike | Image.Image, *, max_pixels: int = 150
         upright, pixels16 = _open_full_precision(source, max_pixels=max_pixels, what=what)
         data = upright.info.get("icc_profile") or None
     bit_depth = 16 if pixels16 is not None or upright.mode.startswith("I;16") else 8
+    pixels = pixels16 if pixels16 is not None else pil_to_array(upright)
     if data is None:
-        pixels = pixels16 if pixels16 is not None else pil_to_array(upright)
         return Photo(pixels, None, None, bit_depth)
     try:
         profile = icc.read_profile(data, name)
     except icc.ProfileError as exc:  # readable, but not a matrix/TRC RGB profile
         try:
-            flat = upright if upright.mode in ("RGB", "CMYK", "L") else Image.fromarray(
-                to_uint8(pixels16 if pixels16 is not None else pil_to_array(upright)))
+            flat = upright if pixels16 is None and upright.mode in ("RGB", "CMYK", "L") \
+                else Image.fromarray(to_uint8(pixels))
             converted = icc.littlecms_to_srgb(flat, data)
         except Exception as err:
             log.warning("%s: colour profile %s cannot be applied (%s); read as sRGB",
                         name, exc, err)
-            pixels = pixels16 if pixels16 is not None else pil_to_array(upright)
             return Photo(pixels, None, None, bit_depth, "profile not applicable, read as sRGB")
         if bit_depth == 16:
             log.warning("%s: %s; converted to 8-bit sRGB by littleCMS", name, exc)
         note = f"{exc}; converted to sRGB by littleCMS (8-bit)"
         return Photo(pil_to_array(converted), None, None, 8, note)  # type: ignore[arg-type]
-    pixels = pixels16 if pixels16 is not None else pil_to_array(upright)
     if profile is None:
         return Photo(pixels, None, None, bit_depth, "broken colour profile ignored, read as sRGB")
     if profile.same_as(icc.srgb()):

@@ -614,8 +614,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from .pipeline import apply_look
     from .transforms import Look
 
-    if not (math.isfinite(args.strength) and 0.0 <= args.strength <= 1.0):
-        raise ConfigError(f"--strength: must be from 0 to 1, got {args.strength}")
     config = TransferConfig(max_pixels=args.max_pixels, output_size=args.output_size,
                             output_profile=args.output_profile, strength=args.strength)
     transforms = args.transforms
@@ -635,7 +633,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
         report = write_outputs(result, output, args.content, None, options, config.max_pixels)
     if not args.quiet:
         _print_lut(report)
-    if not args.quiet:
         print(f"wrote {output} in {result.report['timings']['total']:.1f} s "
               f"(strength {args.strength:g})", file=sys.stderr)
     return EXIT_OK

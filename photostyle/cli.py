@@ -334,7 +334,32 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-snap", action="store_true", help="do not snap borders to edges")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     g.add_argument("--max-pixels", type=int, default=150_000_000)
-    for p in (t, ap, m, e, a, g):
+    w = sub.add_parser("app", help="serve the web app (pip install -e \".[app]\")",
+                       description="A local web app: drop two photos, see and paint the "
+                       "regions, preview, run with live progress, set the strength, download "
+                       "at full resolution. Serves on 127.0.0.1 unless --host says otherwise "
+                       "(which needs --auth).")
+    w.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default %(default)s: this machine only)")
+    w.add_argument("--port", type=int, default=7860, help="port (default %(default)s)")
+    w.add_argument("--auth", metavar="USER:PASSWORD", default=None,
+                   help="require this login (needed for a non-loopback --host); "
+                   "PHOTOSTYLE_APP_AUTH in the environment keeps it off the command line")
+    w.add_argument("--workers", type=int, default=1,
+                   help="transfers that run at once, each with its own network "
+                   "(default %(default)s; the rest wait in the queue)")
+    w.add_argument("--max-upload-mb", type=float, default=100.0,
+                   help="largest file accepted, in MB (default %(default)s)")
+    w.add_argument("--max-pixels", type=int, default=100_000_000,
+                   help="largest photo accepted, width x height (default %(default)s)")
+    w.add_argument("--vgg-weights", metavar="FILE", default=None,
+                   help="VGG weights: a file, 'original' or 'torchvision' (see transfer)")
+    w.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    w.add_argument("--network", choices=("vgg19", "vgg16"), default=None)
+    w.add_argument("--seg-model", default=None, help="segmentation model (see transfer)")
+    w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other setting of the runs (repeatable), e.g. size=256")
+    for p in (t, ap, m, e, a, g, w):
         p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
         p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     return parser
@@ -838,6 +863,54 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from .ablate import parse_setting
+    from .app import security
+    from .app.jobs import Limits, Studio
+    from .config import preset_config
+
+    auth = security.parse_auth(args.auth or os.environ.get("PHOTOSTYLE_APP_AUTH") or None)
+    security.check_host(args.host, auth)
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port: must be between 0 and 65535, got {args.port}")
+    if not 1 <= args.workers <= 64:
+        raise ConfigError(f"--workers: must be between 1 and 64, got {args.workers}")
+    if not args.max_upload_mb > 0:
+        raise ConfigError("--max-upload-mb: must be positive")
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set: expected KEY=VALUE, got {item!r}")
+        overrides[key.strip().replace("-", "_")] = parse_setting(key, value)
+    for name in ("vgg_weights", "device", "network", "seg_model"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    limits = Limits(int(args.max_upload_mb * 2**20), args.max_pixels)
+    overrides["max_pixels"] = args.max_pixels
+    preset_config("default", **overrides)  # every setting checked before anything starts
+    if importlib.util.find_spec("gradio") is None:  # an extra
+        raise PhotostyleError("the app needs Gradio, which is not installed: pip install -e "
+                              "\".[app]\"")
+    studio = Studio(overrides, limits, args.workers)
+    try:
+        security.prepare_environment(studio.root)
+        from .app import page  # after prepare_environment: Gradio reads it on import
+
+        def ready(url: str) -> None:
+            print(f"photostyle app: serving on {url} (Ctrl-C stops)", flush=True)
+
+        page.serve(studio, host=args.host, port=args.port, auth=auth, ready=ready)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how the app is stopped
+    finally:
+        studio.close()
+    print("photostyle app: stopped; its temporary files are deleted", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_segment(args: argparse.Namespace) -> int:
     from .config import TransferConfig
     from .io import check_image_extension, load_image
@@ -892,10 +965,12 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "evaluate": ("metrics",),
     "ablate": ("ablate", "metrics"),
     "segment": ("segment",),
+    "app": (),
 }
 
 COMMANDS = {"transfer": cmd_transfer, "apply": cmd_apply, "masks": cmd_masks,
-            "evaluate": cmd_evaluate, "ablate": cmd_ablate, "segment": cmd_segment}
+            "evaluate": cmd_evaluate, "ablate": cmd_ablate, "segment": cmd_segment,
+            "app": cmd_app}
 
 
 class _PipeSafeStdout:

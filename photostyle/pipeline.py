@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 MaskLike = str | os.PathLike | np.ndarray | LabelMap
 #: ``progress(level_index, n_levels, evaluation, evaluations_in_level, terms)``
 ProgressCallback = Callable[[int, int, int, int, dict[str, float]], None]
+#: ``watch(level_index, evaluation, image)``: the image just evaluated, ``(h, w, 3)`` float32
+#: in [0, 1] (sRGB, the level's working size); for showing a run as it improves.
+WatchCallback = Callable[[int, int, np.ndarray], None]
 
 
 @dataclass
@@ -288,6 +291,7 @@ def transfer(
     progress: ProgressCallback | None = None,
     snapshot_dir: str | os.PathLike | None = None,
     cache: dict[Any, Any] | None = None,
+    watch: WatchCallback | None = None,
     **overrides: Any,
 ) -> TransferResult:
     """Photorealistic style transfer of ``style``'s colour and light onto ``content``.
@@ -306,6 +310,10 @@ def transfer(
         snapshot_dir: where snapshots go when ``config.save_every > 0``.
         cache: a dictionary reused across calls to share expensive intermediate results
             (the matting Laplacians) between runs on the same content.
+        watch: called after each evaluation with the image evaluated (see
+            :data:`WatchCallback`). A ``KeyboardInterrupt`` raised by ``progress`` or
+            ``watch`` stops the run like Ctrl-C (a web app's cancel button): the best image
+            so far is kept.
 
     Returns:
         A :class:`TransferResult`. Ctrl-C or a diverging loss end the optimisation early;
@@ -377,7 +385,7 @@ def transfer(
                 if progress is not None:
                     progress(level, len(sizes), count, total, terms)
 
-            snapshot = _snapshot_writer(snapshot_dir, config.save_every, level)
+            snapshot = _snapshot_writer(snapshot_dir, config.save_every, level, watch)
             with timer.stage("optimise"):
                 outcome = _run_level(x0, problem, config, n_iter, on_step, snapshot)
             x, prev_content, content_work = outcome.image, content_t, content_np
@@ -449,13 +457,14 @@ def _colour_report(photo: Photo, target: RGBProfile | None, icc_out: bytes | Non
             + ("" if icc_out else " (untagged)")}
 
 
-def apply_look(look: Look, content: ImageLike, config: TransferConfig | None = None,
+def apply_look(look: Look, content: ImageLike | Photo, config: TransferConfig | None = None,
                **overrides: Any) -> TransferResult:
     """Render a saved look on its content: no network, no optimisation.
 
     Args:
         look: the transforms (:meth:`photostyle.transforms.Look.load`).
-        content: the content photo (a file path, PIL image or array).
+        content: the content photo (a file path, PIL image, array or
+            :class:`~photostyle.io.Photo`).
         config: only ``strength``, ``output_size``, ``output_profile`` and ``max_pixels``
             are used; ``overrides`` replace fields.
 
@@ -712,14 +721,20 @@ def _check_output_size(size: tuple[int, int], max_pixels: int) -> None:
 
 
 def _snapshot_writer(
-    folder: str | os.PathLike | None, every: int, level: int
+    folder: str | os.PathLike | None, every: int, level: int,
+    watch: WatchCallback | None = None,
 ) -> Callable[[int, torch.Tensor], None] | None:
-    if folder is None or every <= 0:
+    """What is done with each evaluated image: snapshots every ``every`` evaluations to
+    ``folder``, and ``watch`` on every one."""
+    files = folder is not None and every > 0
+    if not files and watch is None:
         return None
-    path = Path(folder)
+    path = Path(folder) if folder is not None else None
 
     def write(count: int, x: torch.Tensor) -> None:
-        if count % every == 0:
+        if watch is not None:
+            watch(level, count, _to_array(x.detach().clamp(0, 1)))
+        if files and path is not None and count % every == 0:
             path.mkdir(parents=True, exist_ok=True)
             save_image(_to_array(x.detach().clamp(0, 1)), path / f"level{level}-{count:05d}.png")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +93,14 @@ def image_pair(tmp_path: Path) -> tuple[Path, Path]:
     content = save_png(gradient_image(40, 56, 0), tmp_path / "content.png")
     style = save_png(gradient_image(48, 40, 1)[..., ::-1].copy(), tmp_path / "style.png")
     return content, style
+
+
+def bomb_png(path: Path) -> None:
+    """A tiny PNG whose header claims 100000 x 100000 pixels."""
+    save_png(np.zeros((1, 1, 3), np.uint8), path)
+    data = bytearray(path.read_bytes())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", 100_000, 100_000)
+    crc = zlib.crc32(bytes(data[ihdr : ihdr + 17])) & 0xFFFFFFFF
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", crc)
+    path.write_bytes(bytes(data))

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import pickle
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from photostyle.config import TransferConfig
 from photostyle.errors import ConfigError, InputError
 from photostyle.masks import parse_mask_array
 
+from .conftest import bomb_png as _bomb_png
 from .conftest import gradient_image, save_png
 
 LAYERS = ["--content-layer", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--segment", "none",
@@ -43,17 +42,6 @@ def one_error_line(capsys) -> str:
 
 def leftovers(folder: Path, keep: set[str]) -> set[str]:
     return {p.name for p in folder.iterdir()} - keep
-
-
-def _bomb_png(path: Path) -> None:
-    """A tiny PNG whose header claims 100000 x 100000 pixels."""
-    save_png(np.zeros((1, 1, 3), np.uint8), path)
-    data = bytearray(path.read_bytes())
-    ihdr = data.index(b"IHDR")
-    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", 100_000, 100_000)
-    crc = zlib.crc32(bytes(data[ihdr : ihdr + 17])) & 0xFFFFFFFF
-    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", crc)
-    path.write_bytes(bytes(data))
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,29 @@ def test_snapshots(extractor: VGGFeatures, tmp_path: Path) -> None:
         "level0-00002.png", "level0-00004.png", "level1-00002.png"]
 
 
+def test_watch_sees_every_evaluated_image_and_can_stop_the_run(extractor: VGGFeatures) -> None:
+    seen: list[tuple[int, int, tuple[int, ...], float, float]] = []
+
+    def watch(level: int, count: int, image: np.ndarray) -> None:
+        seen.append((level, count, image.shape, float(image.min()), float(image.max())))
+
+    transfer(gradient_image(20, 30), gradient_image(20, 20, 1), extractor=extractor,
+             watch=watch, **SMALL)
+    assert [(lv, c) for lv, c, *_ in seen] == [(0, 1), (0, 2), (0, 3), (0, 4),
+                                                (1, 1), (1, 2), (1, 3)]
+    assert seen[0][2] == (10, 15, 3) and seen[-1][2] == (20, 30, 3)  # working sizes
+    assert all(0.0 <= lo <= hi <= 1.0 for *_, lo, hi in seen)
+
+    def stop(level: int, count: int, image: np.ndarray) -> None:
+        if (level, count) == (1, 2):
+            raise KeyboardInterrupt  # a web page's cancel button
+
+    result = transfer(gradient_image(20, 30), gradient_image(20, 20, 1), extractor=extractor,
+                      watch=stop, **SMALL)
+    assert result.status == "interrupted" and result.look is not None
+    assert result.report["levels"][1]["evaluations"] == 2
+
+
 def test_mask_for_one_image_only(extractor: VGGFeatures) -> None:
     with pytest.raises(ConfigError, match="without a style mask"):
         transfer(gradient_image(20, 20), gradient_image(20, 20, 1), extractor=extractor,

@@ -1,0 +1,636 @@
+"""The web app's work, without the web: uploads, masks, transfer jobs, strength, downloads.
+
+One :class:`Studio` serves every browser session of a running app. It holds the engine
+(one :class:`~photostyle.executors.WorkerState` per worker: the network is loaded once and
+its caches are reused, as in batches) and one :class:`Session` per browser tab, keyed by
+the page's session id. Every page handler calls one method here; nothing here knows about
+the web framework, so the handlers are tested as plain functions.
+
+Files: the studio keeps everything under one private temporary folder (mode 0700), removed
+by :meth:`Studio.close`; each session has its own folder in it, removed when the tab closes.
+No name a user supplies is used for a file: downloads are ``photostyle-<n>.<ext>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import TransferConfig, preset_config
+from ..errors import InputError, PhotostyleError
+from ..executors import WorkerState
+from ..io import Metadata, Photo, fit_long_side, read_metadata, read_photo, resize, to_uint8
+from ..masks import PALETTE, LabelMap, MaskSet, load_mask_pair, read_mask
+from ..pipeline import TransferResult, apply_look, transfer
+from ..smooth import render, render_plain
+
+log = logging.getLogger(__name__)
+
+#: Long side of the images shown on the page (and painted on).
+DISPLAY_SIDE = 1024
+#: The name of the label that unpainted pixels take when a photo has been painted.
+UNPAINTED = "unpainted"
+#: Mask sources the page offers.
+MASK_MODES = ("whole", "auto", "paint", "files")
+#: Presets the page offers for the full run (``preview`` has its own button).
+RUN_PRESETS = ("default", "quality", "paper")
+#: Download formats: label -> extension.
+FORMATS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WebP": ".webp"}
+#: Seconds between two images sent to the page while a run improves.
+IMAGE_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an upload may be.
+
+    Attributes:
+        max_upload_bytes: largest file accepted (the server refuses larger requests too).
+        max_pixels: largest image opened (width x height), before decoding it whole.
+    """
+
+    max_upload_bytes: int = 100 * 2**20
+    max_pixels: int = 100_000_000
+
+
+@dataclass
+class Upload:
+    """A photo as uploaded.
+
+    Attributes:
+        photo: the pixels in the file's own encoding, its profile and bit depth.
+        display: ``(h, w, 3)`` uint8 sRGB, long side at most :data:`DISPLAY_SIDE`.
+        path: where the upload lies (the server's upload folder).
+        name: the user's file name, for messages only.
+    """
+
+    photo: Photo
+    display: np.ndarray
+    path: Path
+    name: str
+
+    def describe(self) -> str:
+        h, w = self.photo.pixels.shape[:2]
+        return f"{self.name}: {w}x{h} px, {self.photo.bit_depth}-bit, {self.photo.colour}"
+
+    def display_float(self) -> np.ndarray:
+        """The display image as ``(h, w, 3)`` float32 in [0, 1]."""
+        return self.display.astype(np.float32) / 255.0
+
+
+@dataclass
+class MaskChoice:
+    """Where the masks come from (the page's mask controls).
+
+    Attributes:
+        mode: one of :data:`MASK_MODES`: ``whole`` (each photo as one region), ``auto``
+            (automatic segmentation), ``paint`` (painted on the page), ``files``.
+        content_file, style_file: uploaded mask files (``files``).
+        content_paint, style_paint: the image editors' values (``paint``): dictionaries
+            with ``layers``, a list of ``(h, w, 4)`` uint8 RGBA arrays at the display size.
+    """
+
+    mode: str = "whole"
+    content_file: str | None = None
+    style_file: str | None = None
+    content_paint: Any = None
+    style_paint: Any = None
+
+
+@dataclass
+class Update:
+    """What a running job sends to the page.
+
+    Attributes:
+        text: progress or outcome, one line of Markdown.
+        image: the image as it improves, ``(h, w, 3)`` uint8 sRGB, or ``None``.
+        done: the job has ended (``result`` holds its outcome, if it has one).
+        result: ``(content, result)`` display images (uint8) for the before/after slider.
+    """
+
+    text: str
+    image: np.ndarray | None = None
+    done: bool = False
+    result: tuple[np.ndarray, np.ndarray] | None = None
+
+
+@dataclass
+class Session:
+    """One browser tab's photos, masks and results (kept until the tab closes)."""
+
+    key: str
+    folder: Path
+    content: Upload | None = None
+    style: Upload | None = None
+    result: TransferResult | None = None
+    result_preset: str = ""
+    cancel: threading.Event = field(default_factory=threading.Event)
+    closed: bool = False
+    running: bool = False
+    downloads: int = 0
+
+
+def sanitise_message(text: str, upload: Path | str | None, name: str) -> str:
+    """``text`` with the server's path of an upload replaced by the user's file name."""
+    if upload is None:
+        return text
+    for form in (str(upload), os.fspath(Path(upload).resolve())):
+        text = text.replace(form, name)
+    return text
+
+
+def display_size(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(h, w)`` of the display version of an image of ``shape``."""
+    h, w = int(shape[0]), int(shape[1])
+    if max(h, w) <= DISPLAY_SIDE:
+        return h, w
+    return fit_long_side(h, w, DISPLAY_SIDE)
+
+
+def read_upload(path: str | os.PathLike, what: str, limits: Limits,
+                name: str | None = None) -> Upload:
+    """Read an uploaded photo (any file the command line reads: profiles and 16 bits kept).
+
+    Args:
+        path: the uploaded file.
+        what: ``"content photo"`` or ``"style photo"`` (for messages).
+        limits: the upload limits.
+        name: the user's file name (default: the file's own), used in messages only.
+
+    Raises:
+        InputError: too large, not an image, over the pixel limit, or broken; the message
+            names the user's file and the problem.
+    """
+    path = Path(path)
+    name = name or path.name
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{what} {name}: the upload cannot be read ({exc.strerror})") from exc
+    if size > limits.max_upload_bytes:
+        raise InputError(f"{what} {name}: {size / 2**20:.1f} MB is over the upload limit of "
+                         f"{limits.max_upload_bytes / 2**20:.0f} MB")
+    if size == 0:
+        raise InputError(f"{what} {name}: the file is empty")
+    try:
+        photo = read_photo(path, max_pixels=limits.max_pixels, what=what)
+        srgb = photo.srgb()
+    except PhotostyleError as exc:
+        raise InputError(sanitise_message(str(exc), path, name)) from exc
+    except MemoryError as exc:
+        raise InputError(f"{what} {name}: out of memory while decoding it") from exc
+    shown = srgb if max(srgb.shape[:2]) <= DISPLAY_SIDE else resize(
+        srgb, display_size(srgb.shape))
+    return Upload(photo, to_uint8(shown), path, name)
+
+
+def painted_labels(value: Any, what: str) -> LabelMap | None:
+    """The label map painted on an image editor, or ``None`` when nothing is painted.
+
+    Each painted pixel (layer alpha at least one half) takes the palette colour nearest to
+    its colour (:data:`photostyle.masks.PALETTE`; later layers over earlier ones); the
+    eraser's clear pixels and the unpainted rest take the label :data:`UNPAINTED`, so that
+    what is left unpainted in both photos corresponds too.
+
+    Args:
+        value: the editor's value: a dictionary with ``layers``, a list of ``(h, w, 4)``
+            uint8 RGBA arrays (``None`` entries are skipped).
+        what: ``"content"`` or ``"style"`` (the map's source, for messages).
+    """
+    if not value:
+        return None
+    layers = [np.asarray(layer) for layer in (value.get("layers") or []) if layer is not None]
+    layers = [layer for layer in layers if layer.ndim == 3 and layer.shape[2] == 4]
+    if not layers:
+        return None
+    palette = np.array(list(PALETTE.values()), np.int32)
+    h, w = layers[0].shape[:2]
+    ids = np.full((h, w), -1, np.int32)
+    for layer in layers:
+        if layer.shape[:2] != (h, w):
+            raise InputError(f"{what} painting: its layers differ in size")
+        painted = layer[..., 3] >= 128
+        if not painted.any():
+            continue
+        rgb = layer[painted][:, :3].astype(np.int32)
+        distance = ((rgb[:, None, :] - palette[None, :, :]) ** 2).sum(-1)
+        ids[painted] = distance.argmin(1)
+    if (ids < 0).all():
+        return None
+    used = [i for i in range(len(palette)) if (ids == i).any()]
+    names = [list(PALETTE)[i] for i in used]
+    table = np.full(len(palette) + 1, -1, np.int32)
+    table[used] = np.arange(len(used))
+    out = table[ids]  # -1 stays -1 (table[-1] is the extra entry)
+    if (out < 0).any():
+        names.append(UNPAINTED)
+        out[out < 0] = len(names) - 1
+    return LabelMap(out, names, "color", f"{what} painting")
+
+
+def unpainted(shape: tuple[int, int], what: str) -> LabelMap:
+    """A label map of one :data:`UNPAINTED` label (a photo left unpainted)."""
+    return LabelMap(np.zeros(shape, np.int32), [UNPAINTED], "color", f"{what} painting")
+
+
+def mask_summary(masks: MaskSet) -> str:
+    """The mask report in Markdown, as the ``masks`` command prints it: shared labels with
+    their areas, orphans, dropped labels and the unlabelled share."""
+    report = masks.report
+    lines = [f"**{len(masks.labels)} shared label(s)**", ""]
+    for name in masks.labels:
+        a = report.get("labels", {}).get(name, {})
+        orphan = " — *orphan: styled from the whole style photo*" if (
+            name in masks.whole_style) else ""
+        lines.append(f"- {name}: content {a.get('content', 0):.1%}, style "
+                     f"{a.get('style', 0):.1%}{orphan}")
+    for name, why in report.get("dropped", {}).items():
+        lines.append(f"- {name}: **dropped** ({why})")
+    lines.append(f"- unlabelled (no style loss): content "
+                 f"{report.get('content_unlabelled', 0):.1%}, style "
+                 f"{report.get('style_unlabelled', 0):.1%}")
+    return "\n".join(lines)
+
+
+def _format_seconds(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+
+
+class _Clock:
+    """Progress of a run in words: level, step, loss and time left.
+
+    The time left assumes that an evaluation costs in proportion to its level's pixel
+    count, measured on the evaluations so far.
+    """
+
+    def __init__(self, config: TransferConfig, long_side: int) -> None:
+        sizes = config.level_sizes(long_side)
+        iterations = config.iterations_per_level()
+        self.cost = [n * s * s for s, n in zip(sizes, iterations, strict=True)]
+        self.unit = [s * s for s in sizes]
+        self.start: float | None = None
+        self.started_at = (0, 0)
+
+    def text(self, level: int, n_levels: int, count: int, total: int,
+             terms: dict[str, float]) -> str:
+        now = time.perf_counter()
+        done = sum(self.cost[:level]) + count * self.unit[level]
+        if self.start is None:
+            self.start, self.started_at = now, (level, done)
+        spent = now - self.start
+        measured = done - self.started_at[1]
+        left = (sum(self.cost) - done) * spent / measured if measured > 0 and spent > 0 else (
+            math.inf)
+        loss = terms.get("total", sum(terms.values()) if terms else float("nan"))
+        return (f"level {level + 1}/{n_levels} · step {count}/{total} · loss {loss:.4g} · "
+                f"about {_format_seconds(left)} left")
+
+
+class Studio:
+    """Everything a running app holds: the engine, the sessions and their files.
+
+    Args:
+        config: the base settings (the server's options: weights, device, ...); each run
+            takes its preset's settings with these on top.
+        overrides: the settings the server's options set explicitly (kept over a preset's).
+        limits: upload limits.
+        workers: transfers that may run at once (one network and cache each).
+        root: the folder for all files (default: a new private temporary folder).
+    """
+
+    def __init__(self, overrides: dict[str, Any] | None = None, limits: Limits | None = None,
+                 workers: int = 1, root: str | os.PathLike | None = None) -> None:
+        self.overrides = dict(overrides or {})
+        self.config = preset_config("default", **self.overrides)  # validated now
+        self.limits = limits or Limits()
+        self.root = Path(root) if root is not None else Path(
+            tempfile.mkdtemp(prefix="photostyle-app-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        self.workers: queue.Queue[WorkerState] = queue.Queue()
+        for _ in range(max(1, workers)):
+            self.workers.put(WorkerState())
+        self.preview_state = WorkerState()
+        self.preview_lock = threading.Lock()
+        self.sessions: dict[str, Session] = {}
+        self.closed: set[str] = set()  # tabs gone: their queued jobs do nothing
+        self.lock = threading.Lock()
+        self.counter = 0
+
+    # sessions ---------------------------------------------------------------------------
+
+    def session(self, key: str) -> Session:
+        """The session of page session id ``key`` (made on first use)."""
+        with self.lock:
+            if key in self.closed:
+                raise InputError("this page was closed; open it again")
+            s = self.sessions.get(key)
+            if s is None:
+                self.counter += 1
+                folder = self.root / f"session-{self.counter}"
+                folder.mkdir(mode=0o700)
+                s = self.sessions[key] = Session(key, folder)
+            return s
+
+    def close_session(self, key: str) -> None:
+        """The tab has closed: cancel its queued or running job, delete its files."""
+        with self.lock:
+            s = self.sessions.pop(key, None)
+            self.closed.add(key)
+        if s is None:
+            return
+        s.closed = True
+        s.cancel.set()
+        shutil.rmtree(s.folder, ignore_errors=True)
+        log.info("session %s closed", s.folder.name)
+
+    def close(self) -> None:
+        """Cancel every job and delete every file of the app."""
+        for key in list(self.sessions):
+            self.close_session(key)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # uploads and masks -----------------------------------------------------------------
+
+    def upload(self, key: str, which: str, path: str | None) -> tuple[np.ndarray | None, str]:
+        """A content or style photo uploaded (``which``: ``"content"`` or ``"style"``);
+        ``path`` ``None`` clears it. Returns the display image and a description."""
+        s = self.session(key)
+        if path is None:
+            setattr(s, which, None)
+            return None, ""
+        upload = read_upload(path, f"{which} photo", self.limits)
+        setattr(s, which, upload)
+        if which == "content":
+            s.result = None  # a result belongs to its content
+        return upload.display, upload.describe()
+
+    def _read_mask_file(self, path: str | None, what: str) -> LabelMap | None:
+        if path is None:
+            return None
+        p = Path(path)
+        if p.stat().st_size > self.limits.max_upload_bytes:
+            raise InputError(f"{what} {p.name}: over the upload limit of "
+                             f"{self.limits.max_upload_bytes / 2**20:.0f} MB")
+        try:
+            return read_mask(p, tolerance=self.config.mask_tolerance,
+                             max_pixels=self.limits.max_pixels)
+        except PhotostyleError as exc:
+            raise InputError(sanitise_message(str(exc), p, p.name)) from exc
+
+    def mask_sources(self, s: Session, choice: MaskChoice
+                     ) -> tuple[LabelMap | None, LabelMap | None, str]:
+        """The masks to hand to the transfer and its ``segment`` setting."""
+        if choice.mode not in MASK_MODES:
+            raise InputError(f"masks: unknown mode {choice.mode!r}")
+        if choice.mode == "auto":
+            return None, None, "auto"
+        if choice.mode == "files":
+            c = self._read_mask_file(choice.content_file, "content mask")
+            st = self._read_mask_file(choice.style_file, "style mask")
+            if (c is None) != (st is None):
+                raise InputError("masks: upload both mask files (content and style) or choose "
+                                 "another mask source")
+            return c, st, "none"
+        if choice.mode == "paint":
+            c = painted_labels(choice.content_paint, "content")
+            st = painted_labels(choice.style_paint, "style")
+            if c is None and st is None:
+                return None, None, "none"
+            c = c if c is not None else unpainted(st.shape if st is not None else (1, 1),
+                                                  "content")
+            st = st if st is not None else unpainted(c.shape, "style")
+            return c, st, "none"
+        return None, None, "none"
+
+    def _photos(self, s: Session) -> tuple[Upload, Upload]:
+        if s.content is None or s.style is None:
+            missing = " and ".join(w for w, u in (("content", s.content), ("style", s.style))
+                                   if u is None)
+            raise InputError(f"upload the {missing} photo first")
+        return s.content, s.style
+
+    def masks(self, key: str, choice: MaskChoice) -> tuple[np.ndarray, str]:
+        """The masks as the transfer will use them: a preview image (masks over both
+        photos, with a legend) and the report in Markdown."""
+        from ..pipeline import _read_masks
+        from ..preview import render_preview
+
+        s = self.session(key)
+        content, style = self._photos(s)
+        c, st, segment = self.mask_sources(s, choice)
+        config = self.config.replace(segment=segment)
+        cshow, sshow = content.display_float(), style.display_float()
+        if segment == "auto":
+            with self.preview_lock:
+                masks = _read_masks(None, None, cshow.shape[:2], sshow.shape[:2], config,
+                                    (cshow, sshow), self.preview_state.cache)
+        else:
+            masks = load_mask_pair(c, st, cshow.shape[:2], sshow.shape[:2],
+                                   orphan_policy=config.orphan_policy,
+                                   min_fraction=config.min_label_fraction)
+        sheet = render_preview(masks, cshow, sshow)
+        return np.asarray(sheet), mask_summary(masks)
+
+    # transfers ------------------------------------------------------------------------
+
+    def begin(self, key: str) -> None:
+        """A run was asked for (before it is queued): a new cancel flag."""
+        s = self.session(key)
+        s.cancel = threading.Event()
+
+    def cancel(self, key: str) -> str:
+        """Stop the session's queued or running job; a running one keeps its best image."""
+        s = self.session(key)
+        s.cancel.set()
+        return "cancelling: the best image so far is kept" if s.running else "cancelled"
+
+    def run_config(self, preset: str, segment: str) -> TransferConfig:
+        """The settings of a run: the preset's, the server's options on top."""
+        from ..config import PRESETS
+
+        if preset not in (*RUN_PRESETS, "preview"):
+            raise InputError(f"preset: must be one of {', '.join(RUN_PRESETS)}")
+        # the server's settings, except where they would undo what defines the preset
+        # (--set iterations=... does not turn the preview into an optimisation)
+        own = PRESETS[preset] if preset == "preview" else {}
+        settings = {k: v for k, v in self.overrides.items() if k not in own}
+        return preset_config(preset, **{"segment": segment, **settings})
+
+    def preview(self, key: str, choice: MaskChoice) -> Update:
+        """The ``preview`` preset (no network, no optimisation): a result in seconds."""
+        s = self.session(key)
+        content, style = self._photos(s)
+        c, st, segment = self.mask_sources(s, choice)
+        config = self.run_config("preview", segment)
+        with self.preview_lock:
+            result = transfer(content.photo, style.photo.srgb(), config, content_mask=c,
+                              style_mask=st, cache=self.preview_state.cache)
+        return self._finished(s, result, "preview", 0.0)
+
+    def run(self, key: str, preset: str, choice: MaskChoice) -> Iterator[Update]:
+        """A full transfer, as a stream of :class:`Update`: progress, the image as it
+        improves, and the result. Closing the iterator early (the tab closed) cancels the
+        run; :meth:`cancel` stops it keeping the best image so far."""
+        if key in self.closed:
+            return  # the tab closed while the job was queued
+        s = self.session(key)
+        cancel = s.cancel
+        if cancel.is_set() or s.closed:
+            yield Update("cancelled before it started", done=True)
+            return
+        content, style = self._photos(s)
+        c, st, segment = self.mask_sources(s, choice)
+        config = self.run_config(preset, segment)
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        clock = _Clock(config, max(content.photo.pixels.shape[:2]))
+        shown = [0.0]
+
+        def progress(level: int, n_levels: int, count: int, total: int,
+                     terms: dict[str, float]) -> None:
+            if cancel.is_set():
+                raise KeyboardInterrupt
+            events.put(("progress", clock.text(level, n_levels, count, total, terms)))
+
+        def watch(level: int, count: int, image: np.ndarray) -> None:
+            now = time.perf_counter()
+            if now - shown[0] >= IMAGE_INTERVAL:
+                shown[0] = now
+                events.put(("image", to_uint8(image)))
+
+        def work(state: WorkerState) -> None:
+            try:
+                result = transfer(content.photo, style.photo.srgb(), config, content_mask=c,
+                                  style_mask=st, extractor=state.network(config),
+                                  cache=state.cache, progress=progress, watch=watch)
+                events.put(("done", result))
+            except KeyboardInterrupt:
+                events.put(("error", "cancelled before a result existed"))
+            except PhotostyleError as exc:
+                events.put(("error", str(exc)))
+            except MemoryError:
+                events.put(("error", "out of memory: use a smaller working size"))
+            except Exception as exc:  # a bug: one line on the page, the details in the log
+                log.exception("transfer failed")
+                events.put(("error", f"internal error: {type(exc).__name__}: {exc}"))
+            finally:
+                self.workers.put(state)
+
+        yield Update("waiting for a worker")
+        state = self.workers.get()
+        s.running = True
+        started = time.perf_counter()
+        thread = threading.Thread(target=work, args=(state,), name=f"transfer-{s.key[:8]}",
+                                  daemon=True)
+        thread.start()
+        finished = False
+        try:
+            yield Update("loading the network and preparing the first level")
+            while True:
+                kind, value = events.get()
+                latest: dict[str, Any] = {kind: value}
+                while not events.empty():  # send only the newest of each kind
+                    k, v = events.get_nowait()
+                    latest[k] = v
+                if "done" in latest:
+                    finished = True
+                    yield self._finished(s, latest["done"], preset,
+                                         time.perf_counter() - started)
+                    return
+                if "error" in latest:
+                    finished = True
+                    yield Update(f"**stopped**: {latest['error']}", done=True)
+                    return
+                yield Update(latest.get("progress", ""), latest.get("image"))
+        finally:
+            s.running = False
+            if not finished:  # the page went away: stop the work
+                cancel.set()
+
+    def _finished(self, s: Session, result: TransferResult, preset: str,
+                  seconds: float) -> Update:
+        s.result, s.result_preset = result, preset
+        content = s.content
+        assert content is not None
+        shown = self.render_display(s, 1.0)
+        what = {"completed": "done", "interrupted": "cancelled: the best image so far is kept",
+                "diverged": f"stopped early: {result.message}"}.get(result.status,
+                                                                     result.status)
+        took = f" in {_format_seconds(seconds)}" if seconds else ""
+        return Update(f"**{preset}**: {what}{took}", done=True,
+                      result=(content.display, shown))
+
+    # the result -------------------------------------------------------------------------
+
+    def render_display(self, s: Session, strength: float) -> np.ndarray:
+        """The session's result at ``strength`` at the display size, uint8 sRGB: the
+        saved transforms applied to the content (no new optimisation)."""
+        if s.result is None or s.content is None:
+            raise InputError("no result yet: run a preview or a transfer first")
+        if not 0.0 <= strength <= 1.0:
+            raise InputError(f"strength: must be between 0 and 1, got {strength}")
+        content = s.content.display_float()
+        if s.result.look is not None:
+            out = render(s.result.look.a, s.result.look.b, content, strength)
+        else:  # interrupted while smoothing: the optimised image itself, blended
+            out = render_plain(s.result.working_image, content, strength)
+        return to_uint8(out)
+
+    def restrength(self, key: str, strength: float) -> tuple[np.ndarray, np.ndarray]:
+        """Before/after images at a new strength (from the saved transforms)."""
+        s = self.session(key)
+        shown = self.render_display(s, float(strength))
+        assert s.content is not None
+        return s.content.display, shown
+
+    def export(self, key: str, fmt: str, bit_depth: int, profile: str,
+               strength: float) -> Path:
+        """The result at the content's full resolution as a file to download.
+
+        Args:
+            fmt: a key of :data:`FORMATS`.
+            bit_depth: 8 or 16 (16 for PNG and TIFF only).
+            profile: ``"content"`` (the content's own profile, embedded) or ``"srgb"``.
+            strength: 0 to 1.
+
+        Returns:
+            The file, ``photostyle-<n>.<ext>`` in the session's folder; the content's EXIF
+            and XMP are carried, the orientation reset.
+        """
+        s = self.session(key)
+        if s.result is None or s.content is None:
+            raise InputError("no result yet: run a preview or a transfer first")
+        if fmt not in FORMATS:
+            raise InputError(f"format: must be one of {', '.join(FORMATS)}")
+        if bit_depth == 16 and FORMATS[fmt] not in (".png", ".tif"):
+            raise InputError(f"{fmt} holds 8 bits per channel: choose PNG or TIFF for 16")
+        config = self.config.replace(strength=float(strength), output_profile=profile)
+        content = s.content
+        if s.result.look is not None:
+            rendered = apply_look(s.result.look, content.photo, config)
+        else:
+            rendered = s.result  # no transforms: the image as it was made
+        s.downloads += 1
+        path = s.folder / f"photostyle-{s.downloads}{FORMATS[fmt]}"
+        metadata = Metadata()
+        try:
+            metadata = read_metadata(content.path)
+        except PhotostyleError:
+            log.warning("the content's metadata could not be read; written without it")
+        rendered.save(path, metadata=metadata, bit_depth=bit_depth)
+        return path

@@ -1,0 +1,269 @@
+"""The app's page (Gradio) and its server; each handler is one call to
+:class:`photostyle.app.jobs.Studio`.
+
+Gradio reads where to keep uploads (``GRADIO_TEMP_DIR``) when it is imported: the command
+sets it (:func:`photostyle.app.security.prepare_environment`) before importing this
+module.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gradio as gr
+
+from ..errors import ConfigError, PhotostyleError
+from ..masks import PALETTE
+from .jobs import FORMATS, MASK_MODES, RUN_PRESETS, UNPAINTED, MaskChoice, Studio
+from .security import check_host
+
+log = logging.getLogger(__name__)
+
+#: Mask sources as the page names them.
+MASK_LABELS = {"whole": "Whole photos", "auto": "Automatic segmentation",
+               "paint": "Paint on the photos", "files": "Mask files"}
+assert set(MASK_LABELS) == set(MASK_MODES)
+#: Transfers that may be queued at once (beyond that the page says the queue is full).
+QUEUE_SIZE = 64
+
+CSS = """
+.legend {display: flex; flex-wrap: wrap; gap: 6px 14px; font-size: 0.9em}
+.legend span.swatch {display: inline-block; width: 14px; height: 14px; border: 1px solid #444;
+  vertical-align: -2px; margin-right: 4px}
+"""
+
+
+def legend_html() -> str:
+    """The painting legend: each palette colour and its name."""
+    items = "".join(
+        f'<span><span class="swatch" style="background: rgb{rgb}"></span>{name}</span>'
+        for name, rgb in PALETTE.items())
+    return (f'<div class="legend" id="legend">{items}<span><i>eraser / unpainted: '
+            f'"{UNPAINTED}"</i></span></div><p style="font-size:0.85em">Paint the same '
+            "colour on the regions that correspond (sky on sky, water on water); what is "
+            "left unpainted in both photos corresponds too.</p>")
+
+
+def _key(request: Any) -> str:
+    """The page session's id (every queued or unqueued event of Gradio's has one)."""
+    key = getattr(request, "session_hash", None)
+    if not key:
+        raise PhotostyleError("this request belongs to no page session; reload the page")
+    return str(key)
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def build(studio: Studio) -> Any:
+    """The page, its events wired to ``studio``."""
+
+    def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Bad input as a message on the page, never a broken server."""
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except PhotostyleError as exc:
+                raise gr.Error(str(exc), print_exception=False) from exc
+            except MemoryError as exc:
+                raise gr.Error("out of memory; try a smaller photo") from exc
+
+        return call
+
+    def choice(mode: str, cfile: Any, sfile: Any, cpaint: Any, spaint: Any) -> MaskChoice:
+        return MaskChoice(mode, cfile, sfile, cpaint, spaint)
+
+    def editor_value(display: Any) -> Any:
+        return None if display is None else {"background": display, "layers": [],
+                                             "composite": None}
+
+    def on_upload(which: str) -> Callable[..., Any]:
+        @guarded
+        def handler(path: str | None, request: gr.Request) -> Any:
+            display, info = studio.upload(_key(request), which, path)
+            return display, info, editor_value(display)
+
+        handler.__name__ = f"upload_{which}"
+        return handler
+
+    @guarded
+    def show_masks(mode: str, cfile: Any, sfile: Any, cpaint: Any, spaint: Any,
+                   request: gr.Request) -> Any:
+        return studio.masks(_key(request), choice(mode, cfile, sfile, cpaint, spaint))
+
+    def mode_changed(mode: str) -> Any:
+        return gr.update(visible=mode == "paint"), gr.update(visible=mode == "files")
+
+    @guarded
+    def preview(mode: str, cfile: Any, sfile: Any, cpaint: Any, spaint: Any,
+                request: gr.Request) -> Any:
+        update = studio.preview(_key(request),
+                                choice(mode, cfile, sfile, cpaint, spaint))
+        return update.text, update.result, gr.update(value=1.0, interactive=True)
+
+    def begin(request: gr.Request) -> None:
+        studio.begin(_key(request))
+
+    def run(preset: str, mode: str, cfile: Any, sfile: Any, cpaint: Any, spaint: Any,
+            request: gr.Request) -> Iterator[Any]:
+        try:
+            for update in studio.run(_key(request), preset,
+                                     choice(mode, cfile, sfile, cpaint, spaint)):
+                if update.done and update.result is not None:
+                    yield (update.text, gr.update(value=update.result[1]), update.result,
+                           gr.update(value=1.0, interactive=True))
+                else:
+                    yield (update.text, update.image if update.image is not None
+                           else gr.skip(), gr.skip(), gr.skip())
+        except PhotostyleError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+
+    def cancel(request: gr.Request) -> str:
+        return studio.cancel(_key(request))
+
+    @guarded
+    def restrength(strength: float, request: gr.Request) -> Any:
+        return studio.restrength(_key(request), strength)
+
+    @guarded
+    def export(fmt: str, bits: str, profile: str, strength: float,
+               request: gr.Request) -> Any:
+        return str(studio.export(_key(request), fmt, int(bits), profile, strength))
+
+    def closed(request: gr.Request) -> None:
+        studio.close_session(_key(request))
+
+    with gr.Blocks(title="photostyle", analytics_enabled=False,
+                   delete_cache=(600, 6 * 3600)) as demo:
+        gr.Markdown("## photostyle\nYour photo with another photo's light and colour, region "
+                    "by region. Upload both photos, choose how regions correspond, preview, "
+                    "run, then download at full resolution.")
+        with gr.Row():
+            with gr.Column():
+                content_file = gr.File(label="Content photo (yours)", elem_id="content-file",
+                                       type="filepath", file_count="single")
+                content_info = gr.Markdown(elem_id="content-info")
+                content_view = gr.Image(label="content", interactive=False, height=260,
+                                        elem_id="content-view", format="png")
+            with gr.Column():
+                style_file = gr.File(label="Style photo (the look)", elem_id="style-file",
+                                     type="filepath", file_count="single")
+                style_info = gr.Markdown(elem_id="style-info")
+                style_view = gr.Image(label="style", interactive=False, height=260,
+                                      elem_id="style-view", format="png")
+        with gr.Accordion("Regions (masks)", open=True):
+            mode = gr.Radio([(MASK_LABELS[m], m) for m in MASK_MODES], value="whole",
+                            label="How regions correspond", elem_id="mask-mode")
+            brush = gr.Brush(colors=[_hex(c) for c in PALETTE.values()],
+                             default_color=_hex(PALETTE["blue"]), color_mode="fixed",
+                             default_size=24)
+            with gr.Column(visible=False) as paint_group:
+                gr.HTML(legend_html())
+                with gr.Row():
+                    content_paint = gr.ImageEditor(
+                        label="paint on the content", elem_id="content-paint",
+                        type="numpy", image_mode="RGBA", sources=(), transforms=(),
+                        brush=brush, eraser=gr.Eraser(default_size=24), layers=False,
+                        format="png", interactive=True)
+                    style_paint = gr.ImageEditor(
+                        label="paint on the style", elem_id="style-paint",
+                        type="numpy", image_mode="RGBA", sources=(), transforms=(),
+                        brush=brush, eraser=gr.Eraser(default_size=24), layers=False,
+                        format="png", interactive=True)
+            with gr.Row(visible=False) as files_group:
+                content_mask = gr.File(label="content mask", elem_id="content-mask",
+                                       type="filepath")
+                style_mask = gr.File(label="style mask", elem_id="style-mask",
+                                     type="filepath")
+            masks_button = gr.Button("Show the regions", elem_id="show-masks")
+            with gr.Row():
+                mask_view = gr.Image(label="regions", interactive=False, elem_id="mask-view",
+                                     format="png", height=300)
+                mask_text = gr.Markdown(elem_id="mask-summary")
+        with gr.Row():
+            preset = gr.Dropdown([(p, p) for p in RUN_PRESETS], value="default",
+                                 label="Settings", elem_id="preset", scale=1)
+            preview_button = gr.Button("Preview (seconds)", elem_id="preview")
+            run_button = gr.Button("Run", variant="primary", elem_id="run")
+            cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel")
+        status = gr.Markdown("Upload two photos to start.", elem_id="status")
+        with gr.Row():
+            live = gr.Image(label="as it improves", interactive=False, elem_id="live",
+                            format="png", height=360)
+            slider = gr.ImageSlider(label="before / after", elem_id="compare",
+                                    interactive=False, format="png")
+        strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength",
+                             interactive=False, elem_id="strength")
+        with gr.Row():
+            fmt = gr.Dropdown(list(FORMATS), value="JPEG", label="Format", elem_id="format")
+            bits = gr.Radio(["8", "16"], value="8", label="Bits (16: PNG, TIFF)",
+                            elem_id="bits")
+            profile = gr.Radio([("the content's own", "content"), ("sRGB", "srgb")],
+                               value="content", label="Colour profile", elem_id="profile")
+            export_button = gr.Button("Make the full-resolution file", elem_id="export")
+        download = gr.File(label="Download", interactive=False, elem_id="download")
+
+        for which, source, info, view, editor in (
+                ("content", content_file, content_info, content_view, content_paint),
+                ("style", style_file, style_info, style_view, style_paint)):
+            source.change(on_upload(which), [source], [view, info, editor],
+                          concurrency_limit=4, concurrency_id="light")
+        mode.change(mode_changed, [mode], [paint_group, files_group], queue=False)
+        masks_inputs = [mode, content_mask, style_mask, content_paint, style_paint]
+        masks_button.click(show_masks, masks_inputs, [mask_view, mask_text],
+                           concurrency_limit=2, concurrency_id="preview")
+        preview_button.click(preview, masks_inputs, [status, slider, strength],
+                             concurrency_limit=2, concurrency_id="preview")
+        run_button.click(begin, None, None, queue=False).then(
+            run, [preset, *masks_inputs], [status, live, slider, strength],
+            concurrency_limit=studio.workers.qsize(), concurrency_id="transfer")
+        cancel_button.click(cancel, None, [status], queue=False)
+        strength.change(restrength, [strength], [slider], trigger_mode="always_last",
+                        concurrency_limit=4, concurrency_id="light")
+        export_button.click(export, [fmt, bits, profile, strength], [download],
+                            concurrency_limit=2, concurrency_id="export")
+        demo.unload(closed)
+    demo.queue(max_size=QUEUE_SIZE)
+    return demo
+
+
+def serve(studio: Studio, *, host: str = "127.0.0.1", port: int = 7860,
+          auth: tuple[str, str] | None = None, quiet: bool = False,
+          ready: Callable[[str], None] | None = None) -> None:
+    """Serve the page until Ctrl-C, then delete the app's files.
+
+    Args:
+        studio: the engine and sessions.
+        host, port: where to listen (a non-loopback host needs ``auth``).
+        auth: ``(user, password)`` for the login page.
+        ready: called with the page's address once it is served.
+    """
+    check_host(host, auth)
+    demo = build(studio)
+    theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                              font_mono=["ui-monospace", "monospace"])
+    try:
+        try:
+            _, url, _ = demo.launch(
+                server_name=host, server_port=port, auth=auth, max_file_size=(
+                    studio.limits.max_upload_bytes), ssr_mode=False, quiet=True,
+                show_error=True, prevent_thread_lock=True, theme=theme, css=CSS,
+                footer_links=[], inbrowser=False, share=False, enable_monitoring=False,
+                mcp_server=False, pwa=False)
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            raise ConfigError(f"cannot serve on {host}:{port}: {str(exc).split('. ')[0]}; "
+                              "choose another --port") from None
+        if ready is not None:
+            ready(url)
+        elif not quiet:
+            log.info("serving on %s", url)
+        demo.block_thread()
+    finally:
+        demo.close()
+        studio.close()

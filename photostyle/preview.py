@@ -11,12 +11,17 @@ from .masks import PALETTE, MaskSet
 
 PANEL_HEIGHT = 320
 UNLABELLED = (255, 0, 128)
+#: Display colours of labels outside the palette that have a meaning of their own (the web
+#: app's unpainted rest).
+NAMED = {"unpainted": (200, 200, 200)}
 
 
 def label_colour(name: str, index: int) -> tuple[int, int, int]:
     """Display colour of a label: its palette colour, or a distinct hue for label ids."""
     if name in PALETTE:
         return PALETTE[name]
+    if name in NAMED:
+        return NAMED[name]
     r, g, b = colorsys.hsv_to_rgb((index * 0.618034) % 1.0, 0.75, 0.95)
     return int(r * 255), int(g * 255), int(b * 255)
 

@@ -3,6 +3,7 @@ masks, jobs, cancel, strength, downloads, security settings."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -188,8 +189,8 @@ def test_run_streams_progress_images_and_the_result(studio: Studio) -> None:
     studio.begin("tab")
     updates = list(studio.run("tab", "default", MaskChoice()))
     texts = [u.text for u in updates]
-    assert any(t.startswith("level 1/2 · step 1/3") for t in texts), texts
-    assert any(t.startswith("level 2/2 · step 2/2") and "left" in t for t in texts), texts
+    assert any(re.fullmatch(r"level 1/2 · step [123]/3 · loss [\d.e+-]+ · about .* left", t)
+               for t in texts), texts
     assert any(u.image is not None for u in updates)
     final = updates[-1]
     assert final.done and "done" in final.text and final.result is not None
@@ -207,7 +208,7 @@ def test_cancel_keeps_the_best_image(tmp_path: Path, shallow_vgg_file: Path,
         updates = []
         for update in s.run("t", "default", MaskChoice()):
             updates.append(update)
-            if update.text.startswith("level 1/2 · step 5/"):
+            if update.text.startswith("level 1/2 · step"):
                 assert s.cancel("t").startswith("cancelling")
         assert "cancelled: the best image so far is kept" in updates[-1].text
         result = s.session("t").result

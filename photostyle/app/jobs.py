@@ -50,6 +50,8 @@ RUN_PRESETS = ("default", "quality", "paper")
 FORMATS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WebP": ".webp"}
 #: Seconds between two images sent to the page while a run improves.
 IMAGE_INTERVAL = 1.0
+#: Seconds between two progress updates sent to the page.
+UPDATE_INTERVAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class Session:
     style: Upload | None = None
     result: TransferResult | None = None
     result_preset: str = ""
+    masks: tuple[LabelMap | None, LabelMap | None, str] = (None, None, "none")
     cancel: threading.Event = field(default_factory=threading.Event)
     closed: bool = False
     running: bool = False
@@ -331,6 +334,7 @@ class Studio:
         self.closed: set[str] = set()  # tabs gone: their queued jobs do nothing
         self.lock = threading.Lock()
         self.counter = 0
+        log.info("the app's files are under %s", self.root)
 
     # sessions ---------------------------------------------------------------------------
 
@@ -449,10 +453,15 @@ class Studio:
 
     # transfers ------------------------------------------------------------------------
 
-    def begin(self, key: str) -> None:
-        """A run was asked for (before it is queued): a new cancel flag."""
+    def begin(self, key: str, choice: MaskChoice | None = None) -> str:
+        """A run was asked for (before it is queued): the photos and masks are checked and
+        the masks kept as they are now (the run reads them from the session, not from the
+        page), and the cancel flag is new. Returns a line for the page."""
         s = self.session(key)
+        self._photos(s)
+        s.masks = self.mask_sources(s, choice or MaskChoice())
         s.cancel = threading.Event()
+        return "queued"
 
     def cancel(self, key: str) -> str:
         """Stop the session's queued or running job; a running one keeps its best image."""
@@ -483,19 +492,28 @@ class Studio:
                               style_mask=st, cache=self.preview_state.cache)
         return self._finished(s, result, "preview", 0.0)
 
-    def run(self, key: str, preset: str, choice: MaskChoice) -> Iterator[Update]:
+    def run(self, key: str, preset: str, choice: MaskChoice | None = None
+            ) -> Iterator[Update]:
         """A full transfer, as a stream of :class:`Update`: progress, the image as it
         improves, and the result. Closing the iterator early (the tab closed) cancels the
-        run; :meth:`cancel` stops it keeping the best image so far."""
-        if key in self.closed:
-            return  # the tab closed while the job was queued
+        run; :meth:`cancel` stops it keeping the best image so far.
+
+        Args:
+            preset: one of :data:`RUN_PRESETS`.
+            choice: the masks; ``None``: those :meth:`begin` kept.
+        """
+        if key in self.closed:  # the tab closed while the job was queued
+            log.info("a run of a closed page was dropped")
+            return
         s = self.session(key)
         cancel = s.cancel
         if cancel.is_set() or s.closed:
             yield Update("cancelled before it started", done=True)
             return
         content, style = self._photos(s)
-        c, st, segment = self.mask_sources(s, choice)
+        if choice is not None:
+            s.masks = self.mask_sources(s, choice)
+        c, st, segment = s.masks
         config = self.run_config(preset, segment)
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         clock = _Clock(config, max(content.photo.pixels.shape[:2]))
@@ -533,6 +551,11 @@ class Studio:
 
         yield Update("waiting for a worker")
         state = self.workers.get()
+        if s.closed or cancel.is_set():  # gone or cancelled while waiting for the worker
+            self.workers.put(state)
+            yield Update("cancelled before it started", done=True)
+            return
+        log.info("%s: %s run started", s.folder.name, preset)
         s.running = True
         started = time.perf_counter()
         thread = threading.Thread(target=work, args=(state,), name=f"transfer-{s.key[:8]}",
@@ -541,12 +564,18 @@ class Studio:
         finished = False
         try:
             yield Update("loading the network and preparing the first level")
+            latest: dict[str, Any] = {}
+            sent = 0.0
             while True:
-                kind, value = events.get()
-                latest: dict[str, Any] = {kind: value}
-                while not events.empty():  # send only the newest of each kind
-                    k, v = events.get_nowait()
-                    latest[k] = v
+                # the newest of each kind, at most every UPDATE_INTERVAL (each update
+                # re-renders the page: more often only costs the browser's time)
+                wait = max(0.0, sent + UPDATE_INTERVAL - time.perf_counter())
+                try:
+                    kind, value = events.get(timeout=wait) if wait > 0 else (
+                        events.get_nowait())
+                    latest[kind] = value
+                except queue.Empty:
+                    pass
                 if "done" in latest:
                     finished = True
                     yield self._finished(s, latest["done"], preset,
@@ -556,7 +585,12 @@ class Studio:
                     finished = True
                     yield Update(f"**stopped**: {latest['error']}", done=True)
                     return
-                yield Update(latest.get("progress", ""), latest.get("image"))
+                if latest and time.perf_counter() >= sent + UPDATE_INTERVAL:
+                    yield Update(latest.get("progress", ""), latest.get("image"))
+                    latest, sent = {}, time.perf_counter()
+                elif not latest:
+                    kind, value = events.get()  # nothing new: wait for the work
+                    latest[kind] = value
         finally:
             s.running = False
             if not finished:  # the page went away: stop the work

@@ -107,19 +107,21 @@ def build(studio: Studio) -> Any:
                                 choice(mode, cfile, sfile, cpaint, spaint))
         return update.text, update.result, gr.update(value=1.0, interactive=True)
 
-    def begin(request: gr.Request) -> None:
-        studio.begin(_key(request))
+    @guarded
+    def begin(mode: str, cfile: Any, sfile: Any, cpaint: Any, spaint: Any,
+              request: gr.Request) -> str:
+        return studio.begin(_key(request), choice(mode, cfile, sfile, cpaint, spaint))
 
-    def run(preset: str, mode: str, cfile: Any, sfile: Any, cpaint: Any, spaint: Any,
-            request: gr.Request) -> Iterator[Any]:
+    def run(preset: str, request: gr.Request) -> Iterator[Any]:
+        # the masks were taken by begin: a long event with the image editors among its
+        # inputs has Gradio's page upload their layers again and again while it runs
         try:
-            for update in studio.run(_key(request), preset,
-                                     choice(mode, cfile, sfile, cpaint, spaint)):
+            for update in studio.run(_key(request), preset):
                 if update.done and update.result is not None:
                     yield (update.text, gr.update(value=update.result[1]), update.result,
                            gr.update(value=1.0, interactive=True))
                 else:
-                    yield (update.text, update.image if update.image is not None
+                    yield (update.text or gr.skip(), update.image if update.image is not None
                            else gr.skip(), gr.skip(), gr.skip())
         except PhotostyleError as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
@@ -140,7 +142,7 @@ def build(studio: Studio) -> Any:
         studio.close_session(_key(request))
 
     with gr.Blocks(title="photostyle", analytics_enabled=False,
-                   delete_cache=(600, 6 * 3600)) as demo:
+                   delete_cache=(900, 3600)) as demo:
         gr.Markdown("## photostyle\nYour photo with another photo's light and colour, region "
                     "by region. Upload both photos, choose how regions correspond, preview, "
                     "run, then download at full resolution.")
@@ -163,26 +165,26 @@ def build(studio: Studio) -> Any:
             brush = gr.Brush(colors=[_hex(c) for c in PALETTE.values()],
                              default_color=_hex(PALETTE["blue"]), color_mode="fixed",
                              default_size=24)
-            with gr.Column(visible=False) as paint_group:
+            with gr.Column(visible=False, elem_id="paint-group") as paint_group:
                 gr.HTML(legend_html())
                 with gr.Row():
                     content_paint = gr.ImageEditor(
                         label="paint on the content", elem_id="content-paint",
                         type="numpy", image_mode="RGBA", sources=(), transforms=(),
                         brush=brush, eraser=gr.Eraser(default_size=24), layers=False,
-                        format="png", interactive=True)
+                        format="png", interactive=True, height=420)
                     style_paint = gr.ImageEditor(
                         label="paint on the style", elem_id="style-paint",
                         type="numpy", image_mode="RGBA", sources=(), transforms=(),
                         brush=brush, eraser=gr.Eraser(default_size=24), layers=False,
-                        format="png", interactive=True)
+                        format="png", interactive=True, height=420)
             with gr.Row(visible=False) as files_group:
                 content_mask = gr.File(label="content mask", elem_id="content-mask",
                                        type="filepath")
                 style_mask = gr.File(label="style mask", elem_id="style-mask",
                                      type="filepath")
             masks_button = gr.Button("Show the regions", elem_id="show-masks")
-            with gr.Row():
+            with gr.Row(elem_id="regions"):
                 mask_view = gr.Image(label="regions", interactive=False, elem_id="mask-view",
                                      format="png", height=300)
                 mask_text = gr.Markdown(elem_id="mask-summary")
@@ -193,7 +195,7 @@ def build(studio: Studio) -> Any:
             run_button = gr.Button("Run", variant="primary", elem_id="run")
             cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel")
         status = gr.Markdown("Upload two photos to start.", elem_id="status")
-        with gr.Row():
+        with gr.Row(elem_id="results"):
             live = gr.Image(label="as it improves", interactive=False, elem_id="live",
                             format="png", height=360)
             slider = gr.ImageSlider(label="before / after", elem_id="compare",
@@ -220,8 +222,8 @@ def build(studio: Studio) -> Any:
                            concurrency_limit=2, concurrency_id="preview")
         preview_button.click(preview, masks_inputs, [status, slider, strength],
                              concurrency_limit=2, concurrency_id="preview")
-        run_button.click(begin, None, None, queue=False).then(
-            run, [preset, *masks_inputs], [status, live, slider, strength],
+        run_button.click(begin, masks_inputs, [status], queue=False).success(
+            run, [preset], [status, live, slider, strength],
             concurrency_limit=studio.workers.qsize(), concurrency_id="transfer")
         cancel_button.click(cancel, None, [status], queue=False)
         strength.change(restrength, [strength], [slider], trigger_mode="always_last",

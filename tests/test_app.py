@@ -86,6 +86,28 @@ def test_nothing_painted_is_no_mask() -> None:
         painted_labels({"layers": [full, layer(3, 4)]}, "style")
 
 
+def test_a_painting_far_larger_than_the_photo_shown_is_refused() -> None:
+    huge = layer(2000, 3000)
+    huge[:10] = (*PALETTE["blue"], 255)
+    with pytest.raises(InputError, match="shown at 300x200"):
+        painted_labels({"layers": [huge]}, "content", (200, 300))
+    assert painted_labels({"layers": [huge[:200, :300]]}, "content", (200, 300)) is not None
+
+
+def test_automatic_segmentation_offline_says_what_to_do(studio: Studio) -> None:
+    """No model can be fetched here: the message says so and what the page offers."""
+    for call in (lambda: studio.masks("tab", MaskChoice("auto")),
+                 lambda: studio.preview("tab", MaskChoice("auto"))):
+        with pytest.raises(InputError) as err:
+            call()
+        assert "segmentation model" in str(err.value)
+        assert "choose 'Whole photos', paint the regions, or upload mask files" in str(
+            err.value)
+    studio.begin("tab", MaskChoice("auto"))
+    final = list(studio.run("tab", "default"))[-1]
+    assert final.done and final.text.startswith("**stopped**: segmentation model")
+
+
 def test_painting_on_the_display_lands_on_the_full_photo(tmp_path: Path) -> None:
     """A photo larger than the display: the stroke painted on the display copy covers the
     same part of the full-size photo (the top quarter here)."""
@@ -185,7 +207,10 @@ def test_preview_needs_no_network(tmp_path: Path, photos: tuple[Path, Path]) -> 
         s.close()
 
 
-def test_run_streams_progress_images_and_the_result(studio: Studio) -> None:
+def test_run_streams_progress_images_and_the_result(studio: Studio,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs, "UPDATE_INTERVAL", 0.0)  # every update (a run of 0.1 s)
+    monkeypatch.setattr(jobs, "IMAGE_INTERVAL", 0.0)
     studio.begin("tab")
     updates = list(studio.run("tab", "default", MaskChoice()))
     texts = [u.text for u in updates]

@@ -199,7 +199,13 @@ def read_upload(path: str | os.PathLike, what: str, limits: Limits,
     return Upload(photo, to_uint8(shown), path, name)
 
 
-def painted_labels(value: Any, what: str) -> LabelMap | None:
+def _shown(upload: Upload | None) -> tuple[int, int] | None:
+    return None if upload is None else (int(upload.display.shape[0]),
+                                         int(upload.display.shape[1]))
+
+
+def painted_labels(value: Any, what: str, shown: tuple[int, int] | None = None
+                   ) -> LabelMap | None:
     """The label map painted on an image editor, or ``None`` when nothing is painted.
 
     Each painted pixel (layer alpha at least one half) takes the palette colour nearest to
@@ -211,6 +217,11 @@ def painted_labels(value: Any, what: str) -> LabelMap | None:
         value: the editor's value: a dictionary with ``layers``, a list of ``(h, w, 4)``
             uint8 RGBA arrays (``None`` entries are skipped).
         what: ``"content"`` or ``"style"`` (the map's source, for messages).
+        shown: ``(h, w)`` of the photo as the page shows it: a painting much larger is
+            refused (the editor paints at that size; anything else did not come from it).
+
+    Raises:
+        InputError: layers of different sizes, or far larger than the photo shown.
     """
     if not value:
         return None
@@ -220,6 +231,9 @@ def painted_labels(value: Any, what: str) -> LabelMap | None:
         return None
     palette = np.array(list(PALETTE.values()), np.int32)
     h, w = layers[0].shape[:2]
+    if shown is not None and (h > 2 * shown[0] + 2 or w > 2 * shown[1] + 2):
+        raise InputError(f"{what} painting: {w}x{h} px, the photo is shown at "
+                         f"{shown[1]}x{shown[0]}; paint on the page's editor")
     ids = np.full((h, w), -1, np.int32)
     for layer in layers:
         if layer.shape[:2] != (h, w):
@@ -265,6 +279,18 @@ def mask_summary(masks: MaskSet) -> str:
                  f"{report.get('content_unlabelled', 0):.1%}, style "
                  f"{report.get('style_unlabelled', 0):.1%}")
     return "\n".join(lines)
+
+
+def explain(exc: PhotostyleError) -> str:
+    """An error's message for the page: a missing segmentation model also says what the
+    page offers instead."""
+    from ..segment import SegmentationError
+
+    text = str(exc)
+    if isinstance(exc, SegmentationError):
+        text += (". On this page: choose 'Whole photos', paint the regions, or upload mask "
+                 "files")
+    return text
 
 
 def _format_seconds(seconds: float) -> str:
@@ -412,8 +438,8 @@ class Studio:
                                  "another mask source")
             return c, st, "none"
         if choice.mode == "paint":
-            c = painted_labels(choice.content_paint, "content")
-            st = painted_labels(choice.style_paint, "style")
+            c = painted_labels(choice.content_paint, "content", _shown(s.content))
+            st = painted_labels(choice.style_paint, "style", _shown(s.style))
             if c is None and st is None:
                 return None, None, "none"
             c = c if c is not None else unpainted(st.shape if st is not None else (1, 1),
@@ -441,9 +467,12 @@ class Studio:
         config = self.config.replace(segment=segment)
         cshow, sshow = content.display_float(), style.display_float()
         if segment == "auto":
-            with self.preview_lock:
-                masks = _read_masks(None, None, cshow.shape[:2], sshow.shape[:2], config,
-                                    (cshow, sshow), self.preview_state.cache)
+            try:
+                with self.preview_lock:
+                    masks = _read_masks(None, None, cshow.shape[:2], sshow.shape[:2],
+                                        config, (cshow, sshow), self.preview_state.cache)
+            except PhotostyleError as exc:
+                raise InputError(explain(exc)) from exc
         else:
             masks = load_mask_pair(c, st, cshow.shape[:2], sshow.shape[:2],
                                    orphan_policy=config.orphan_policy,
@@ -487,9 +516,12 @@ class Studio:
         content, style = self._photos(s)
         c, st, segment = self.mask_sources(s, choice)
         config = self.run_config("preview", segment)
-        with self.preview_lock:
-            result = transfer(content.photo, style.photo.srgb(), config, content_mask=c,
-                              style_mask=st, cache=self.preview_state.cache)
+        try:
+            with self.preview_lock:
+                result = transfer(content.photo, style.photo.srgb(), config, content_mask=c,
+                                  style_mask=st, cache=self.preview_state.cache)
+        except PhotostyleError as exc:
+            raise InputError(explain(exc)) from exc
         return self._finished(s, result, "preview", 0.0)
 
     def run(self, key: str, preset: str, choice: MaskChoice | None = None
@@ -540,7 +572,7 @@ class Studio:
             except KeyboardInterrupt:
                 events.put(("error", "cancelled before a result existed"))
             except PhotostyleError as exc:
-                events.put(("error", str(exc)))
+                events.put(("error", explain(exc)))
             except MemoryError:
                 events.put(("error", "out of memory: use a smaller working size"))
             except Exception as exc:  # a bug: one line on the page, the details in the log

@@ -359,7 +359,57 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--seg-model", default=None, help="segmentation model (see transfer)")
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other setting of the runs (repeatable), e.g. size=256")
-    for p in (t, ap, m, e, a, g, w):
+    v = sub.add_parser("video", help="carry a style photo's look through a video clip",
+                       description="Style a clip: keyframes are optimised, their local affine "
+                       "transforms carried along the optical flow to the other frames (or, "
+                       "with --method frames, every frame optimised on its own). Writes the "
+                       "clip, and OUT.json with the flicker and look measures.")
+    v.add_argument("--content", "-c", required=True,
+                   help="the clip: a video file (pip install -e \".[video]\") or a folder "
+                   "of frames")
+    v.add_argument("--style", "-s", required=True, help="style photo")
+    v.add_argument("-o", "--output", required=True,
+                   help="output video (.mp4, .mov, .mkv, .webm) or a folder for PNG frames")
+    v.add_argument("--method", choices=("propagate", "frames"), default="propagate",
+                   help="propagate (default): optimise keyframes, carry their transforms; "
+                   "frames: optimise every frame (the slow, flickering baseline)")
+    v.add_argument("--codec", default="libx264", help="FFmpeg encoder (default %(default)s)")
+    v.add_argument("--crf", type=int, default=18,
+                   help="quality of x264/x265/VP9/AV1, lower is better (default %(default)s)")
+    v.add_argument("--fps", type=float, default=None, help="frame rate of a folder of frames "
+                   "(default 25)")
+    v.add_argument("--keyframe-masks", metavar="DIR", default=None,
+                   help="content masks named by frame number (0.png, 120.png ...): those "
+                   "frames are the keyframes; with --style-mask")
+    v.add_argument("--style-mask", default=None, help="the style's mask (with --keyframe-masks)")
+    v.add_argument("--drift", type=float, default=0.35,
+                   help="a new keyframe once this share of the frame is new since the last "
+                   "(default %(default)s)")
+    v.add_argument("--cut", type=float, default=0.12,
+                   help="frame difference taken as a scene cut (default %(default)s)")
+    v.add_argument("--max-gap", type=int, default=0,
+                   help="a keyframe at least every N frames (default 0: only as needed)")
+    v.add_argument("--blend", type=int, default=8,
+                   help="frames over which a new keyframe's look fades in (default "
+                   "%(default)s)")
+    v.add_argument("--preset", default="default", help="preview, default, quality, paper")
+    v.add_argument("--strength", type=float, default=None, help="0 to 1 (default 1)")
+    v.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
+                   help="also write the first keyframe's look as a 3D LUT (default "
+                   "OUT.cube)")
+    v.add_argument("--vgg-weights", metavar="FILE", default=None)
+    v.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    v.add_argument("--segment", choices=("auto", "none"), default=None,
+                   help="segment each keyframe automatically (auto, the default) or not")
+    v.add_argument("--seg-model", default=None)
+    v.add_argument("--size", type=int, default=None, help="working size of the keyframes")
+    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other setting (repeatable)")
+    v.add_argument("--no-measure", action="store_true",
+                   help="skip the flicker and look measures (a little faster)")
+    v.add_argument("--max-pixels", type=int, default=7680 * 4320,
+                   help="largest frame accepted (default: 8K)")
+    for p in (t, ap, m, e, a, g, w, v):
         p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
         p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     return parser
@@ -911,6 +961,96 @@ def cmd_app(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from .ablate import parse_setting
+    from .config import preset_config
+    from .interrupts import deferred_interrupts
+    from .io import save_json
+    from .video import KeyframePolicy, VideoOptions, VideoSink, VideoSource, stylise_clip
+
+    output = Path(args.output)
+    if output.suffix and output.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ConfigError(f"output {output}: give a video ({', '.join(VIDEO_SUFFIXES)}) or a "
+                          "folder (no extension) for frames")
+    content = Path(args.content)
+    if output.resolve() == content.resolve():
+        raise ConfigError(f"output {output} is the input clip")
+    given: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set: expected KEY=VALUE, got {item!r}")
+        given[key.strip().replace("-", "_")] = parse_setting(key, value)
+    for name in ("vgg_weights", "device", "segment", "seg_model", "size", "strength"):
+        if getattr(args, name) is not None:
+            given[name] = getattr(args, name)
+    if args.keyframe_masks:
+        given.setdefault("segment", "none")
+    config = preset_config(args.preset, **given)
+    options = VideoOptions(args.method, KeyframePolicy(args.drift, args.cut, args.max_gap,
+                                                       args.blend),
+                           Path(args.keyframe_masks) if args.keyframe_masks else None,
+                           Path(args.style_mask) if args.style_mask else None,
+                           measure=not args.no_measure)
+    source = VideoSource(content, fps=args.fps, max_pixels=args.max_pixels)
+    info = source.info
+    sink = VideoSink(output, info, None if content.is_dir() else content, args.codec, args.crf)
+    bar: Any = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=info.frames or None, unit="frame", file=sys.stderr,
+                   dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
+
+    def progress(index: int, total: int, key: bool) -> None:
+        if bar is not None:
+            bar.update(1)
+            if key:
+                bar.set_postfix_str(f"keyframe {index}", refresh=False)
+
+    try:
+        outcome = stylise_clip(source, args.style, sink, config, options, progress=progress)
+    except BaseException:
+        sink.abort()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    report = outcome.report
+    with deferred_interrupts():
+        if sink.count == 0:
+            sink.abort()
+            raise PhotostyleError("interrupted before the first frame was done; nothing "
+                                  "written")
+        sink.close()
+        report.update({"content": str(content), "style": str(args.style),
+                       "output": str(output), "codec": args.codec, "crf": args.crf,
+                       "audio": info.audio})
+        if args.lut is not None and outcome.keyframe is not None:
+            from .lut import export_lut
+
+            target = Path(args.lut) if args.lut else output.with_suffix(".cube")
+            report["lut"] = export_lut(outcome.keyframe, outcome.keyframe_frame, target)
+        save_json(report, output.with_name(output.name + ".json"))
+    if not args.quiet:
+        seconds = report["seconds"]
+        fps = seconds["other_frames_per_second"]
+        print(f"{report['status']}: {report['frames']} frames to {output}, "
+              f"{len(report['keyframes'])} optimised ({seconds['keyframes']:.0f} s)"
+              + (f", the others at {fps:.1f} frames/s" if fps else ""), file=sys.stderr)
+        if "flicker" in report:
+            look = report["look"]
+            print(f"flicker {report['flicker']['ratio']} (1.0 = none added); style distance "
+                  f"{look['style_distance_mean']} (keyframes {look['style_distance_keyframes']})",
+                  file=sys.stderr)
+        if report["message"]:
+            print(f"photostyle: {report['message']}", file=sys.stderr)
+    return EXIT_INTERRUPTED if report["status"] == "interrupted" else EXIT_OK
+
+
 def cmd_segment(args: argparse.Namespace) -> int:
     from .config import TransferConfig
     from .io import check_image_extension, load_image
@@ -966,11 +1106,12 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "ablate": ("ablate", "metrics"),
     "segment": ("segment",),
     "app": (),
+    "video": ("video", "metrics"),
 }
 
 COMMANDS = {"transfer": cmd_transfer, "apply": cmd_apply, "masks": cmd_masks,
             "evaluate": cmd_evaluate, "ablate": cmd_ablate, "segment": cmd_segment,
-            "app": cmd_app}
+            "app": cmd_app, "video": cmd_video}
 
 
 class _PipeSafeStdout:

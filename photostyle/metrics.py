@@ -52,6 +52,19 @@ def sliced_wasserstein(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(qa - qb).mean())
 
 
+def sliced_quantiles(points: np.ndarray) -> np.ndarray:
+    """The quantiles :func:`sliced_wasserstein` compares, ``(N_QUANTILES, N_DIRECTIONS)``,
+    of a point set ``(N, 3)``: kept for a target compared many times (a video's style),
+    computed by one sort per direction (as ``np.quantile``'s linear method, faster)."""
+    q = (np.arange(N_QUANTILES) + 0.5) / N_QUANTILES
+    proj = np.sort(points.astype(np.float64) @ _DIRECTIONS.T, axis=0)
+    position = q * (len(proj) - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, len(proj) - 1)
+    frac = (position - low)[:, None]
+    return proj[low] * (1 - frac) + proj[high] * frac
+
+
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to ``(N, 3)`` and ``(M, 3)`` (sqrt form)."""
     mu_a, mu_b = a.mean(0), b.mean(0)

@@ -1,0 +1,787 @@
+"""Video: one look carried through a clip, without flicker.
+
+Frames styled one by one flicker: each optimisation lands somewhere a little different.
+The method's own output is a field of local affine colour transforms of the content
+(:class:`~photostyle.transforms.Look`), which varies smoothly and moves with the scene. So
+only **keyframes** are optimised (the first frame, and again where the scene cuts or the
+content has drifted too far from the last keyframe); between them the keyframe's
+transforms are carried from frame to frame along the content's optical flow (OpenCV's DIS
+flow at the transforms' own resolution) and applied to each full-resolution frame. After a
+drift keyframe the old and the new transforms are blended over a few frames, so that the
+look does not jump; after a cut it changes at once, as the picture does.
+
+Measures (:class:`FlickerMeter`): **flicker**, the mean colour difference between each
+output frame and the previous output frame warped to it by the content's flow, on pixels
+where the forward and backward flows agree, divided by the same quantity on the input clip
+(1.0: no flicker added); **look fidelity**, each frame's colour distance to the style
+(sliced Wasserstein in CIELAB), beside the keyframes'.
+
+Files (:class:`VideoSource`, :class:`VideoSink`): any video FFmpeg reads (PyAV: ``pip
+install -e ".[video]"``), or a folder of frames; out to H.264 (or ``codec``) with the frame
+rate, frame count, size, audio stream and colour tags of the input, written under a
+temporary name and renamed when whole; a folder of PNG frames likewise.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .batch import IMAGE_EXTENSIONS
+from .config import TransferConfig
+from .errors import ConfigError, InputError, OutputError
+from .io import fit_long_side, load_image, to_uint8
+from .smooth import scale_towards_identity
+
+log = logging.getLogger(__name__)
+
+#: Long side at which flow is measured for the flicker measure and keyframe decisions.
+MEASURE_SIDE = 480
+#: Largest frame accepted (width x height): 8K.
+MAX_FRAME_PIXELS = 7680 * 4320
+
+
+# ------------------------------------------------------------------------------------------
+# the method
+
+
+@dataclass(frozen=True)
+class KeyframePolicy:
+    """When a new keyframe is optimised.
+
+    Attributes:
+        drift: a new keyframe once this share of the frame can no longer be traced back to
+            the last keyframe (new content entering, occlusions), 0-1.
+        cut: a scene cut when the mean absolute difference of two consecutive frames (at
+            :data:`MEASURE_SIDE`, in [0, 1]) exceeds this, or when fewer than half of the
+            pixels have consistent flow.
+        max_gap: a new keyframe at the latest after this many frames (0: never).
+        blend: frames over which a drift keyframe's transforms replace the old ones.
+    """
+
+    drift: float = 0.35
+    cut: float = 0.12
+    max_gap: int = 0
+    blend: int = 8
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.drift <= 1.0:
+            raise ConfigError(f"drift: must be in (0, 1], got {self.drift}")
+        if not 0.0 < self.cut <= 1.0:
+            raise ConfigError(f"cut: must be in (0, 1], got {self.cut}")
+        if self.max_gap < 0 or self.blend < 0:
+            raise ConfigError("max_gap and blend: must be 0 or more")
+
+
+def look_coefficients(a: np.ndarray, b: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """A look's ``A`` ``(h, w, 3, 3)`` and ``b`` ``(h, w, 3)`` as one ``(h, w, 12)`` float32
+    map, ``A - I`` then ``b``, scaled to ``strength`` (what is carried along the flow)."""
+    if strength != 1.0:
+        a, b = scale_towards_identity(a, b, strength)
+    h, w = a.shape[:2]
+    change = (a - np.eye(3, dtype=a.dtype)).reshape(h, w, 9)
+    return np.concatenate([change, b], axis=2).astype(np.float32)
+
+
+def apply_to_frame(coefficients: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Apply ``(h, w, 12)`` transforms (:func:`look_coefficients`) to an 8-bit RGB frame
+    ``(H, W, 3)`` uint8 (upsampled bilinearly): ``c + (A - I) c + b``, uint8.
+
+    The video path of :func:`photostyle.smooth.apply_coefficients`, in float32 (8-bit
+    frames need no more), about 40 ms for a 1280x720 frame on 2 cores.
+    """
+    big_h, big_w = frame.shape[:2]
+    up = np.empty((big_h, big_w, 12), np.float32)
+    for i in range(0, 12, 4):  # OpenCV resizes up to 4 channels at a time fastest
+        up[..., i : i + 4] = cv2.resize(coefficients[..., i : i + 4], (big_w, big_h),
+                                        interpolation=cv2.INTER_LINEAR)
+    c = frame.astype(np.float32) * np.float32(1 / 255)
+    out = np.empty_like(c)
+    for k in range(3):
+        out[..., k] = (c[..., k] + up[..., 3 * k] * c[..., 0] + up[..., 3 * k + 1] * c[..., 1]
+                       + up[..., 3 * k + 2] * c[..., 2] + up[..., 9 + k])
+    return to_uint8(out)
+
+
+def _gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` as uint8 grey at ``size`` ``(h, w)``."""
+    small = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+
+
+def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """``image`` sampled at ``x + flow(x)`` (bilinear, borders replicated)."""
+    h, w = flow.shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def consistent(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+    """Pixels of the second frame whose flow is trustworthy: ``backward`` (second to
+    first) followed by ``forward`` (first to second) comes back to where it started, within
+    the tolerance of Sundaram et al. (also used by Ruder et al. for video style transfer);
+    pixels whose backward flow leaves the frame are excluded. ``(h, w)`` bool."""
+    h, w = backward.shape[:2]
+    there = _warp(forward, backward)
+    loop = backward + there
+    bound = 0.01 * ((backward**2).sum(-1) + (there**2).sum(-1)) + 0.5
+    grid_x, grid_y = np.meshgrid(np.arange(w), np.arange(h))
+    inside = ((grid_x + backward[..., 0] >= 0) & (grid_x + backward[..., 0] <= w - 1)
+              & (grid_y + backward[..., 1] >= 0) & (grid_y + backward[..., 1] <= h - 1))
+    return ((loop**2).sum(-1) <= bound) & inside
+
+
+class Flow:
+    """Dense optical flow between frames (OpenCV's DIS), at a fixed size."""
+
+    def __init__(self, size: tuple[int, int], preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST
+                 ) -> None:
+        self.size = size
+        self.dis = cv2.DISOpticalFlow_create(preset)  # type: ignore[attr-defined]
+
+    def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Flow ``(h, w, 2)`` from ``source`` to ``target`` (grey uint8 at :attr:`size`):
+        ``source(x) ~ target(x + flow(x))``."""
+        return self.dis.calc(np.ascontiguousarray(source), np.ascontiguousarray(target), None)
+
+
+class Propagator:
+    """Carries a keyframe's transforms from frame to frame along the content's flow.
+
+    Args:
+        coefficients: ``(h, w, 12)`` transforms of the keyframe (:func:`look_coefficients`).
+        gray: the keyframe at the transforms' size, grey uint8 ``(h, w)``.
+    """
+
+    def __init__(self, coefficients: np.ndarray, gray: np.ndarray) -> None:
+        self.coefficients = coefficients
+        self.gray = gray
+        self.traced = np.ones(gray.shape, np.float32)  # share traceable to the keyframe
+        self.flow = Flow(gray.shape)
+
+    def advance(self, gray: np.ndarray) -> np.ndarray:
+        """Move to the next frame (grey at the transforms' size); returns its pixels whose
+        flow back to the previous frame is consistent (``(h, w)`` bool)."""
+        backward = self.flow(gray, self.gray)  # this frame to the previous one
+        forward = self.flow(self.gray, gray)
+        ok = consistent(forward, backward)
+        self.coefficients = _warp(self.coefficients, backward)
+        self.traced = _warp(self.traced, backward) * ok
+        self.gray = gray
+        return ok
+
+    def drift(self) -> float:
+        """Share of the frame not traceable to the keyframe (0: all of it is)."""
+        return float(1.0 - self.traced.mean())
+
+
+# ------------------------------------------------------------------------------------------
+# the measures
+
+
+class FlickerMeter:
+    """The flicker measure, accumulated frame by frame (see the module's docstring).
+
+    Feed each content frame and its output frame in order; :meth:`ratio` is the output's
+    mean warped difference over the input's (1.0: no flicker added).
+    """
+
+    def __init__(self) -> None:
+        self.flow: Flow | None = None
+        self.previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.output_sum = self.input_sum = 0.0
+        self.pixels = 0
+        self.per_frame: list[float] = []
+
+    def add(self, content: np.ndarray, output: np.ndarray) -> None:
+        """One frame: ``content`` and ``output`` ``(H, W, 3)`` uint8."""
+        h, w = _fit(content.shape, MEASURE_SIDE)
+        if self.flow is None:
+            self.flow = Flow((h, w), cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        c = cv2.resize(content, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+        o = cv2.resize(output, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+        gray = cv2.cvtColor(c.astype(np.uint8), cv2.COLOR_RGB2GRAY)
+        if self.previous is not None:
+            prev_c, prev_o, prev_gray = self.previous
+            backward = self.flow(gray, prev_gray)
+            forward = self.flow(prev_gray, gray)
+            ok = consistent(forward, backward)
+            n = int(ok.sum())
+            if n:
+                d_in = float(np.abs(c - _warp(prev_c, backward))[ok].mean())
+                d_out = float(np.abs(o - _warp(prev_o, backward))[ok].mean())
+                self.input_sum += d_in * n
+                self.output_sum += d_out * n
+                self.pixels += n
+                self.per_frame.append(d_out / max(d_in, 1e-6))
+        self.previous = (c, o, gray)
+
+    def ratio(self) -> float:
+        """Output flicker over input flicker (``nan`` before two frames)."""
+        if self.pixels == 0:
+            return math.nan
+        return self.output_sum / max(self.input_sum, 1e-9)
+
+    def summary(self) -> dict[str, Any]:
+        return {"ratio": _round(self.ratio()),
+                "output_difference": _round(self.output_sum / max(self.pixels, 1)),
+                "input_difference": _round(self.input_sum / max(self.pixels, 1))}
+
+
+def _round(value: float, digits: int = 4) -> float | None:
+    return None if not math.isfinite(value) else round(value, digits)
+
+
+#: Long side at which a frame's colour distance to the style is measured.
+LOOK_SIDE = 128
+
+
+def look_quantiles(image: np.ndarray) -> np.ndarray:
+    """The sliced-Wasserstein quantiles of an image's CIELAB colours at :data:`LOOK_SIDE`
+    (``image``: ``(H, W, 3)`` uint8 or float in [0, 1])."""
+    from .metrics import sliced_quantiles, to_lab
+
+    h, w = _fit(image.shape, LOOK_SIDE)
+    small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    if image.dtype == np.uint8:
+        small /= 255
+    return sliced_quantiles(to_lab(small).reshape(-1, 3))
+
+
+def look_distance(frame: np.ndarray, style: np.ndarray) -> float:
+    """A frame's colour distance to the style: sliced Wasserstein in CIELAB between the
+    whole frame and the whole style (``style``: its :func:`look_quantiles`)."""
+    return float(np.abs(look_quantiles(frame) - style).mean())
+
+
+# ------------------------------------------------------------------------------------------
+# files
+
+
+@dataclass
+class ClipInfo:
+    """What is known of a clip before it is read.
+
+    Attributes:
+        fps: frames per second (exact, as a fraction).
+        frames: the frame count the container states (0: unknown).
+        size: ``(h, w)``.
+        colour: the video stream's colour tags (``colorspace``, ``color_range``,
+            ``color_primaries``, ``color_trc``; FFmpeg's numbers).
+        audio: whether there is an audio stream (copied to the output).
+        codec: the input's video codec.
+    """
+
+    fps: Fraction
+    frames: int
+    size: tuple[int, int]
+    colour: dict[str, int] = field(default_factory=dict)
+    audio: bool = False
+    codec: str = ""
+
+
+def _needs_av() -> Any:
+    try:
+        import av
+    except ImportError:
+        raise ConfigError("video files need PyAV: pip install -e \".[video]\" (a folder of "
+                          "frames works without it)") from None
+    return av
+
+
+class VideoSource:
+    """Frames of a video file or of a folder of images, in order, as RGB uint8.
+
+    Args:
+        path: a video file FFmpeg reads, or a folder of frames (sorted by name).
+        fps: frame rate of a folder of frames (a video's own is used for a file).
+        max_pixels: largest frame accepted.
+
+    Raises:
+        InputError: not a video, no video stream, no frames, or frames too large.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float | None = None,
+                 max_pixels: int = MAX_FRAME_PIXELS) -> None:
+        self.path = Path(path)
+        self.max_pixels = max_pixels
+        self.error = ""  # why reading stopped early, if it did
+        if not self.path.exists():
+            raise InputError(f"content video {self.path}: file not found")
+        if self.path.is_dir():
+            self.files = sorted(p for p in self.path.iterdir()
+                                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+            if not self.files:
+                raise InputError(f"content frames {self.path}: the folder holds no image")
+            first = load_image(self.files[0], max_pixels=max_pixels, what="frame")
+            self.info = ClipInfo(Fraction(fps or 25).limit_denominator(1001),
+                                 len(self.files), first.shape[:2])
+            return
+        self.files = []
+        av = _needs_av()
+        try:
+            container = av.open(str(self.path))
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise InputError(f"content video {self.path}: not a video FFmpeg can read "
+                             f"({_first_line(exc)})") from None
+        with container:
+            if not container.streams.video:
+                raise InputError(f"content video {self.path}: it has no video stream")
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            h, w = int(ctx.height), int(ctx.width)
+            if h * w > max_pixels:
+                raise InputError(f"content video {self.path}: frames of {w}x{h} are over the "
+                                 f"limit of {max_pixels:,} pixels")
+            if h == 0 or w == 0:
+                raise InputError(f"content video {self.path}: the video stream has no size")
+            rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+            colour = {k: int(getattr(ctx, k, 0) or 0)
+                      for k in ("colorspace", "color_range", "color_primaries", "color_trc")}
+            self.info = ClipInfo(Fraction(rate), int(stream.frames or 0), (h, w), colour,
+                                 bool(container.streams.audio), ctx.name)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """The frames ``(H, W, 3)`` uint8 RGB. A stream corrupt in the middle ends the
+        iteration (the frames so far stand) and sets :attr:`error`."""
+        if self.files:
+            for p in self.files:
+                frame = to_uint8(load_image(p, max_pixels=self.max_pixels, what="frame"))
+                if frame.shape[:2] != self.info.size:
+                    raise InputError(f"frame {p}: {frame.shape[1]}x{frame.shape[0]}, the "
+                                     f"first frame is {self.info.size[1]}x{self.info.size[0]}")
+                yield frame
+            return
+        av = _needs_av()
+        colorspace, rng = self._decode_colour()
+        with av.open(str(self.path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            try:
+                for frame in container.decode(stream):
+                    yield frame.to_ndarray(format="rgb24", src_colorspace=colorspace,
+                                           src_color_range=rng)
+            except av.error.FFmpegError as exc:
+                self.error = f"the video stream is corrupt ({_first_line(exc)})"
+                log.warning("%s: %s; the frames read so far are kept", self.path, self.error)
+
+    def _decode_colour(self) -> tuple[Any, Any]:
+        """The matrix and range to decode with: the stream's tags, or when untagged BT.709
+        for HD and larger, BT.601 below (the convention of players)."""
+        from av.video.reformatter import ColorRange, Colorspace
+
+        space = self.info.colour.get("colorspace", 2)
+        rng = self.info.colour.get("color_range", 0)
+        known = {1: Colorspace.ITU709, 5: Colorspace.ITU601, 6: Colorspace.SMPTE170M,
+                 7: Colorspace.SMPTE240M, 9: Colorspace.BT2020}
+        if space in known:
+            colorspace = known[space]
+        else:
+            colorspace = Colorspace.ITU709 if self.info.size[0] >= 720 else Colorspace.ITU601
+        return colorspace, ColorRange.JPEG if rng == 2 else ColorRange.MPEG
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class VideoSink:
+    """Writes frames to a video file or a folder of PNG frames, whole or not at all.
+
+    A file is written under a temporary name in its folder and renamed by :meth:`close`;
+    :meth:`abort` removes it. The video keeps the input's frame rate, size and colour tags
+    and gets its audio stream copied (no re-encoding).
+
+    Args:
+        path: the output (a video file by extension, or a folder for frames).
+        info: the input's :class:`ClipInfo`.
+        source: the input video (for its audio), or ``None``.
+        codec: FFmpeg encoder (default H.264, ``libx264``).
+        crf: quality for x264/x265/VP9 (lower is better; 18 is visually lossless).
+    """
+
+    def __init__(self, path: str | os.PathLike, info: ClipInfo, source: Path | None = None,
+                 codec: str = "libx264", crf: int = 18) -> None:
+        self.path = Path(path)
+        self.info = info
+        self.count = 0
+        self.folder = self.path.suffix == ""
+        self.temp = self.path.with_name(f".{self.path.name}.partial{self.path.suffix}")
+        if self.folder:
+            shutil.rmtree(self.temp, ignore_errors=True)
+            self.temp.mkdir(parents=True)
+            return
+        av = _needs_av()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.container = av.open(str(self.temp), "w")
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise OutputError(f"output {self.path}: cannot write a video here "
+                              f"({_first_line(exc)})") from None
+        try:
+            self.stream = self.container.add_stream(codec, rate=info.fps)
+        except (av.error.FFmpegError, ValueError) as exc:
+            self.container.close()
+            self.temp.unlink(missing_ok=True)
+            raise ConfigError(
+                f"--codec {codec}: FFmpeg cannot write it into {self.path.name} "
+                f"({_first_line(exc)}); for .webm use --codec libvpx-vp9") from None
+        h, w = info.size
+        self.stream.height, self.stream.width = h - h % 2, w - w % 2  # 4:2:0 needs even
+        self.stream.pix_fmt = "yuv420p"
+        if codec in ("libx264", "libx265", "libvpx-vp9", "libaom-av1"):
+            self.stream.options = {"crf": str(crf)}
+        ctx = self.stream.codec_context
+        space = info.colour.get("colorspace", 2)
+        self.colorspace = space if space in (1, 5, 6, 7, 9) else (1 if h >= 720 else 6)
+        ctx.colorspace = self.colorspace
+        ctx.color_range = info.colour.get("color_range", 0) or 1
+        ctx.color_primaries = info.colour.get("color_primaries", 0) or (
+            1 if self.colorspace == 1 else 6)
+        ctx.color_trc = info.colour.get("color_trc", 0) or (1 if self.colorspace == 1 else 6)
+        self.audio_in: Any = None
+        self.audio_out: Any = None
+        if source is not None and info.audio:
+            self.audio_in = av.open(str(source))
+            audio = self.audio_in.streams.audio[0]
+            try:
+                self.audio_out = self.container.add_stream_from_template(audio)
+                self.audio_packets = self.audio_in.demux(audio)
+            except (av.error.FFmpegError, ValueError) as exc:
+                log.warning("the audio stream cannot be copied (%s); written without sound",
+                            _first_line(exc))
+                self.audio_in.close()
+                self.audio_in = None
+        self.pending: Any = None
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one ``(H, W, 3)`` uint8 RGB frame."""
+        if self.folder:
+            from .io import save_image
+
+            save_image(frame.astype(np.float32) / 255, self.temp / f"{self.count:06d}.png")
+            self.count += 1
+            return
+        av = _needs_av()
+        from av.video.reformatter import ColorRange, Colorspace
+
+        h, w = self.stream.height, self.stream.width
+        rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
+        spaces = {1: Colorspace.ITU709, 5: Colorspace.ITU601, 6: Colorspace.SMPTE170M,
+                  7: Colorspace.SMPTE240M, 9: Colorspace.BT2020}
+        rng = ColorRange.JPEG if self.stream.codec_context.color_range == 2 else ColorRange.MPEG
+        yuv = rgb.reformat(format="yuv420p", dst_colorspace=spaces[self.colorspace],
+                           dst_color_range=rng)
+        yuv.pts = self.count
+        yuv.time_base = Fraction(1) / self.info.fps
+        for packet in self.stream.encode(yuv):
+            self.container.mux(packet)
+        self.count += 1
+        self._audio_until(self.count / self.info.fps)
+
+    def _audio_until(self, seconds: float | Fraction | None) -> None:
+        """Copy the audio packets up to ``seconds`` (all that is left: ``None``)."""
+        if self.audio_in is None:
+            return
+        while True:
+            packet = self.pending
+            if packet is None:
+                try:
+                    packet = next(self.audio_packets)
+                except (StopIteration, Exception):
+                    self.audio_in.close()
+                    self.audio_in = None
+                    return
+            if packet.dts is None:  # the demuxer's flush packet
+                continue
+            if seconds is not None and packet.pts is not None and (
+                    packet.pts * packet.time_base > seconds):
+                self.pending = packet
+                return
+            self.pending = None
+            packet.stream = self.audio_out
+            self.container.mux(packet)
+
+    def close(self) -> Path:
+        """Finish the file (the audio up to the last frame written) and rename it into
+        place; returns the path."""
+        if self.folder:
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            self.temp.rename(self.path)
+            return self.path
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+        self._audio_until(self.count / self.info.fps)
+        if self.audio_in is not None:
+            self.audio_in.close()
+        self.container.close()
+        os.replace(self.temp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Remove what was written."""
+        try:
+            if not self.folder:
+                if self.audio_in is not None:
+                    self.audio_in.close()
+                self.container.close()
+        except Exception:  # closing a half-written file may fail; it is removed anyway
+            pass
+        if self.folder:
+            shutil.rmtree(self.temp, ignore_errors=True)
+        else:
+            self.temp.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------------------
+# the clip
+
+
+@dataclass
+class VideoOptions:
+    """How a clip is styled.
+
+    Attributes:
+        method: ``"propagate"`` (keyframes, transforms carried along the flow) or
+            ``"frames"`` (every frame optimised by the image pipeline: the baseline).
+        policy: when keyframes are made.
+        keyframe_masks: a folder of content masks named by frame number (``0.png``,
+            ``120.png``); then the keyframes are exactly those frames.
+        style_mask: the style's mask (with ``keyframe_masks``).
+        measure: compute the flicker and look measures.
+    """
+
+    method: str = "propagate"
+    policy: KeyframePolicy = field(default_factory=KeyframePolicy)
+    keyframe_masks: Path | None = None
+    style_mask: Path | None = None
+    measure: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in ("propagate", "frames"):
+            raise ConfigError(f"method: must be propagate or frames, got {self.method!r}")
+        if (self.keyframe_masks is None) != (self.style_mask is None):
+            raise ConfigError("--keyframe-masks and --style-mask go together")
+
+
+def keyframe_mask_files(folder: Path) -> dict[int, Path]:
+    """The mask files of a ``--keyframe-masks`` folder by frame number."""
+    files: dict[int, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() in IMAGE_EXTENSIONS and p.stem.isdigit():
+            files[int(p.stem)] = p
+    if 0 not in files:
+        raise InputError(f"keyframe masks {folder}: needs a mask of the first frame, named "
+                         "0.png (frames are numbered from 0)")
+    return files
+
+
+@dataclass
+class ClipOutcome:
+    """What :func:`stylise_clip` made.
+
+    Attributes:
+        report: JSON-ready record (see :func:`stylise_clip`).
+        keyframe: the first keyframe's :class:`~photostyle.pipeline.TransferResult` (its
+            look is the clip's, e.g. for a LUT), and ``keyframe_frame`` its frame.
+    """
+
+    report: dict[str, Any]
+    keyframe: Any = None
+    keyframe_frame: np.ndarray | None = None
+
+
+#: ``progress(frame_index, frames_total_or_0, keyframe: bool)``
+FrameProgress = Callable[[int, int, bool], None]
+
+
+def stylise_clip(
+    source: VideoSource,
+    style: Any,
+    sink: VideoSink,
+    config: TransferConfig,
+    options: VideoOptions | None = None,
+    *,
+    extractor: Any = None,
+    progress: FrameProgress | None = None,
+) -> ClipOutcome:
+    """Style every frame of ``source`` with ``style``'s look and write them to ``sink``.
+
+    Args:
+        source, sink: the clip in and out (the sink is left open: the caller closes it, or
+            aborts it when nothing was written).
+        style: the style photo (path, PIL image or array).
+        config: the transfer's settings (each keyframe is a :func:`transfer`).
+        options: the method and keyframe policy.
+        extractor: a loaded network to reuse.
+        progress: called after each frame.
+
+    Returns:
+        A :class:`ClipOutcome` whose report holds the frames, keyframes (with their
+        reasons), timings (keyframes and the other frames apart, frames per second), the
+        measures, and ``status`` (``completed``; ``interrupted`` by Ctrl-C or
+        ``truncated`` by a corrupt stream: the frames written so far stand).
+    """
+    from .features import load_extractor
+    from .pipeline import resolve_device, transfer
+
+    options = options or VideoOptions()
+    policy = options.policy
+    style_rgb = load_image(style, max_pixels=config.max_pixels, what="style image")
+    style_quantiles = look_quantiles(style_rgb)
+    mask_files = keyframe_mask_files(options.keyframe_masks) if options.keyframe_masks else {}
+    if any(config.iterations_per_level()) and extractor is None:
+        extractor = load_extractor(config.layers_in_use(), config.vgg_weights,
+                                   seed=config.seed, device=resolve_device(config.device),
+                                   network=config.network)
+    cache: dict[Any, Any] = {}
+    meter = FlickerMeter() if options.measure else None
+    keyframes: list[dict[str, Any]] = []
+    distances: list[float] = []
+    key_seconds = other_seconds = 0.0
+    others = 0
+    status, message = "completed", ""
+    propagator: Propagator | None = None
+    fading: tuple[Propagator, int] | None = None  # the old transforms, frames left
+    total = source.info.frames
+    index = -1
+    last_key = 0
+    first_look: Any = None
+    first_frame: np.ndarray | None = None
+
+    def optimise(frame: np.ndarray, i: int, reason: str) -> np.ndarray:
+        """A keyframe: the image pipeline on it; returns its transforms."""
+        nonlocal first_look, first_frame
+        started = time.perf_counter()
+        masks: dict[str, Any] = {}
+        if mask_files:
+            masks = {"content_mask": mask_files[i], "style_mask": options.style_mask}
+        result = transfer(frame, style_rgb, config, extractor=extractor, cache=cache,
+                          **masks)
+        if result.status == "interrupted":
+            raise KeyboardInterrupt
+        if result.look is None:
+            raise InputError(f"frame {i}: the transfer gave no transforms ({result.message})")
+        if first_look is None:
+            first_look, first_frame = result, frame
+        keyframes.append({"frame": i, "reason": reason,
+                          "seconds": round(time.perf_counter() - started, 2),
+                          "status": result.status})
+        return look_coefficients(result.look.a, result.look.b, config.strength)
+
+    started = time.perf_counter()  # each frame's time includes its decoding
+    try:
+        for frame in source.frames():
+            index += 1
+            is_key = False
+            if options.method == "frames":
+                result = transfer(frame, style_rgb, config, extractor=extractor, cache=cache)
+                if result.status == "interrupted":
+                    raise KeyboardInterrupt
+                output = to_uint8(result.image)
+                is_key = True
+                if first_look is None:
+                    first_look, first_frame = result, frame
+            else:
+                reason = _keyframe_reason(index, propagator, frame, last_key, policy,
+                                          mask_files)
+                if reason is None and propagator is not None:
+                    ok = propagator.advance(_gray(frame, propagator.gray.shape))
+                    if fading is not None:
+                        fading[0].advance(propagator.gray)
+                    if mask_files:
+                        pass  # the keyframes are the frames with masks
+                    elif ok.mean() < 0.5 or propagator.drift() > policy.drift:
+                        reason = "cut" if ok.mean() < 0.5 else "drift"
+                    elif policy.max_gap and index - last_key >= policy.max_gap:
+                        reason = "gap"
+                if reason is not None:
+                    coefficients = optimise(frame, index, reason)
+                    gray = _gray(frame, coefficients.shape[:2])
+                    if propagator is not None and reason in ("drift", "gap") and (
+                            policy.blend > 0 and propagator.gray.shape == gray.shape):
+                        fading = (propagator, policy.blend)
+                    else:
+                        fading = None
+                    propagator = Propagator(coefficients, gray)
+                    last_key, is_key = index, True
+                assert propagator is not None
+                coefficients = propagator.coefficients
+                if fading is not None:
+                    old, left = fading
+                    w = left / (policy.blend + 1)
+                    coefficients = (1 - w) * coefficients + w * old.coefficients
+                    fading = (old, left - 1) if left > 1 else None
+                output = apply_to_frame(coefficients, frame)
+            sink.write(output)
+            seconds = time.perf_counter() - started
+            if is_key:
+                key_seconds += seconds
+            else:
+                other_seconds += seconds
+                others += 1
+            if meter is not None:
+                meter.add(frame, output)
+                distances.append(look_distance(output, style_quantiles))
+            if progress is not None:
+                progress(index, total, is_key)
+            started = time.perf_counter()  # the measures are not the method's time
+    except KeyboardInterrupt:
+        status, message = "interrupted", "interrupted by the user; the frames done are kept"
+    if index < 0 and status == "completed":
+        raise InputError(f"content video {source.path}: it holds no frame"
+                         + (f" ({source.error})" if source.error else ""))
+    if source.error and status == "completed":
+        status, message = "truncated", f"{source.error}; the {index + 1} frames read are kept"
+    key_frames = {k["frame"] for k in keyframes}
+    report: dict[str, Any] = {
+        "status": status, "message": message, "method": options.method,
+        "frames": index + 1, "frames_stated": total, "fps": str(source.info.fps),
+        "size": list(source.info.size), "keyframes": keyframes,
+        "policy": vars(policy) if options.method == "propagate" else None,
+        "seconds": {"keyframes": round(key_seconds, 2), "other_frames": round(other_seconds, 2),
+                    "other_frames_per_second": _round(others / other_seconds, 2)
+                    if other_seconds > 0 else None},
+        "settings": config.to_dict(),
+    }
+    if meter is not None:
+        report["flicker"] = meter.summary()
+        report["look"] = {
+            "style_distance_mean": _round(float(np.mean(distances))) if distances else None,
+            "style_distance_keyframes": _round(float(np.mean(
+                [d for i, d in enumerate(distances) if i in key_frames]))) if key_frames
+            and distances else None,
+            "per_frame": [round(d, 3) for d in distances]}
+    return ClipOutcome(report, first_look, first_frame)
+
+
+def _fit(shape: tuple[int, ...], side: int) -> tuple[int, int]:
+    return fit_long_side(int(shape[0]), int(shape[1]), min(side, max(shape[:2])))
+
+
+def _keyframe_reason(index: int, propagator: Propagator | None, frame: np.ndarray,
+                     last_key: int, policy: KeyframePolicy, mask_files: dict[int, Path]
+                     ) -> str | None:
+    """Why frame ``index`` must be a keyframe before any flow is computed, or ``None``."""
+    if propagator is None:
+        return "first"
+    if mask_files:
+        return "mask" if index in mask_files else None
+    now = _gray(frame, propagator.gray.shape).astype(np.float32)
+    if np.abs(now - propagator.gray.astype(np.float32)).mean() / 255 > policy.cut:
+        return "cut"
+    return None

@@ -1,0 +1,345 @@
+"""Video: the transforms carried along the flow, the flicker measure, the files (PyAV, and
+FFmpeg as an outside reader), keyframes, bad clips and interruptions."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from photostyle.cli import main
+from photostyle.config import TransferConfig
+from photostyle.errors import ConfigError, InputError
+from photostyle.smooth import render
+from photostyle.video import (
+    FlickerMeter,
+    KeyframePolicy,
+    Propagator,
+    VideoOptions,
+    VideoSink,
+    VideoSource,
+    apply_to_frame,
+    consistent,
+    look_coefficients,
+    stylise_clip,
+)
+
+from .conftest import REPO, gradient_image, save_png
+
+av = pytest.importorskip("av")
+
+STYLE = REPO / "data" / "style.png"
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "make_test_clip", REPO / "scripts" / "make_test_clip.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_test_clip = _script()
+
+
+def make_clip(path: Path, frames: int = 12, size: str = "160x96", *extra: str) -> Path:
+    assert make_test_clip.main(["-o", str(path), "--frames", str(frames), "--size", size,
+                                *extra]) == 0
+    return path
+
+
+def tiny(weights: Path) -> TransferConfig:
+    return TransferConfig(vgg_weights=str(weights), content_layer="relu2_1",
+                          style_layers=("relu1_1", "relu2_1"), size=48, iterations=(4, 3),
+                          segment="none", device="cpu")
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def smooth_texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    noise = rng.random((h, w)).astype(np.float32)
+    return (cv2.GaussianBlur(noise, (0, 0), 2.0) * 255).clip(0, 255).astype(np.uint8)
+
+
+# the method ---------------------------------------------------------------------------------
+
+
+def test_apply_to_frame_matches_the_image_path() -> None:
+    rng = np.random.default_rng(1)
+    h, w = 12, 20
+    a = np.eye(3, dtype=np.float32) + 0.1 * rng.standard_normal((h, w, 3, 3)).astype(
+        np.float32)
+    b = 0.05 * rng.standard_normal((h, w, 3)).astype(np.float32)
+    frame = (gradient_image(60, 100) * 255).astype(np.uint8)
+    ours = apply_to_frame(look_coefficients(a, b), frame).astype(int)
+    image = np.clip(render(a, b, frame.astype(np.float64) / 255), 0, 1)
+    assert np.abs(ours - np.round(image * 255)).max() <= 1
+    half = apply_to_frame(look_coefficients(a, b, 0.5), frame).astype(int)
+    reference = np.round(np.clip(render(a, b, frame / 255.0, 0.5), 0, 1) * 255)
+    assert np.abs(half - reference).max() <= 1
+    # strength 0 is the identity: the frame comes back untouched
+    np.testing.assert_array_equal(apply_to_frame(look_coefficients(a, b, 0.0), frame), frame)
+
+
+def test_flow_consistency_by_hand() -> None:
+    h, w = 20, 30
+    shift = np.zeros((h, w, 2), np.float32)
+    shift[..., 0] = 2.0  # every pixel moved 2 px right
+    ok = consistent(shift, -shift)
+    assert ok[:, 2:].all() and not ok[:, :2].any()  # the first columns came from outside
+    wrong = -shift.copy()
+    wrong[5:10, 10:20, 1] = 4.0  # there the backward flow disagrees with the forward one
+    ok = consistent(shift, wrong)
+    assert not ok[5:10, 10:20].any() and ok[12:, 5:].all()
+
+
+def test_transforms_move_with_the_scene() -> None:
+    """A frame panned 3 px left: the transforms follow the texture, 3 px left."""
+    texture = smooth_texture(64, 140)
+    first, second = texture[:, 10:110], texture[:, 13:113]
+    coefficients = np.zeros((64, 100, 12), np.float32)
+    coefficients[..., 9] = np.linspace(0, 1, 100)[None, :]  # b's red ramps along x
+    tracker = Propagator(coefficients, first)
+    ok = tracker.advance(second)
+    moved = tracker.coefficients[..., 9]
+    expected = np.clip(np.linspace(0, 1, 100)[None, :] + 3 / 99, 0, 1)
+    inner = (slice(8, 56), slice(8, 90))
+    assert np.abs(moved[inner] - expected[:, 8:90].repeat(48, 0)).max() < 0.01
+    assert ok[inner].mean() > 0.95
+    assert tracker.drift() < 0.1
+
+
+def test_flicker_measure_by_hand() -> None:
+    """Identical output: 1.0; the output at half contrast: 0.5; a brightness jitter from
+    frame to frame: far above 1."""
+    frames = [np.clip(smooth_texture(48, 64, 0).astype(int)[:, :, None].repeat(3, 2)
+                      * 0.6 + 40 + i, 0, 255).astype(np.uint8) for i in range(6)]
+    same, half, jitter = FlickerMeter(), FlickerMeter(), FlickerMeter()
+    for i, f in enumerate(frames):
+        same.add(f, f)
+        half.add(f, (f.astype(np.float32) * 0.5).round().astype(np.uint8))
+        jitter.add(f, np.clip(f.astype(int) + (12 if i % 2 else -12), 0, 255).astype(np.uint8))
+    assert same.ratio() == pytest.approx(1.0)
+    assert half.ratio() == pytest.approx(0.5, abs=0.05)
+    assert jitter.ratio() > 5
+    assert FlickerMeter().summary()["ratio"] is None
+
+
+def test_keyframe_policy_is_checked() -> None:
+    with pytest.raises(ConfigError, match="drift"):
+        KeyframePolicy(drift=0)
+    with pytest.raises(ConfigError, match="method"):
+        VideoOptions(method="fast")
+    with pytest.raises(ConfigError, match="together"):
+        VideoOptions(keyframe_masks=Path("masks"))
+
+
+# clips end to end ---------------------------------------------------------------------------
+
+
+def test_a_clip_keeps_rate_count_size_audio_and_colour(tmp_path: Path,
+                                                       shallow_vgg_file: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", 12, "160x96", "--audio")
+    source = VideoSource(clip)
+    assert source.info.frames == 12 and source.info.audio and source.info.size == (96, 160)
+    sink = VideoSink(tmp_path / "out.mp4", source.info, clip)
+    outcome = stylise_clip(source, STYLE, sink, tiny(shallow_vgg_file))
+    sink.close()
+    report = outcome.report
+    assert report["status"] == "completed" and report["frames"] == 12
+    assert [k["frame"] for k in report["keyframes"]] == [0]
+    assert report["flicker"]["ratio"] is not None and len(report["look"]["per_frame"]) == 12
+    assert not (tmp_path / ".out.mp4.partial.mp4").exists()
+    with av.open(str(tmp_path / "out.mp4")) as out, av.open(str(clip)) as inp:
+        v, vi = out.streams.video[0], inp.streams.video[0]
+        assert v.codec_context.name == "h264"
+        assert (v.width, v.height) == (160, 96) and v.average_rate == vi.average_rate
+        for tag in ("colorspace", "color_primaries", "color_trc", "color_range"):
+            assert getattr(v.codec_context, tag) == getattr(vi.codec_context, tag), tag
+        assert len(out.streams.audio) == 1
+        assert abs(float(out.duration - inp.duration)) / 1e6 < 0.1
+    frames = decode(tmp_path / "out.mp4")
+    assert len(frames) == 12
+    assert np.abs(frames[5].astype(int) - decode(clip)[5]).mean() > 3  # it was styled
+
+
+def test_ffmpeg_reads_the_output(tmp_path: Path, shallow_vgg_file: Path) -> None:
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    clip = make_clip(tmp_path / "clip.mp4", 8, "96x64", "--audio")
+    for name in ("styled.mp4", "styled.mkv", "styled.mov"):
+        out = tmp_path / name
+        assert main(["video", "-c", str(clip), "-s", str(STYLE), "-o", str(out),
+                     "--vgg-weights", str(shallow_vgg_file), "--segment", "none", "--size",
+                     "48", "--set", "content_layer=relu2_1", "--set",
+                     "style_layers=relu1_1+relu2_1", "--set", "iterations=3+2", "-q"]) == 0
+        # every packet decoded, at its own timestamp (passthrough: no frame-rate conversion)
+        check = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i",
+                                str(out), "-fps_mode", "passthrough", "-f", "null", "-"],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, (name, check.stderr)
+        if not name.endswith(".mkv"):  # Matroska's millisecond clock shifts the video by
+            # the AAC priming (half a frame): ffmpeg's own null output then rounds two
+            # frames to one tick and says so; every frame is still there (below)
+            assert check.stderr == "", (name, check.stderr)
+        assert len(decode(out)) == 8
+        report = json.loads(out.with_name(out.name + ".json").read_text())
+        assert report["frames"] == 8 and report["audio"] is True
+    with pytest.raises(ConfigError, match="libvpx-vp9"):
+        VideoSink(tmp_path / "x.webm", VideoSource(clip).info)
+
+
+def test_a_scene_cut_and_drift_make_keyframes(tmp_path: Path, shallow_vgg_file: Path) -> None:
+    cut = make_clip(tmp_path / "cut.mp4", 12, "160x96", "--cut-to", str(STYLE))
+    source = VideoSource(cut)
+    sink = VideoSink(tmp_path / "out.mp4", source.info)
+    report = stylise_clip(source, STYLE, sink, tiny(shallow_vgg_file),
+                          VideoOptions(measure=False)).report
+    sink.close()
+    assert [(k["frame"], k["reason"]) for k in report["keyframes"]] == [(0, "first"),
+                                                                         (6, "cut")]
+    pan = make_clip(tmp_path / "pan.mp4", 12, "160x96")
+    source = VideoSource(pan)
+    sink = VideoSink(tmp_path / "pan-out.mp4", source.info)
+    policy = KeyframePolicy(drift=0.08, blend=3)
+    report = stylise_clip(source, STYLE, sink, tiny(shallow_vgg_file),
+                          VideoOptions(policy=policy)).report
+    sink.close()
+    reasons = [k["reason"] for k in report["keyframes"]]
+    assert reasons[0] == "first" and "drift" in reasons[1:], reasons
+
+
+def test_frames_folder_in_and_out(tmp_path: Path, shallow_vgg_file: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(4):
+        save_png(gradient_image(40, 64, seed=i // 2), folder / f"f{i:03d}.png")
+    (folder / "notes.txt").write_text("not a frame")
+    out = tmp_path / "styled"
+    assert main(["video", "-c", str(folder), "-s", str(STYLE), "-o", str(out), "--fps", "12",
+                 "--vgg-weights", str(shallow_vgg_file), "--segment", "none", "--size", "40",
+                 "--set", "content_layer=relu2_1", "--set", "style_layers=relu1_1+relu2_1",
+                 "--set", "iterations=3+2", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [f"{i:06d}.png" for i in range(4)]
+    report = json.loads((tmp_path / "styled.json").read_text())
+    assert report["fps"] == "12" and report["frames"] == 4
+
+
+def test_keyframe_masks_choose_the_keyframes(tmp_path: Path, shallow_vgg_file: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", 8, "160x96")
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    mask = np.zeros((96, 160, 3), np.uint8)
+    mask[:40] = (0, 0, 255)
+    mask[40:] = (0, 255, 0)
+    save_png(mask, masks / "0.png")
+    save_png(mask, masks / "5.png")
+    style_mask = np.zeros((264, 400, 3), np.uint8)
+    style_mask[:130] = (0, 0, 255)
+    style_mask[130:] = (0, 255, 0)
+    save_png(style_mask, tmp_path / "style_mask.png")
+    source = VideoSource(clip)
+    sink = VideoSink(tmp_path / "out.mp4", source.info)
+    report = stylise_clip(source, STYLE, sink, tiny(shallow_vgg_file), VideoOptions(
+        keyframe_masks=masks, style_mask=tmp_path / "style_mask.png", measure=False)).report
+    sink.close()
+    assert [(k["frame"], k["reason"]) for k in report["keyframes"]] == [(0, "first"),
+                                                                         (5, "mask")]
+
+
+# bad clips and interruptions -------------------------------------------------------------
+
+
+def test_bad_clips_are_named_with_the_problem(tmp_path: Path) -> None:
+    text = tmp_path / "holiday.mp4"
+    text.write_text("not a video")
+    with pytest.raises(InputError, match="holiday.mp4: not a video FFmpeg can read"):
+        VideoSource(text)
+    with pytest.raises(InputError, match="file not found"):
+        VideoSource(tmp_path / "absent.mp4")
+    sound = tmp_path / "sound.m4a"
+    with av.open(str(sound), "w") as out:
+        stream = out.add_stream("aac", rate=48000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                           layout="mono")
+        frame.sample_rate = 48000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    with pytest.raises(InputError, match="no video stream"):
+        VideoSource(sound)
+    clip = make_clip(tmp_path / "clip.mp4", 4, "160x96")
+    with pytest.raises(InputError, match="over the limit"):
+        VideoSource(clip, max_pixels=160 * 96 - 1)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="holds no image"):
+        VideoSource(empty)
+
+
+def test_no_frames_and_a_truncated_stream(tmp_path: Path, shallow_vgg_file: Path) -> None:
+    none = tmp_path / "none.mkv"
+    with av.open(str(none), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    with pytest.raises(InputError):
+        source = VideoSource(none)
+        stylise_clip(source, STYLE, VideoSink(tmp_path / "x.mp4", source.info),
+                     tiny(shallow_vgg_file))
+    clip = make_clip(tmp_path / "clip.mkv", 24, "160x96")
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    source = VideoSource(cut)
+    sink = VideoSink(tmp_path / "out.mp4", source.info)
+    report = stylise_clip(source, STYLE, sink, tiny(shallow_vgg_file),
+                          VideoOptions(measure=False)).report
+    sink.close()
+    assert 1 <= report["frames"] < 24
+    assert len(decode(tmp_path / "out.mp4")) == report["frames"]
+
+
+def test_ctrl_c_keeps_a_playable_clip_of_the_frames_done(tmp_path: Path,
+                                                         shallow_vgg_file: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", 12, "160x96", "--audio")
+    source = VideoSource(clip)
+    sink = VideoSink(tmp_path / "out.mp4", source.info, clip)
+
+    def progress(index: int, total: int, key: bool) -> None:
+        if index == 6:
+            raise KeyboardInterrupt
+
+    report = stylise_clip(source, STYLE, sink, tiny(shallow_vgg_file),
+                          progress=progress).report
+    sink.close()
+    assert report["status"] == "interrupted" and report["frames"] == 7
+    assert len(decode(tmp_path / "out.mp4")) == 7
+    with av.open(str(tmp_path / "out.mp4")) as out:
+        assert len(out.streams.audio) == 1
+        assert float(out.duration) / 1e6 < 0.5  # the sound stops with the pictures
+
+
+def test_a_failed_run_leaves_no_file(tmp_path: Path, shallow_vgg_file: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", 4, "160x96")
+    masks = tmp_path / "masks"
+    masks.mkdir()  # no 0.png: refused
+    out = tmp_path / "out.mp4"
+    assert main(["video", "-c", str(clip), "-s", str(STYLE), "-o", str(out),
+                 "--keyframe-masks", str(masks), "--style-mask", str(STYLE),
+                 "--vgg-weights", str(shallow_vgg_file), "-q"]) == 2
+    assert "0.png" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "masks"]
+    assert main(["video", "-c", str(clip), "-s", str(STYLE), "-o", str(clip), "-q"]) == 2
+    assert main(["video", "-c", str(clip), "-s", str(STYLE), "-o", str(tmp_path / "a.gif"),
+                 "-q"]) == 2

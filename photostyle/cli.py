@@ -352,13 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest file accepted, in MB (default %(default)s)")
     w.add_argument("--max-pixels", type=int, default=100_000_000,
                    help="largest photo accepted, width x height (default %(default)s)")
-    w.add_argument("--vgg-weights", metavar="FILE", default=None,
-                   help="VGG weights: a file, 'original' or 'torchvision' (see transfer)")
-    w.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
-    w.add_argument("--network", choices=("vgg19", "vgg16"), default=None)
-    w.add_argument("--seg-model", default=None, help="segmentation model (see transfer)")
-    w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other setting of the runs (repeatable), e.g. size=256")
+    _add_engine_args(w)
     v = sub.add_parser("video", help="carry a style photo's look through a video clip",
                        description="Style a clip: keyframes are optimised, their local affine "
                        "transforms carried along the optical flow to the other frames (or, "
@@ -397,14 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
                    help="also write the first keyframe's look as a 3D LUT (default "
                    "OUT.cube)")
-    v.add_argument("--vgg-weights", metavar="FILE", default=None)
-    v.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    _add_engine_args(v)
     v.add_argument("--segment", choices=("auto", "none"), default=None,
                    help="segment each keyframe automatically (auto, the default) or not")
-    v.add_argument("--seg-model", default=None)
     v.add_argument("--size", type=int, default=None, help="working size of the keyframes")
-    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other setting (repeatable)")
     v.add_argument("--no-measure", action="store_true",
                    help="skip the flicker and look measures (a little faster)")
     v.add_argument("--max-pixels", type=int, default=7680 * 4320,
@@ -840,7 +830,7 @@ def _network_losses(args: argparse.Namespace, content: Any, style: Any, output: 
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
-    from .ablate import Pair, find_pairs, format_aggregate, parse_setting, parse_vary, run_ablation
+    from .ablate import Pair, find_pairs, format_aggregate, parse_vary, run_ablation
     from .config import TransferConfig
 
     if args.pairs:
@@ -863,11 +853,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     else:
         raise PhotostyleError("give --content and --style, or --pairs DIR")
     base: dict[str, Any] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise PhotostyleError(f"--set: expected KEY=VALUE, got {item!r}")
-        base[key.strip().replace("-", "_")] = parse_setting(key, value)
+    base.update(_settings(args, ()))
     if args.vgg_weights:
         base["vgg_weights"] = args.vgg_weights
     if "masks" in base:
@@ -913,10 +899,36 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_engine_args(parser: argparse.ArgumentParser) -> None:
+    """The settings a long-running front-end (``app``, ``video``) takes for its transfers."""
+    parser.add_argument("--vgg-weights", metavar="FILE", default=None,
+                        help="VGG weights: a file, 'original' or 'torchvision' (see transfer)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    parser.add_argument("--network", choices=("vgg19", "vgg16"), default=None)
+    parser.add_argument("--seg-model", default=None, help="segmentation model (see transfer)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other setting (repeatable), e.g. size=256")
+
+
+def _settings(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items, then the options ``names`` that were given."""
+    from .ablate import parse_setting
+
+    given: dict[str, Any] = {}
+    for item in getattr(args, "set", []):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set: expected KEY=VALUE, got {item!r}")
+        given[key.strip().replace("-", "_")] = parse_setting(key, value)
+    for name in names:
+        if getattr(args, name, None) is not None:
+            given[name] = getattr(args, name)
+    return given
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from .ablate import parse_setting
     from .app import security
     from .app.jobs import Limits, Studio
     from .config import preset_config
@@ -929,15 +941,7 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers: must be between 1 and 64, got {args.workers}")
     if not args.max_upload_mb > 0:
         raise ConfigError("--max-upload-mb: must be positive")
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set: expected KEY=VALUE, got {item!r}")
-        overrides[key.strip().replace("-", "_")] = parse_setting(key, value)
-    for name in ("vgg_weights", "device", "network", "seg_model"):
-        if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
+    overrides = _settings(args, ("vgg_weights", "device", "network", "seg_model"))
     limits = Limits(int(args.max_upload_mb * 2**20), args.max_pixels)
     overrides["max_pixels"] = args.max_pixels
     preset_config("default", **overrides)  # every setting checked before anything starts
@@ -965,7 +969,6 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from .ablate import parse_setting
     from .config import preset_config
     from .interrupts import deferred_interrupts
     from .io import save_json
@@ -978,15 +981,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     content = Path(args.content)
     if output.resolve() == content.resolve():
         raise ConfigError(f"output {output} is the input clip")
-    given: dict[str, Any] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set: expected KEY=VALUE, got {item!r}")
-        given[key.strip().replace("-", "_")] = parse_setting(key, value)
-    for name in ("vgg_weights", "device", "segment", "seg_model", "size", "strength"):
-        if getattr(args, name) is not None:
-            given[name] = getattr(args, name)
+    given = _settings(args, ("vgg_weights", "device", "network", "segment", "seg_model",
+                             "size", "strength"))
     if args.keyframe_masks:
         given.setdefault("segment", "none")
     config = preset_config(args.preset, **given)

@@ -146,19 +146,17 @@ def build(studio: Studio) -> Any:
         gr.Markdown("## photostyle\nYour photo with another photo's light and colour, region "
                     "by region. Upload both photos, choose how regions correspond, preview, "
                     "run, then download at full resolution.")
+        photos: dict[str, tuple[Any, Any, Any]] = {}
         with gr.Row():
-            with gr.Column():
-                content_file = gr.File(label="Content photo (yours)", elem_id="content-file",
-                                       type="filepath", file_count="single")
-                content_info = gr.Markdown(elem_id="content-info")
-                content_view = gr.Image(label="content", interactive=False, height=260,
-                                        elem_id="content-view", format="png")
-            with gr.Column():
-                style_file = gr.File(label="Style photo (the look)", elem_id="style-file",
-                                     type="filepath", file_count="single")
-                style_info = gr.Markdown(elem_id="style-info")
-                style_view = gr.Image(label="style", interactive=False, height=260,
-                                      elem_id="style-view", format="png")
+            for which, label in (("content", "Content photo (yours)"),
+                                 ("style", "Style photo (the look)")):
+                with gr.Column():
+                    photos[which] = (
+                        gr.File(label=label, elem_id=f"{which}-file", type="filepath",
+                                file_count="single"),
+                        gr.Markdown(elem_id=f"{which}-info"),
+                        gr.Image(label=which, interactive=False, height=260,
+                                 elem_id=f"{which}-view", format="png"))
         with gr.Accordion("Regions (masks)", open=True):
             mode = gr.Radio([(MASK_LABELS[m], m) for m in MASK_MODES], value="whole",
                             label="How regions correspond", elem_id="mask-mode")
@@ -168,16 +166,12 @@ def build(studio: Studio) -> Any:
             with gr.Column(visible=False, elem_id="paint-group") as paint_group:
                 gr.HTML(legend_html())
                 with gr.Row():
-                    content_paint = gr.ImageEditor(
-                        label="paint on the content", elem_id="content-paint",
+                    content_paint, style_paint = (gr.ImageEditor(
+                        label=f"paint on the {which}", elem_id=f"{which}-paint",
                         type="numpy", image_mode="RGBA", sources=(), transforms=(),
                         brush=brush, eraser=gr.Eraser(default_size=24), layers=False,
                         format="png", interactive=True, height=420)
-                    style_paint = gr.ImageEditor(
-                        label="paint on the style", elem_id="style-paint",
-                        type="numpy", image_mode="RGBA", sources=(), transforms=(),
-                        brush=brush, eraser=gr.Eraser(default_size=24), layers=False,
-                        format="png", interactive=True, height=420)
+                        for which in ("content", "style"))
             with gr.Row(visible=False) as files_group:
                 content_mask = gr.File(label="content mask", elem_id="content-mask",
                                        type="filepath")
@@ -211,9 +205,8 @@ def build(studio: Studio) -> Any:
             export_button = gr.Button("Make the full-resolution file", elem_id="export")
         download = gr.File(label="Download", interactive=False, elem_id="download")
 
-        for which, source, info, view, editor in (
-                ("content", content_file, content_info, content_view, content_paint),
-                ("style", style_file, style_info, style_view, style_paint)):
+        for which, editor in (("content", content_paint), ("style", style_paint)):
+            source, info, view = photos[which]
             source.change(on_upload(which), [source], [view, info, editor],
                           concurrency_limit=4, concurrency_id="light")
         mode.change(mode_changed, [mode], [paint_group, files_group], queue=False)

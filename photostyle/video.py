@@ -694,6 +694,9 @@ def stylise_clip(
                     raise KeyboardInterrupt
                 output = to_uint8(result.image)
                 is_key = True
+                keyframes.append({"frame": index, "reason": "every frame",
+                                  "seconds": round(time.perf_counter() - started, 2),
+                                  "status": result.status})
                 if first_look is None:
                     first_look, first_frame = result, frame
             else:

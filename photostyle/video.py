@@ -99,19 +99,21 @@ def apply_to_frame(coefficients: np.ndarray, frame: np.ndarray) -> np.ndarray:
     ``(H, W, 3)`` uint8 (upsampled bilinearly): ``c + (A - I) c + b``, uint8.
 
     The video path of :func:`photostyle.smooth.apply_coefficients`, in float32 (8-bit
-    frames need no more), about 40 ms for a 1280x720 frame on 2 cores.
+    frames need no more) and on planes rather than interleaved channels (OpenCV's
+    vectorised arithmetic), about 25 ms for a 1280x720 frame on 2 cores.
     """
     big_h, big_w = frame.shape[:2]
-    up = np.empty((big_h, big_w, 12), np.float32)
-    for i in range(0, 12, 4):  # OpenCV resizes up to 4 channels at a time fastest
-        up[..., i : i + 4] = cv2.resize(coefficients[..., i : i + 4], (big_w, big_h),
-                                        interpolation=cv2.INTER_LINEAR)
-    c = frame.astype(np.float32) * np.float32(1 / 255)
-    out = np.empty_like(c)
+    planes = [cv2.resize(np.ascontiguousarray(coefficients[..., i]), (big_w, big_h),
+                         interpolation=cv2.INTER_LINEAR) for i in range(12)]
+    c = [p.astype(np.float32) * np.float32(1 / 255) for p in cv2.split(frame)]
+    out = []
     for k in range(3):
-        out[..., k] = (c[..., k] + up[..., 3 * k] * c[..., 0] + up[..., 3 * k + 1] * c[..., 1]
-                       + up[..., 3 * k + 2] * c[..., 2] + up[..., 9 + k])
-    return to_uint8(out)
+        o = cv2.add(c[k], planes[9 + k])
+        for j in range(3):
+            o = cv2.add(o, cv2.multiply(planes[3 * k + j], c[j]))
+        out.append(o)
+    merged = cv2.max(cv2.merge(out), 0.0)  # convertScaleAbs would mirror negatives
+    return cv2.convertScaleAbs(merged, alpha=255.0)  # rounds and saturates at 255
 
 
 def _gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -26,7 +26,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from photostyle.config import preset_config  # noqa: E402
-from photostyle.video import VideoOptions, VideoSink, VideoSource, stylise_clip  # noqa: E402
+from photostyle.video import (  # noqa: E402
+    KeyframePolicy,
+    VideoOptions,
+    VideoSink,
+    VideoSource,
+    stylise_clip,
+)
 
 
 def _make_clip() -> Any:
@@ -42,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="320x180", help="clip size WxH")
     parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--light", default="0.1", help="the clip's light change (a share)")
+    parser.add_argument("--drift", type=float, default=0.35, help="keyframe drift threshold")
+    parser.add_argument("--max-gap", type=int, default=0, help="a keyframe every N frames")
     parser.add_argument("--photo", type=Path, default=REPO / "data" / "content.png")
     parser.add_argument("--style", type=Path, default=REPO / "data" / "style.png")
     parser.add_argument("--vgg-weights", default="random")
@@ -59,19 +68,22 @@ def main(argv: list[str] | None = None) -> int:
     config = preset_config("default", **settings)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-video-"))
     folder.mkdir(parents=True, exist_ok=True)
-    clip = folder / f"clip-{args.size}-{args.frames}.mp4"
+    clip = folder / f"clip-{args.size}-{args.frames}-light{args.light}.mp4"
     _make_clip().main(["-o", str(clip), "--size", args.size, "--frames", str(args.frames),
-                       "--photo", str(args.photo), "--audio"])
+                       "--photo", str(args.photo), "--audio", "--light", args.light])
     figures = {}
     for method in args.methods.split(","):
         source = VideoSource(clip)
         sink = VideoSink(folder / f"{method}.mp4", source.info, clip)
         started = time.perf_counter()
-        report = stylise_clip(source, args.style, sink, config, VideoOptions(method)).report
+        policy = KeyframePolicy(drift=args.drift, max_gap=args.max_gap)
+        report = stylise_clip(source, args.style, sink, config,
+                              VideoOptions(method, policy)).report
         sink.close()
         total = time.perf_counter() - started
         seconds = report["seconds"]
         row = {"frames": report["frames"], "keyframes": len(report["keyframes"]),
+               "flicker_input_difference": report["flicker"]["input_difference"],
                "keyframe_seconds": seconds["keyframes"],
                "other_frames_per_second": seconds["other_frames_per_second"],
                "flicker": report["flicker"]["ratio"],

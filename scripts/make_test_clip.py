@@ -28,8 +28,10 @@ sys.path.insert(0, str(REPO))
 from photostyle.io import load_image, to_uint8  # noqa: E402
 
 
-def frame_at(photo: np.ndarray, t: float, size: tuple[int, int]) -> np.ndarray:
-    """The frame at time ``t`` in [0, 1]: a window of ``photo`` ``(h, w)`` at ``size``."""
+def frame_at(photo: np.ndarray, t: float, size: tuple[int, int], light: float = 0.1
+             ) -> np.ndarray:
+    """The frame at time ``t`` in [0, 1]: a window of ``photo`` ``(h, w)`` at ``size``,
+    its light varied by ``light`` (a share) and warmed by ``0.4 light`` over the clip."""
     h, w = photo.shape[:2]
     out_h, out_w = size
     aspect = out_w / out_h
@@ -43,9 +45,9 @@ def frame_at(photo: np.ndarray, t: float, size: tuple[int, int]) -> np.ndarray:
     view = cv2.warpAffine(photo, matrix, (out_w, out_h),
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REFLECT)
-    light = 1.0 + 0.1 * math.sin(2 * math.pi * t)
-    warm = np.array([1.0 + 0.04 * t, 1.0, 1.0 - 0.04 * t], np.float32)
-    return to_uint8(np.clip(view * light * warm, 0, 1))
+    gain = 1.0 + light * math.sin(2 * math.pi * t)
+    warm = np.array([1.0 + 0.4 * light * t, 1.0, 1.0 - 0.4 * light * t], np.float32)
+    return to_uint8(np.clip(view * gain * warm, 0, 1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, default=24.0)
     parser.add_argument("--audio", action="store_true", help="add an AAC tone")
     parser.add_argument("--cut-to", type=Path, help="a second photo: a scene cut half way")
+    parser.add_argument("--light", type=float, default=0.1,
+                        help="how much the light rises and falls (default %(default)s; 0: "
+                        "steady light)")
     args = parser.parse_args(argv)
     w, h = (int(v) for v in args.size.lower().split("x"))
     photo = load_image(args.photo)
@@ -78,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.frames):
             t = i / max(args.frames - 1, 1)
             source = second if second is not None and i >= args.frames // 2 else photo
-            rgb = frame_at(source, t, (h, w))
+            rgb = frame_at(source, t, (h, w), args.light)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
                 format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
             frame.pts = i

@@ -89,6 +89,12 @@ def test_apply_to_frame_matches_the_image_path() -> None:
     half = apply_to_frame(look_coefficients(a, b, 0.5), frame).astype(int)
     reference = np.round(np.clip(render(a, b, frame / 255.0, 0.5), 0, 1) * 255)
     assert np.abs(half - reference).max() <= 1
+    # below 0 and above 1 clip, in every channel
+    dark = np.zeros((h, w, 12), np.float32)
+    dark[..., 9:] = -2.0
+    assert apply_to_frame(dark, frame).max() == 0
+    dark[..., 9:] = 2.0
+    assert apply_to_frame(dark, frame).min() == 255
     # strength 0 is the identity: the frame comes back untouched
     np.testing.assert_array_equal(apply_to_frame(look_coefficients(a, b, 0.0), frame), frame)
 

@@ -112,14 +112,19 @@ def apply_to_frame(coefficients: np.ndarray, frame: np.ndarray) -> np.ndarray:
         for j in range(3):
             o = cv2.add(o, cv2.multiply(planes[3 * k + j], c[j]))
         out.append(o)
-    merged = cv2.max(cv2.merge(out), 0.0)  # convertScaleAbs would mirror negatives
-    return cv2.convertScaleAbs(merged, alpha=255.0)  # rounds and saturates at 255
+    merged = np.asarray(cv2.merge(out))
+    np.maximum(merged, 0.0, out=merged)  # convertScaleAbs would mirror negatives
+    return np.asarray(cv2.convertScaleAbs(merged, alpha=255.0))  # rounds, saturates
 
 
-def _gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _resize(frame: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """``frame`` at ``size`` ``(h, w)`` (area averaging)."""
+    return cv2.resize(frame, (int(size[1]), int(size[0])), interpolation=cv2.INTER_AREA)
+
+
+def _gray(frame: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     """``frame`` as uint8 grey at ``size`` ``(h, w)``."""
-    small = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(_resize(frame, size), cv2.COLOR_RGB2GRAY)
 
 
 def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -173,13 +178,21 @@ class Propagator:
         self.traced = np.ones(gray.shape, np.float32)  # share traceable to the keyframe
         self.flow = Flow(gray.shape)
 
-    def advance(self, gray: np.ndarray) -> np.ndarray:
+    def advance(self, gray: np.ndarray, colour: np.ndarray | None = None) -> np.ndarray:
         """Move to the next frame (grey at the transforms' size); returns its pixels whose
-        flow back to the previous frame is consistent (``(h, w)`` bool)."""
+        flow back to the previous frame is consistent (``(h, w)`` bool).
+
+        With ``colour`` (the frame at the transforms' size, RGB uint8), the pixels without
+        a consistent flow (content entering the frame, disoccluded) take the transforms of
+        the pixels of similar colour (:func:`fill_by_colour`) instead of those of their
+        neighbours at the border: a hill entering from the side looks like the hill.
+        """
         backward = self.flow(gray, self.gray)  # this frame to the previous one
         forward = self.flow(self.gray, gray)
         ok = consistent(forward, backward)
         self.coefficients = _warp(self.coefficients, backward)
+        if colour is not None:
+            self.coefficients = fill_by_colour(self.coefficients, colour, ok)
         self.traced = _warp(self.traced, backward) * ok
         self.gray = gray
         return ok
@@ -187,6 +200,36 @@ class Propagator:
     def drift(self) -> float:
         """Share of the frame not traceable to the keyframe (0: all of it is)."""
         return float(1.0 - self.traced.mean())
+
+
+def fill_by_colour(coefficients: np.ndarray, colour: np.ndarray, known: np.ndarray,
+                   levels: int = 8, least: int = 4) -> np.ndarray:
+    """Transforms for the pixels not ``known``: the mean transforms of the known pixels in
+    the same colour cell (``levels`` per channel); pixels whose cell has fewer than
+    ``least`` known pixels keep theirs.
+
+    Args:
+        coefficients: ``(h, w, C)`` float32; colour: ``(h, w, 3)`` uint8; known: ``(h, w)``
+            bool.
+    """
+    fill = ~known
+    if not fill.any() or known.sum() < least:
+        return coefficients
+    cells = (colour.astype(np.int32) * levels) // 256
+    index = (cells[..., 0] * levels + cells[..., 1]) * levels + cells[..., 2]
+    source, target = index[known], index[fill]
+    count = np.bincount(source, minlength=levels**3)
+    usable = count[target] >= least
+    if not usable.any():
+        return coefficients
+    out = coefficients.copy()
+    for ch in range(coefficients.shape[2]):
+        mean = np.bincount(source, weights=coefficients[..., ch][known],
+                           minlength=levels**3) / np.maximum(count, 1)
+        values = out[..., ch][fill]
+        values[usable] = mean[target[usable]]
+        out[..., ch][fill] = values
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -705,7 +748,8 @@ def stylise_clip(
                 reason = _keyframe_reason(index, propagator, frame, last_key, policy,
                                           mask_files)
                 if reason is None and propagator is not None:
-                    ok = propagator.advance(_gray(frame, propagator.gray.shape))
+                    small = _resize(frame, propagator.gray.shape)
+                    ok = propagator.advance(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), small)
                     if fading is not None:
                         fading[0].advance(propagator.gray)
                     if mask_files:

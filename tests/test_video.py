@@ -25,6 +25,7 @@ from photostyle.video import (
     VideoSource,
     apply_to_frame,
     consistent,
+    fill_by_colour,
     look_coefficients,
     stylise_clip,
 )
@@ -125,6 +126,25 @@ def test_transforms_move_with_the_scene() -> None:
     assert np.abs(moved[inner] - expected[:, 8:90].repeat(48, 0)).max() < 0.01
     assert ok[inner].mean() > 0.95
     assert tracker.drift() < 0.1
+
+
+def test_entering_content_takes_the_transforms_of_its_colour() -> None:
+    colour = np.zeros((4, 6, 3), np.uint8)
+    colour[:, :3] = (20, 160, 30)  # green on the left, grey on the right
+    colour[:, 3:] = (120, 120, 120)
+    coefficients = np.zeros((4, 6, 2), np.float32)
+    coefficients[:, :3] = (1.0, 2.0)
+    coefficients[:, 3:] = (5.0, 6.0)
+    known = np.ones((4, 6), bool)
+    known[:, 5] = False  # the last column entered the frame: border values would be grey's
+    colour[:2, 5] = (22, 165, 31)  # ... but its top is green (the same cell), its bottom grey
+    filled = fill_by_colour(coefficients, colour, known)
+    np.testing.assert_array_equal(filled[:2, 5], [[1.0, 2.0]] * 2)
+    np.testing.assert_array_equal(filled[2:, 5], [[5.0, 6.0]] * 2)
+    np.testing.assert_array_equal(filled[:, :5], coefficients[:, :5])
+    colour[3, 5] = (250, 0, 250)  # a colour no known pixel has: keeps what it had
+    coefficients[3, 5] = (9.0, 9.0)
+    assert list(fill_by_colour(coefficients, colour, known)[3, 5]) == [9.0, 9.0]
 
 
 def test_flicker_measure_by_hand() -> None:

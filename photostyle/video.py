@@ -241,6 +241,12 @@ class FlickerMeter:
 
     Feed each content frame and its output frame in order; :meth:`ratio` is the output's
     mean warped difference over the input's (1.0: no flicker added).
+
+    A look that raises local contrast by a factor raises every difference by it, between
+    frames as within them, flicker or not. So the meter also measures the look's
+    **contrast gain** (the mean absolute difference between neighbouring pixels of the
+    output over the input's) and reports :meth:`relative`, the ratio divided by it: the
+    change between frames in units of the clip's own detail (1.0: none added).
     """
 
     def __init__(self) -> None:
@@ -249,6 +255,7 @@ class FlickerMeter:
         self.output_sum = self.input_sum = 0.0
         self.pixels = 0
         self.per_frame: list[float] = []
+        self.detail = [0.0, 0.0]  # neighbour differences of the inputs, of the outputs
 
     def add(self, content: np.ndarray, output: np.ndarray) -> None:
         """One frame: ``content`` and ``output`` ``(H, W, 3)`` uint8."""
@@ -258,6 +265,9 @@ class FlickerMeter:
         c = cv2.resize(content, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
         o = cv2.resize(output, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
         gray = cv2.cvtColor(c.astype(np.uint8), cv2.COLOR_RGB2GRAY)
+        for i, image in enumerate((c, o)):
+            self.detail[i] += float(np.abs(np.diff(image, axis=0)).mean()
+                                    + np.abs(np.diff(image, axis=1)).mean())
         if self.previous is not None:
             prev_c, prev_o, prev_gray = self.previous
             backward = self.flow(gray, prev_gray)
@@ -279,8 +289,17 @@ class FlickerMeter:
             return math.nan
         return self.output_sum / max(self.input_sum, 1e-9)
 
+    def gain(self) -> float:
+        """The look's contrast gain: output detail over input detail."""
+        return self.detail[1] / self.detail[0] if self.detail[0] > 0 else math.nan
+
+    def relative(self) -> float:
+        """The flicker ratio per unit of contrast gain (1.0: no flicker added)."""
+        return self.ratio() / self.gain() if self.gain() > 0 else math.nan
+
     def summary(self) -> dict[str, Any]:
-        return {"ratio": _round(self.ratio()),
+        return {"ratio": _round(self.ratio()), "contrast_gain": _round(self.gain()),
+                "relative": _round(self.relative()),
                 "output_difference": _round(self.output_sum / max(self.pixels, 1)),
                 "input_difference": _round(self.input_sum / max(self.pixels, 1))}
 

@@ -67,14 +67,19 @@ def test_ray_ablation_gives_the_local_measures_and_files(tmp_path: Path) -> None
 def test_a_worker_killed_mid_task_loses_nothing_and_counts_nothing_twice(
         tmp_path: Path) -> None:
     pairs = find_pairs(make_pairs(tmp_path / "pairs"))
-    slow = TINY.replace(size=64, iterations=40)  # a few seconds a task: time to kill one
+    slow = TINY.replace(size=64, iterations=80)  # a few seconds a task: time to kill one
     vary = {"matting_weight": [0.0, 1e4], "tv_weight": [1e-3, 1e-2]}
     executor = RayExecutor(workers=2)
     victim = executor.pids()[0]
     killed = threading.Event()
+    results = tmp_path / "abl" / "results.jsonl"
 
     def kill_soon() -> None:
-        time.sleep(4.0)  # the network is loaded and the first tasks are running
+        # once the first task is written, both workers have their network and are busy
+        # with the next ones (a fixed delay was too long on a quiet machine: all done)
+        deadline = time.time() + 120
+        while time.time() < deadline and not (results.exists() and results.read_text()):
+            time.sleep(0.05)
         os.kill(victim, signal.SIGKILL)
         killed.set()
 

@@ -302,6 +302,14 @@ def test_cancel_keeps_the_best_image(server: Server, browser) -> None:
     choose(page, "#preset", "paper")  # 1000 steps: long enough to cancel
     page.locator("#run").click()
     wait_text(page, "#status", "level 1/1 · step")
+    # the page stays responsive for others while the run works: another tab uploads and
+    # previews before the run is over
+    other = open_page(browser, server.url)
+    upload_pair(other)
+    other.locator("#preview").click()
+    wait_text(other, "#status", "preview: done")
+    assert status(page).startswith("level 1/1"), status(page)
+    other.context.close()
     page.locator("#cancel").click()
     wait_text(page, "#status", "cancelled: the best image so far is kept")
     assert page.locator("#compare img").count() == 2

@@ -723,6 +723,7 @@ def stylise_clip(
     fading: tuple[Propagator, int] | None = None  # the old transforms, frames left
     total = source.info.frames
     index = -1
+    written = 0  # frames written (an interrupt may come between reading and writing one)
     last_key = 0
     first_look: Any = None
     first_frame: np.ndarray | None = None
@@ -796,6 +797,7 @@ def stylise_clip(
                     fading = (old, left - 1) if left > 1 else None
                 output = apply_to_frame(coefficients, frame)
             sink.write(output)
+            written += 1
             seconds = time.perf_counter() - started
             if is_key:
                 key_seconds += seconds
@@ -814,11 +816,11 @@ def stylise_clip(
         raise InputError(f"content video {source.path}: it holds no frame"
                          + (f" ({source.error})" if source.error else ""))
     if source.error and status == "completed":
-        status, message = "truncated", f"{source.error}; the {index + 1} frames read are kept"
+        status, message = "truncated", f"{source.error}; the {written} frames read are kept"
     key_frames = {k["frame"] for k in keyframes}
     report: dict[str, Any] = {
         "status": status, "message": message, "method": options.method,
-        "frames": index + 1, "frames_stated": total, "fps": str(source.info.fps),
+        "frames": written, "frames_stated": total, "fps": str(source.info.fps),
         "size": list(source.info.size), "keyframes": keyframes,
         "policy": vars(policy) if options.method == "propagate" else None,
         "seconds": {"keyframes": round(key_seconds, 2), "other_frames": round(other_seconds, 2),

@@ -24,6 +24,7 @@ temporary name and renamed when whole; a folder of PNG frames likewise.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -63,9 +64,9 @@ class KeyframePolicy:
     Attributes:
         drift: a new keyframe once this share of the frame can no longer be traced back to
             the last keyframe (new content entering, occlusions), 0-1.
-        cut: a scene cut when the mean absolute difference of two consecutive frames (at
-            :data:`MEASURE_SIDE`, in [0, 1]) exceeds this, or when fewer than half of the
-            pixels have consistent flow.
+        cut: a scene cut when the mean absolute difference of two consecutive frames (grey,
+            at the transforms' size, in [0, 1]) exceeds this, or when fewer than half of
+            the pixels have consistent flow.
         max_gap: a new keyframe at the latest after this many frames (0: never).
         blend: frames over which a drift keyframe's transforms replace the old ones.
     """
@@ -100,7 +101,7 @@ def apply_to_frame(coefficients: np.ndarray, frame: np.ndarray) -> np.ndarray:
 
     The video path of :func:`photostyle.smooth.apply_coefficients`, in float32 (8-bit
     frames need no more) and on planes rather than interleaved channels (OpenCV's
-    vectorised arithmetic), about 25 ms for a 1280x720 frame on 2 cores.
+    vectorised arithmetic), about 17 ms for a 1280x720 frame on 2 cores.
     """
     big_h, big_w = frame.shape[:2]
     planes = [cv2.resize(np.ascontiguousarray(coefficients[..., i]), (big_w, big_h),
@@ -127,10 +128,16 @@ def _gray(frame: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     return cv2.cvtColor(_resize(frame, size), cv2.COLOR_RGB2GRAY)
 
 
+@functools.lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates ``(x, y)``, each ``(h, w)`` float32 (made once per size)."""
+    x, y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return x, y
+
+
 def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """``image`` sampled at ``x + flow(x)`` (bilinear, borders replicated)."""
-    h, w = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid_x, grid_y = _grid(*flow.shape[:2])
     return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
 
@@ -144,22 +151,20 @@ def consistent(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     there = _warp(forward, backward)
     loop = backward + there
     bound = 0.01 * ((backward**2).sum(-1) + (there**2).sum(-1)) + 0.5
-    grid_x, grid_y = np.meshgrid(np.arange(w), np.arange(h))
+    grid_x, grid_y = _grid(h, w)
     inside = ((grid_x + backward[..., 0] >= 0) & (grid_x + backward[..., 0] <= w - 1)
               & (grid_y + backward[..., 1] >= 0) & (grid_y + backward[..., 1] <= h - 1))
     return ((loop**2).sum(-1) <= bound) & inside
 
 
 class Flow:
-    """Dense optical flow between frames (OpenCV's DIS), at a fixed size."""
+    """Dense optical flow between frames (OpenCV's DIS)."""
 
-    def __init__(self, size: tuple[int, int], preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST
-                 ) -> None:
-        self.size = size
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST) -> None:
         self.dis = cv2.DISOpticalFlow_create(preset)  # type: ignore[attr-defined]
 
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Flow ``(h, w, 2)`` from ``source`` to ``target`` (grey uint8 at :attr:`size`):
+        """Flow ``(h, w, 2)`` from ``source`` to ``target`` (grey uint8 ``(h, w)``):
         ``source(x) ~ target(x + flow(x))``."""
         return self.dis.calc(np.ascontiguousarray(source), np.ascontiguousarray(target), None)
 
@@ -176,7 +181,7 @@ class Propagator:
         self.coefficients = coefficients
         self.gray = gray
         self.traced = np.ones(gray.shape, np.float32)  # share traceable to the keyframe
-        self.flow = Flow(gray.shape)
+        self.flow = Flow()
 
     def advance(self, gray: np.ndarray, colour: np.ndarray | None = None) -> np.ndarray:
         """Move to the next frame (grey at the transforms' size); returns its pixels whose
@@ -261,7 +266,7 @@ class FlickerMeter:
         """One frame: ``content`` and ``output`` ``(H, W, 3)`` uint8."""
         h, w = _fit(content.shape, MEASURE_SIDE)
         if self.flow is None:
-            self.flow = Flow((h, w), cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+            self.flow = Flow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         c = cv2.resize(content, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
         o = cv2.resize(output, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
         gray = cv2.cvtColor(c.astype(np.uint8), cv2.COLOR_RGB2GRAY)
@@ -356,6 +361,26 @@ class ClipInfo:
     codec: str = ""
 
 
+#: FFmpeg's matrix codes (``AVColorSpace``) that PyAV's reformatter knows, by name.
+_MATRICES = {1: "ITU709", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020"}
+
+
+def matrix_of(info: ClipInfo) -> int:
+    """The YUV matrix of a clip (FFmpeg's code): its tag, or when untagged BT.709 from 720
+    lines up and BT.601 (SMPTE 170M) below, as players assume."""
+    space = info.colour.get("colorspace", 2)
+    return space if space in _MATRICES else (1 if info.size[0] >= 720 else 6)
+
+
+def _reformat_colour(info: ClipInfo) -> tuple[Any, Any]:
+    """PyAV's ``(Colorspace, ColorRange)`` for converting a clip's frames to and from RGB."""
+    from av.video.reformatter import ColorRange, Colorspace
+
+    full = info.colour.get("color_range", 0) == 2
+    return (Colorspace[_MATRICES[matrix_of(info)]],
+            ColorRange.JPEG if full else ColorRange.MPEG)
+
+
 def _needs_av() -> Any:
     try:
         import av
@@ -429,7 +454,7 @@ class VideoSource:
                 yield frame
             return
         av = _needs_av()
-        colorspace, rng = self._decode_colour()
+        colorspace, rng = _reformat_colour(self.info)
         with av.open(str(self.path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
@@ -440,21 +465,6 @@ class VideoSource:
             except av.error.FFmpegError as exc:
                 self.error = f"the video stream is corrupt ({_first_line(exc)})"
                 log.warning("%s: %s; the frames read so far are kept", self.path, self.error)
-
-    def _decode_colour(self) -> tuple[Any, Any]:
-        """The matrix and range to decode with: the stream's tags, or when untagged BT.709
-        for HD and larger, BT.601 below (the convention of players)."""
-        from av.video.reformatter import ColorRange, Colorspace
-
-        space = self.info.colour.get("colorspace", 2)
-        rng = self.info.colour.get("color_range", 0)
-        known = {1: Colorspace.ITU709, 5: Colorspace.ITU601, 6: Colorspace.SMPTE170M,
-                 7: Colorspace.SMPTE240M, 9: Colorspace.BT2020}
-        if space in known:
-            colorspace = known[space]
-        else:
-            colorspace = Colorspace.ITU709 if self.info.size[0] >= 720 else Colorspace.ITU601
-        return colorspace, ColorRange.JPEG if rng == 2 else ColorRange.MPEG
 
 
 def _first_line(exc: BaseException) -> str:
@@ -509,13 +519,12 @@ class VideoSink:
         if codec in ("libx264", "libx265", "libvpx-vp9", "libaom-av1"):
             self.stream.options = {"crf": str(crf)}
         ctx = self.stream.codec_context
-        space = info.colour.get("colorspace", 2)
-        self.colorspace = space if space in (1, 5, 6, 7, 9) else (1 if h >= 720 else 6)
-        ctx.colorspace = self.colorspace
+        matrix = matrix_of(info)
+        ctx.colorspace = matrix
         ctx.color_range = info.colour.get("color_range", 0) or 1
-        ctx.color_primaries = info.colour.get("color_primaries", 0) or (
-            1 if self.colorspace == 1 else 6)
-        ctx.color_trc = info.colour.get("color_trc", 0) or (1 if self.colorspace == 1 else 6)
+        ctx.color_primaries = info.colour.get("color_primaries", 0) or (1 if matrix == 1 else 6)
+        ctx.color_trc = info.colour.get("color_trc", 0) or (1 if matrix == 1 else 6)
+        self.colorspace, self.colour_range = _reformat_colour(info)
         self.audio_in: Any = None
         self.audio_out: Any = None
         if source is not None and info.audio:
@@ -540,15 +549,10 @@ class VideoSink:
             self.count += 1
             return
         av = _needs_av()
-        from av.video.reformatter import ColorRange, Colorspace
-
         h, w = self.stream.height, self.stream.width
         rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
-        spaces = {1: Colorspace.ITU709, 5: Colorspace.ITU601, 6: Colorspace.SMPTE170M,
-                  7: Colorspace.SMPTE240M, 9: Colorspace.BT2020}
-        rng = ColorRange.JPEG if self.stream.codec_context.color_range == 2 else ColorRange.MPEG
-        yuv = rgb.reformat(format="yuv420p", dst_colorspace=spaces[self.colorspace],
-                           dst_color_range=rng)
+        yuv = rgb.reformat(format="yuv420p", dst_colorspace=self.colorspace,
+                           dst_color_range=self.colour_range)
         yuv.pts = self.count
         yuv.time_base = Fraction(1) / self.info.fps
         for packet in self.stream.encode(yuv):
@@ -728,25 +732,23 @@ def stylise_clip(
     first_look: Any = None
     first_frame: np.ndarray | None = None
 
-    def optimise(frame: np.ndarray, i: int, reason: str) -> np.ndarray:
-        """A keyframe: the image pipeline on it; returns its transforms."""
+    def optimise(frame: np.ndarray, i: int, reason: str) -> Any:
+        """A keyframe: the image pipeline on it (recorded in the report)."""
         nonlocal first_look, first_frame
         started = time.perf_counter()
         masks: dict[str, Any] = {}
-        if mask_files:
+        if i in mask_files:
             masks = {"content_mask": mask_files[i], "style_mask": options.style_mask}
         result = transfer(frame, style_rgb, config, extractor=extractor, cache=cache,
                           **masks)
         if result.status == "interrupted":
             raise KeyboardInterrupt
-        if result.look is None:
-            raise InputError(f"frame {i}: the transfer gave no transforms ({result.message})")
         if first_look is None:
             first_look, first_frame = result, frame
         keyframes.append({"frame": i, "reason": reason,
                           "seconds": round(time.perf_counter() - started, 2),
                           "status": result.status})
-        return look_coefficients(result.look.a, result.look.b, config.strength)
+        return result
 
     started = time.perf_counter()  # each frame's time includes its decoding
     try:
@@ -754,24 +756,19 @@ def stylise_clip(
             index += 1
             is_key = False
             if options.method == "frames":
-                result = transfer(frame, style_rgb, config, extractor=extractor, cache=cache)
-                if result.status == "interrupted":
-                    raise KeyboardInterrupt
-                output = to_uint8(result.image)
+                output = to_uint8(optimise(frame, index, "every frame").image)
                 is_key = True
-                keyframes.append({"frame": index, "reason": "every frame",
-                                  "seconds": round(time.perf_counter() - started, 2),
-                                  "status": result.status})
-                if first_look is None:
-                    first_look, first_frame = result, frame
             else:
-                reason = _keyframe_reason(index, propagator, frame, last_key, policy,
-                                          mask_files)
-                if reason is None and propagator is not None:
+                small = gray = None
+                if propagator is not None:  # the frame at the transforms' size, once
                     small = _resize(frame, propagator.gray.shape)
-                    ok = propagator.advance(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), small)
+                    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+                reason = _keyframe_reason(index, propagator, gray, policy, mask_files)
+                if reason is None and propagator is not None:
+                    assert gray is not None
+                    ok = propagator.advance(gray, small)
                     if fading is not None:
-                        fading[0].advance(propagator.gray)
+                        fading[0].advance(gray, small)
                     if mask_files:
                         pass  # the keyframes are the frames with masks
                     elif ok.mean() < 0.5 or propagator.drift() > policy.drift:
@@ -779,8 +776,14 @@ def stylise_clip(
                     elif policy.max_gap and index - last_key >= policy.max_gap:
                         reason = "gap"
                 if reason is not None:
-                    coefficients = optimise(frame, index, reason)
-                    gray = _gray(frame, coefficients.shape[:2])
+                    result = optimise(frame, index, reason)
+                    if result.look is None:
+                        raise InputError(f"frame {index}: the transfer gave no transforms "
+                                         f"({result.message})")
+                    coefficients = look_coefficients(result.look.a, result.look.b,
+                                                     config.strength)
+                    if gray is None or gray.shape != coefficients.shape[:2]:
+                        gray = _gray(frame, coefficients.shape[:2])
                     if propagator is not None and reason in ("drift", "gap") and (
                             policy.blend > 0 and propagator.gray.shape == gray.shape):
                         fading = (propagator, policy.blend)
@@ -843,15 +846,14 @@ def _fit(shape: tuple[int, ...], side: int) -> tuple[int, int]:
     return fit_long_side(int(shape[0]), int(shape[1]), min(side, max(shape[:2])))
 
 
-def _keyframe_reason(index: int, propagator: Propagator | None, frame: np.ndarray,
-                     last_key: int, policy: KeyframePolicy, mask_files: dict[int, Path]
-                     ) -> str | None:
-    """Why frame ``index`` must be a keyframe before any flow is computed, or ``None``."""
-    if propagator is None:
+def _keyframe_reason(index: int, propagator: Propagator | None, gray: np.ndarray | None,
+                     policy: KeyframePolicy, mask_files: dict[int, Path]) -> str | None:
+    """Why frame ``index`` (``gray``: grey at the transforms' size) must be a keyframe
+    before any flow is computed, or ``None``."""
+    if propagator is None or gray is None:
         return "first"
     if mask_files:
         return "mask" if index in mask_files else None
-    now = _gray(frame, propagator.gray.shape).astype(np.float32)
-    if np.abs(now - propagator.gray.astype(np.float32)).mean() / 255 > policy.cut:
+    if np.abs(gray.astype(np.float32) - propagator.gray).mean() / 255 > policy.cut:
         return "cut"
     return None

@@ -132,7 +132,7 @@ def _to_array(image: torch.Tensor) -> np.ndarray:
     return image[0].detach().cpu().numpy().transpose(1, 2, 0).astype(np.float32)
 
 
-def _read_masks(
+def read_masks(
     content_mask: MaskLike | None,
     style_mask: MaskLike | None,
     content_shape: tuple[int, int],
@@ -142,6 +142,10 @@ def _read_masks(
     cache: dict[Any, Any] | None = None,
     device: torch.device | None = None,
 ) -> MaskSet:
+    """The masks a transfer uses: the given pair (files, arrays or label maps, fitted to
+    the images and aligned), or with neither and ``config.segment == "auto"`` both photos
+    segmented (``images``: their sRGB pixels; the model is kept in ``cache``), or else one
+    label covering both."""
     if content_mask is None and style_mask is None and config.segment == "auto" and images:
         return _auto_masks(images, config, cache, device)
     return load_mask_pair(content_mask, style_mask, content_shape, style_shape,
@@ -333,7 +337,7 @@ def transfer(
         style_full = load_image(style, max_pixels=config.max_pixels, what="style image")
     target, encoding, icc_out = _output_encoding(photo, config)
     with timer.stage("masks"):
-        masks = _read_masks(content_mask, style_mask, content_full.shape[:2],
+        masks = read_masks(content_mask, style_mask, content_full.shape[:2],
                             style_full.shape[:2], config, (content_full, style_full), cache,
                             device)
     layers = config.layers_in_use()
@@ -732,11 +736,15 @@ def _snapshot_writer(
     path = Path(folder) if folder is not None else None
 
     def write(count: int, x: torch.Tensor) -> None:
+        snap = files and path is not None and count % every == 0
+        if watch is None and not snap:
+            return
+        image = _to_array(x.detach().clamp(0, 1))
         if watch is not None:
-            watch(level, count, _to_array(x.detach().clamp(0, 1)))
-        if files and path is not None and count % every == 0:
+            watch(level, count, image)
+        if snap and path is not None:
             path.mkdir(parents=True, exist_ok=True)
-            save_image(_to_array(x.detach().clamp(0, 1)), path / f"level{level}-{count:05d}.png")
+            save_image(image, path / f"level{level}-{count:05d}.png")
 
     return write
 

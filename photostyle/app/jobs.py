@@ -13,6 +13,7 @@ No name a user supplies is used for a file: downloads are ``photostyle-<n>.<ext>
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -31,8 +32,18 @@ import numpy as np
 from ..config import TransferConfig, preset_config
 from ..errors import InputError, PhotostyleError
 from ..executors import WorkerState
-from ..io import Metadata, Photo, fit_long_side, read_metadata, read_photo, resize, to_uint8
-from ..masks import PALETTE, LabelMap, MaskSet, load_mask_pair, read_mask
+from ..io import (
+    SIXTEEN_BIT_FORMATS,
+    WRITE_FORMATS,
+    Metadata,
+    Photo,
+    fit_long_side,
+    read_metadata,
+    read_photo,
+    resize,
+    to_uint8,
+)
+from ..masks import PALETTE, LabelMap, MaskSet, read_mask
 from ..pipeline import TransferResult, apply_look, transfer
 from ..smooth import render, render_plain
 
@@ -73,15 +84,25 @@ class Upload:
 
     Attributes:
         photo: the pixels in the file's own encoding, its profile and bit depth.
-        display: ``(h, w, 3)`` uint8 sRGB, long side at most :data:`DISPLAY_SIDE`.
         path: where the upload lies (the server's upload folder).
         name: the user's file name, for messages only.
     """
 
     photo: Photo
-    display: np.ndarray
     path: Path
     name: str
+
+    @functools.cached_property
+    def display(self) -> np.ndarray:
+        """``(h, w, 3)`` uint8 sRGB, long side at most :data:`DISPLAY_SIDE`."""
+        size = display_size(self.photo.pixels.shape)
+        return to_uint8(self.srgb if size == self.srgb.shape[:2] else resize(self.srgb, size))
+
+    @functools.cached_property
+    def srgb(self) -> np.ndarray:
+        """The photo in sRGB, ``(H, W, 3)`` float32 (converted once: a style is used by
+        every run of its session)."""
+        return self.photo.srgb()
 
     def describe(self) -> str:
         h, w = self.photo.pixels.shape[:2]
@@ -137,7 +158,6 @@ class Session:
     content: Upload | None = None
     style: Upload | None = None
     result: TransferResult | None = None
-    result_preset: str = ""
     masks: tuple[LabelMap | None, LabelMap | None, str] = (None, None, "none")
     cancel: threading.Event = field(default_factory=threading.Event)
     closed: bool = False
@@ -178,6 +198,24 @@ def read_upload(path: str | os.PathLike, what: str, limits: Limits,
     """
     path = Path(path)
     name = name or path.name
+    check_upload_size(path, what, name, limits)
+    try:
+        photo = read_photo(path, max_pixels=limits.max_pixels, what=what)
+        upload = Upload(photo, path, name)
+        upload.display  # noqa: B018  (converted now: a broken profile fails here)
+    except PhotostyleError as exc:
+        raise InputError(sanitise_message(str(exc), path, name)) from exc
+    except MemoryError as exc:
+        raise InputError(f"{what} {name}: out of memory while decoding it") from exc
+    return upload
+
+
+def check_upload_size(path: Path, what: str, name: str, limits: Limits) -> None:
+    """Refuse an uploaded file that is unreadable, empty or over the size limit.
+
+    Raises:
+        InputError: naming the user's file (``name``) and the problem.
+    """
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -187,16 +225,6 @@ def read_upload(path: str | os.PathLike, what: str, limits: Limits,
                          f"{limits.max_upload_bytes / 2**20:.0f} MB")
     if size == 0:
         raise InputError(f"{what} {name}: the file is empty")
-    try:
-        photo = read_photo(path, max_pixels=limits.max_pixels, what=what)
-        srgb = photo.srgb()
-    except PhotostyleError as exc:
-        raise InputError(sanitise_message(str(exc), path, name)) from exc
-    except MemoryError as exc:
-        raise InputError(f"{what} {name}: out of memory while decoding it") from exc
-    shown = srgb if max(srgb.shape[:2]) <= DISPLAY_SIDE else resize(
-        srgb, display_size(srgb.shape))
-    return Upload(photo, to_uint8(shown), path, name)
 
 
 def _shown(upload: Upload | None) -> tuple[int, int] | None:
@@ -313,16 +341,16 @@ class _Clock:
         self.cost = [n * s * s for s, n in zip(sizes, iterations, strict=True)]
         self.unit = [s * s for s in sizes]
         self.start: float | None = None
-        self.started_at = (0, 0)
+        self.started_at = 0  # the work done when the clock started
 
     def text(self, level: int, n_levels: int, count: int, total: int,
              terms: dict[str, float]) -> str:
         now = time.perf_counter()
         done = sum(self.cost[:level]) + count * self.unit[level]
         if self.start is None:
-            self.start, self.started_at = now, (level, done)
+            self.start, self.started_at = now, done
         spent = now - self.start
-        measured = done - self.started_at[1]
+        measured = done - self.started_at
         left = (sum(self.cost) - done) * spent / measured if measured > 0 and spent > 0 else (
             math.inf)
         loss = terms.get("total", sum(terms.values()) if terms else float("nan"))
@@ -334,9 +362,8 @@ class Studio:
     """Everything a running app holds: the engine, the sessions and their files.
 
     Args:
-        config: the base settings (the server's options: weights, device, ...); each run
+        overrides: the settings the server's options set (weights, device, ...); each run
             takes its preset's settings with these on top.
-        overrides: the settings the server's options set explicitly (kept over a preset's).
         limits: upload limits.
         workers: transfers that may run at once (one network and cache each).
         root: the folder for all files (default: a new private temporary folder).
@@ -414,9 +441,7 @@ class Studio:
         if path is None:
             return None
         p = Path(path)
-        if p.stat().st_size > self.limits.max_upload_bytes:
-            raise InputError(f"{what} {p.name}: over the upload limit of "
-                             f"{self.limits.max_upload_bytes / 2**20:.0f} MB")
+        check_upload_size(p, what, p.name, self.limits)
         try:
             return read_mask(p, tolerance=self.config.mask_tolerance,
                              max_pixels=self.limits.max_pixels)
@@ -440,11 +465,10 @@ class Studio:
         if choice.mode == "paint":
             c = painted_labels(choice.content_paint, "content", _shown(s.content))
             st = painted_labels(choice.style_paint, "style", _shown(s.style))
-            if c is None and st is None:
-                return None, None, "none"
-            c = c if c is not None else unpainted(st.shape if st is not None else (1, 1),
-                                                  "content")
-            st = st if st is not None else unpainted(c.shape, "style")
+            if st is None and c is not None:
+                st = unpainted(c.shape, "style")
+            elif c is None and st is not None:
+                c = unpainted(st.shape, "content")
             return c, st, "none"
         return None, None, "none"
 
@@ -458,7 +482,7 @@ class Studio:
     def masks(self, key: str, choice: MaskChoice) -> tuple[np.ndarray, str]:
         """The masks as the transfer will use them: a preview image (masks over both
         photos, with a legend) and the report in Markdown."""
-        from ..pipeline import _read_masks
+        from ..pipeline import read_masks
         from ..preview import render_preview
 
         s = self.session(key)
@@ -466,17 +490,12 @@ class Studio:
         c, st, segment = self.mask_sources(s, choice)
         config = self.config.replace(segment=segment)
         cshow, sshow = content.display_float(), style.display_float()
-        if segment == "auto":
-            try:
-                with self.preview_lock:
-                    masks = _read_masks(None, None, cshow.shape[:2], sshow.shape[:2],
-                                        config, (cshow, sshow), self.preview_state.cache)
-            except PhotostyleError as exc:
-                raise InputError(explain(exc)) from exc
-        else:
-            masks = load_mask_pair(c, st, cshow.shape[:2], sshow.shape[:2],
-                                   orphan_policy=config.orphan_policy,
-                                   min_fraction=config.min_label_fraction)
+        try:
+            with self.preview_lock:  # the segmentation model is the previews' to keep
+                masks = read_masks(c, st, cshow.shape[:2], sshow.shape[:2], config,
+                                   (cshow, sshow), self.preview_state.cache)
+        except PhotostyleError as exc:
+            raise InputError(explain(exc)) from exc
         sheet = render_preview(masks, cshow, sshow)
         return np.asarray(sheet), mask_summary(masks)
 
@@ -518,7 +537,7 @@ class Studio:
         config = self.run_config("preview", segment)
         try:
             with self.preview_lock:
-                result = transfer(content.photo, style.photo.srgb(), config, content_mask=c,
+                result = transfer(content.photo, style.srgb, config, content_mask=c,
                                   style_mask=st, cache=self.preview_state.cache)
         except PhotostyleError as exc:
             raise InputError(explain(exc)) from exc
@@ -565,7 +584,7 @@ class Studio:
 
         def work(state: WorkerState) -> None:
             try:
-                result = transfer(content.photo, style.photo.srgb(), config, content_mask=c,
+                result = transfer(content.photo, style.srgb, config, content_mask=c,
                                   style_mask=st, extractor=state.network(config),
                                   cache=state.cache, progress=progress, watch=watch)
                 events.put(("done", result))
@@ -630,7 +649,7 @@ class Studio:
 
     def _finished(self, s: Session, result: TransferResult, preset: str,
                   seconds: float) -> Update:
-        s.result, s.result_preset = result, preset
+        s.result = result
         content = s.content
         assert content is not None
         shown = self.render_display(s, 1.0)
@@ -683,7 +702,7 @@ class Studio:
             raise InputError("no result yet: run a preview or a transfer first")
         if fmt not in FORMATS:
             raise InputError(f"format: must be one of {', '.join(FORMATS)}")
-        if bit_depth == 16 and FORMATS[fmt] not in (".png", ".tif"):
+        if bit_depth == 16 and WRITE_FORMATS[FORMATS[fmt]] not in SIXTEEN_BIT_FORMATS:
             raise InputError(f"{fmt} holds 8 bits per channel: choose PNG or TIFF for 16")
         config = self.config.replace(strength=float(strength), output_profile=profile)
         content = s.content

@@ -733,16 +733,13 @@ def cmd_masks(args: argparse.Namespace) -> int:
 
     with atomic_write(output) as handle:
         sheet.save(handle, format="PNG")
-    report = masks.report
     print(f"{c.kind} masks: {len(masks.labels)} shared label(s)")
-    for name in masks.labels:
-        a = report["labels"][name]
-        orphan = "  (orphan: whole style image)" if name in masks.whole_style else ""
-        print(f"  {name:<12} content {a['content']:6.1%}  style {a['style']:6.1%}{orphan}")
-    for name, why in report["dropped"].items():
-        print(f"  {name:<12} dropped: {why}")
-    print(f"  unlabelled   content {report['content_unlabelled']:6.1%}  style "
-          f"{report['style_unlabelled']:6.1%}")
+    for kind, name, content_share, style_share, why in masks.summary():
+        if kind == "dropped":
+            print(f"  {name:<12} dropped: {why}")
+            continue
+        orphan = "  (orphan: whole style image)" if kind == "orphan" else ""
+        print(f"  {name:<12} content {content_share:6.1%}  style {style_share:6.1%}{orphan}")
     print(f"preview written to {output}")
     return EXIT_OK
 

@@ -285,6 +285,23 @@ class MaskSet:
                 masks[i] = 1.0
         return masks
 
+    def summary(self) -> list[tuple[str, str, float, float, str]]:
+        """The report as rows, in the order every front-end shows them: ``(kind, name,
+        content share, style share, why)`` with kind ``"label"``, ``"orphan"`` (styled
+        from the whole style image), ``"dropped"`` (``why`` says why; shares 0) and last
+        ``"unlabelled"`` (the pixels without style loss)."""
+        report = self.report
+        rows = []
+        for name in self.labels:
+            areas = report.get("labels", {}).get(name, {})
+            rows.append(("orphan" if name in self.whole_style else "label", name,
+                         areas.get("content", 0.0), areas.get("style", 0.0), ""))
+        rows += [("dropped", name, 0.0, 0.0, why)
+                 for name, why in report.get("dropped", {}).items()]
+        rows.append(("unlabelled", "unlabelled", report.get("content_unlabelled", 0.0),
+                     report.get("style_unlabelled", 0.0), ""))
+        return rows
+
     def content_weights(self) -> torch.Tensor:
         """``(L,)`` each label's share of the labelled content pixels (sums to 1)."""
         counts = np.bincount(self.content_ids[self.content_ids >= 0].ravel(),

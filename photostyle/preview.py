@@ -55,19 +55,16 @@ def render_preview(
     left = _overlay(content, masks.content_ids, colours)
     right = _overlay(style, masks.style_ids, colours)
     font = ImageFont.load_default()
-    report = masks.report
     rows: list[tuple[tuple[int, int, int] | None, str]] = []
-    for i, name in enumerate(masks.labels):
-        areas = report.get("labels", {}).get(name, {})
-        flag = "  orphan: styled from the whole style image" if name in masks.whole_style else ""
-        rows.append((label_colour(name, i),
-                     f"{name}: content {areas.get('content', 0):.1%}, "
-                     f"style {areas.get('style', 0):.1%}{flag}"))
-    for name, why in report.get("dropped", {}).items():
-        rows.append((None, f"{name}: DROPPED ({why})"))
-    rows.append((UNLABELLED, f"unlabelled (no style loss): content "
-                 f"{report.get('content_unlabelled', 0):.1%}, style "
-                 f"{report.get('style_unlabelled', 0):.1%}"))
+    for i, (kind, name, content_share, style_share, why) in enumerate(masks.summary()):
+        shares = f"content {content_share:.1%}, style {style_share:.1%}"
+        if kind == "dropped":
+            rows.append((None, f"{name}: DROPPED ({why})"))
+        elif kind == "unlabelled":
+            rows.append((UNLABELLED, f"unlabelled (no style loss): {shares}"))
+        else:
+            flag = "  orphan: styled from the whole style image" if kind == "orphan" else ""
+            rows.append((label_colour(name, i), f"{name}: {shares}{flag}"))
     line = 18
     width = max(left.width + right.width + 30, 560)
     height = PANEL_HEIGHT + 40 + line * len(rows) + 10

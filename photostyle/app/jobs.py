@@ -293,19 +293,15 @@ def unpainted(shape: tuple[int, int], what: str) -> LabelMap:
 def mask_summary(masks: MaskSet) -> str:
     """The mask report in Markdown, as the ``masks`` command prints it: shared labels with
     their areas, orphans, dropped labels and the unlabelled share."""
-    report = masks.report
     lines = [f"**{len(masks.labels)} shared label(s)**", ""]
-    for name in masks.labels:
-        a = report.get("labels", {}).get(name, {})
-        orphan = " — *orphan: styled from the whole style photo*" if (
-            name in masks.whole_style) else ""
-        lines.append(f"- {name}: content {a.get('content', 0):.1%}, style "
-                     f"{a.get('style', 0):.1%}{orphan}")
-    for name, why in report.get("dropped", {}).items():
-        lines.append(f"- {name}: **dropped** ({why})")
-    lines.append(f"- unlabelled (no style loss): content "
-                 f"{report.get('content_unlabelled', 0):.1%}, style "
-                 f"{report.get('style_unlabelled', 0):.1%}")
+    for kind, name, content_share, style_share, why in masks.summary():
+        if kind == "dropped":
+            lines.append(f"- {name}: **dropped** ({why})")
+            continue
+        label = "unlabelled (no style loss)" if kind == "unlabelled" else name
+        orphan = " — *orphan: styled from the whole style photo*" if kind == "orphan" else ""
+        lines.append(f"- {label}: content {content_share:.1%}, style {style_share:.1%}"
+                     f"{orphan}")
     return "\n".join(lines)
 
 

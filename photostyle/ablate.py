@@ -189,12 +189,51 @@ def _same_value(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def expand(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """The cartesian product of the varied settings (stable order)."""
+def parse_exclude(items: Sequence[str], vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """``["style_weight=0,hist_weight=0"]`` to ``[{key: value}]``: each item names the
+    combination (every ``KEY=VALUE`` in it at once) of varied settings not to run.
+
+    Raises:
+        ConfigError: a malformed item, a key that is not varied, or a value that is not one
+            of its ``--vary`` values (a typo would otherwise exclude nothing, silently).
+    """
+    out: list[dict[str, Any]] = []
+    for item in items:
+        combo: dict[str, Any] = {}
+        for part in item.split(","):
+            key, sep, text = part.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or not key or not text.strip():
+                raise ConfigError(f"exclude: expected KEY=VALUE,KEY=VALUE,...; got {item!r}")
+            if key not in vary:
+                raise ConfigError(f"exclude: {key} is not varied; --exclude names values of "
+                                  "--vary settings")
+            value = parse_setting(key, text)
+            if not any(_same_value(value, v) for v in vary[key]):
+                raise ConfigError(f"exclude: {key}={text.strip()} is not one of its --vary "
+                                  f"values ({', '.join(_format(v) for v in vary[key])})")
+            combo[key] = value
+        out.append(combo)
+    return out
+
+
+def expand(vary: dict[str, list[Any]],
+           exclude: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The cartesian product of the varied settings (stable order), less the combinations
+    that match every setting of one of ``exclude`` (see :func:`parse_exclude`).
+
+    Raises:
+        ConfigError: the exclusions leave no variant.
+    """
     if not vary:
         return [{}]
     keys = list(vary)
-    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*vary.values())]
+    combos = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*vary.values())]
+    kept = [c for c in combos
+            if not any(all(_same_value(c[k], v) for k, v in ex.items()) for ex in exclude)]
+    if not kept:
+        raise ConfigError("exclude: every variant is excluded; nothing to run")
+    return kept
 
 
 def _format(value: Any) -> str:
@@ -324,6 +363,7 @@ def run_ablation(
     transfer_progress: Callable[..., None] | None = None,
     executor: Any = None,
     on_done: Callable[[dict[str, Any]], None] | None = None,
+    exclude: Sequence[dict[str, Any]] = (),
 ) -> AblationResult:
     """Run every variant on every pair; write images, sheets and tables under ``out_dir``.
 
@@ -338,6 +378,7 @@ def run_ablation(
         executor: where the transfers run (:mod:`photostyle.executors`); default: this
             process. Whichever runs them, this function writes every file.
         on_done: called with each finished variant's row.
+        exclude: combinations of the varied settings not to run (:func:`parse_exclude`).
     """
     from .executors import LocalExecutor, Task
     from .features import weights_file
@@ -345,7 +386,7 @@ def run_ablation(
     from .paths import Folder, check_writes
 
     out = Path(out_dir)
-    variants = expand(vary)
+    variants = expand(vary, exclude)
     names = variant_names(variants)
     if len({p.name for p in pairs}) != len(pairs):
         raise ConfigError("pairs: two pairs have the same name; their outputs would collide")

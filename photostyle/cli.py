@@ -313,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
                    help="a setting and its values (repeatable); masks=manual,none,auto too; "
                    "'+' joins list items, e.g. style_layers=relu1_1+relu2_1,relu1_1")
+    a.add_argument("--exclude", action="append", default=[], metavar="KEY=V,KEY=V",
+                   help="a combination of --vary values not to run (repeatable), e.g. "
+                   "style_weight=0,hist_weight=0 leaves out the variant with both losses off")
     a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a setting shared by every variant (repeatable)")
     a.add_argument("--vgg-weights", metavar="FILE")
@@ -827,7 +830,15 @@ def _network_losses(args: argparse.Namespace, content: Any, style: Any, output: 
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
-    from .ablate import Pair, find_pairs, format_aggregate, parse_vary, run_ablation
+    from .ablate import (
+        Pair,
+        expand,
+        find_pairs,
+        format_aggregate,
+        parse_exclude,
+        parse_vary,
+        run_ablation,
+    )
     from .config import TransferConfig
 
     if args.pairs:
@@ -857,6 +868,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         raise PhotostyleError("masks: use --vary masks=... (manual, none, auto)")
     config = TransferConfig(**base)
     vary = parse_vary(args.vary)
+    exclude = parse_exclude(args.exclude, vary)
+    n_variants = len(expand(vary, exclude))
     progress = _Progress(enabled=not args.quiet)
 
     def announce(text: str) -> None:
@@ -870,14 +883,12 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     if executor is not None and not args.quiet:  # one bar over the tasks
         from tqdm import tqdm
 
-        from .ablate import expand
-
-        bar = tqdm(total=len(pairs) * len(expand(vary)), unit="task", file=sys.stderr,
+        bar = tqdm(total=len(pairs) * n_variants, unit="task", file=sys.stderr,
                    dynamic_ncols=True)
     try:
         result = run_ablation(pairs, config, vary, args.out,
                               progress=None if bar is not None else announce,
-                              transfer_progress=progress, executor=executor,
+                              transfer_progress=progress, executor=executor, exclude=exclude,
                               on_done=(lambda row: bar.update(1)) if bar is not None else None)
     finally:
         progress.close()

@@ -11,6 +11,7 @@ from photostyle.ablate import (
     aggregate,
     expand,
     find_pairs,
+    parse_exclude,
     parse_vary,
     run_ablation,
     variant_name,
@@ -43,6 +44,29 @@ def test_parse_and_name_variants() -> None:
         parse_vary(["masks=manual,magic"])
     with pytest.raises(ConfigError, match="size: cannot read"):
         parse_vary(["size=big"])
+
+
+def test_exclude_leaves_out_combinations() -> None:
+    vary = parse_vary(["style_weight=100,0", "hist_weight=0,100", "matting_weight=1e4,0"])
+    exclude = parse_exclude(["style_weight=0,hist-weight=0.0"], vary)
+    assert exclude == [{"style_weight": 0.0, "hist_weight": 0.0}]
+    kept = expand(vary, exclude)
+    assert len(kept) == 6  # 8 less the two with both style losses off
+    assert all(v["style_weight"] or v["hist_weight"] for v in kept)
+    assert [v for v in expand(vary) if v not in kept] == [
+        {"style_weight": 0.0, "hist_weight": 0.0, "matting_weight": 1e4},
+        {"style_weight": 0.0, "hist_weight": 0.0, "matting_weight": 0.0}]
+    # one setting alone excludes every variant that has it
+    assert len(expand(vary, parse_exclude(["matting_weight=0"], vary))) == 4
+    # typos are errors, not silent no-ops
+    with pytest.raises(ConfigError, match="not one of its --vary values"):
+        parse_exclude(["style_weight=10"], vary)
+    with pytest.raises(ConfigError, match="smooth is not varied"):
+        parse_exclude(["smooth=none"], vary)
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        parse_exclude(["style_weight"], vary)
+    with pytest.raises(ConfigError, match="every variant is excluded"):
+        expand(vary, parse_exclude(["style_weight=100", "style_weight=0"], vary))
 
 
 def test_aggregate_mean_and_median() -> None:
@@ -110,6 +134,28 @@ def test_run_writes_outputs_and_resumes_after_interrupt(pairs_dir: Path, tmp_pat
     assert [t["seconds_mean"] for t in table if t["variant"] == "published"] == [None]
     header = (out / "aggregate.csv").read_text().splitlines()[0]
     assert "style_sw_mean" in header and "structure_ssim_median" in header
+
+
+def test_excluded_variants_are_not_run(pairs_dir: Path, tmp_path: Path, capsys) -> None:
+    from photostyle.cli import main
+
+    out = tmp_path / "abl"
+    code = main(["ablate", "--pairs", str(pairs_dir), "--only", "1", "--vgg-weights", "random",
+                 "--set", "size=32", "--set", "scales=1", "--set", "iterations=2",
+                 "--set", "content_layer=relu2_1", "--set", "style_layers=relu1_1+relu2_1",
+                 "--vary", "style_weight=100,0", "--vary", "matting_weight=1e4,0",
+                 "--exclude", "style_weight=0,matting_weight=0", "--out", str(out), "-q"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (out / "in1").glob("*.png")) == [
+        "style_weight=0__matting_weight=10000.png", "style_weight=100__matting_weight=0.png",
+        "style_weight=100__matting_weight=10000.png"]
+    assert len((out / "results.jsonl").read_text().splitlines()) == 3
+    # a bad exclusion stops before anything runs
+    code = main(["ablate", "--pairs", str(pairs_dir), "--vgg-weights", "random",
+                 "--vary", "style_weight=100,0", "--exclude", "style_weight=1",
+                 "--out", str(tmp_path / "other"), "-q"])
+    assert code == 2 and "style_weight=1 is not one of" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
 
 
 def test_only_names_pairs_that_do_not_exist(pairs_dir: Path, tmp_path: Path, capsys) -> None:

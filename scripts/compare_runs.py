@@ -1,15 +1,20 @@
-"""Paired comparison of runs of ``scripts/evaluate_dpst.py`` on the pairs they share.
+"""Paired comparison of runs of ``scripts/evaluate_dpst.py`` on the pairs they share, or of
+the variants of one ``photostyle ablate`` folder.
 
 Usage::
 
     python scripts/compare_runs.py runs/dpst40-pre17 runs/s400f3 [runs/s400 ...]
                                    [--sheets runs/compare --dpst ../shared/dpst]
+    python scripts/compare_runs.py runs/ablation [--baseline VARIANT]
 
 The first folder is the baseline. For each measure of ``photostyle evaluate`` it prints the
 mean of every run over the pairs that all runs have and, for each later run, the mean
 paired difference from the baseline with its standard error and on how many of those pairs
 it is better and worse (``tradeoff.paired``), so that a change of the defaults is judged
-pair by pair, not only on the mean. ``--sheets`` writes one
+pair by pair, not only on the mean. Given one ablation folder (``results.jsonl``), its
+variants are the runs (``published`` among them), the baseline first (``--baseline``,
+default: the first variant finished), and the pairs compared are those every variant has
+finished, so a comparison can be read while the ablation is still running. ``--sheets`` writes one
 contact sheet per pair (content, style, the paper's result, then each run's output) to look
 at the runs side by side.
 """
@@ -31,7 +36,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from tradeoff import paired  # noqa: E402  (scripts/ is not a package)
 
 
-def read_run(folder: Path) -> dict[int, dict[str, Any]]:
+def read_run(folder: Path) -> dict[str, dict[str, Any]]:
     """``{pair: row}`` of the ``ours`` rows in ``folder/metrics.json``, or of a run still in
     progress, in ``folder/metrics.partial.jsonl``."""
     whole, partial = folder / "metrics.json", folder / "metrics.partial.jsonl"
@@ -42,7 +47,34 @@ def read_run(folder: Path) -> dict[int, dict[str, Any]]:
     else:
         raise SystemExit(f"{folder}: no metrics.json or metrics.partial.jsonl "
                          "(not a folder of scripts/evaluate_dpst.py)")
-    return {int(r["pair"]): r for r in rows if r["method"] == "ours"}
+    return {str(r["pair"]): r for r in rows if r["method"] == "ours"}
+
+
+def read_ablation(folder: Path, baseline: str | None = None
+                  ) -> tuple[list[str], list[dict[str, dict[str, Any]]]]:
+    """The variants of an ablation folder (``photostyle ablate --out``) as runs: their names,
+    the baseline's first, and for each ``{pair number: row}`` of its finished pairs."""
+    from photostyle.ablate import read_results
+
+    by_variant: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in read_results(folder):
+        if row.get("status") in ("completed", "published"):
+            pair = str(row["pair"])
+            by_variant.setdefault(row["variant"], {})[pair.removeprefix("in")] = row
+    if not by_variant:
+        raise SystemExit(f"{folder}: no finished variant in results.jsonl")
+    names = sorted(by_variant, key=lambda n: n == "published")  # stable: finish order
+    if baseline is not None:
+        if baseline not in by_variant:
+            raise SystemExit(f"--baseline {baseline}: not a variant of {folder} (variants: "
+                             + ", ".join(names) + ")")
+        names.remove(baseline)
+        names.insert(0, baseline)
+    return names, [by_variant[n] for n in names]
+
+
+def _pair_order(name: str) -> tuple[int, str]:
+    return (int(name), "") if name.isdigit() else (1 << 30, name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,14 +82,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", type=Path, nargs="+")
     parser.add_argument("--sheets", type=Path, help="write side-by-side contact sheets here")
     parser.add_argument("--dpst", type=Path, default=REPO.parent / "shared" / "dpst")
+    parser.add_argument("--baseline", help="with one ablation folder: the variant the others "
+                        "are compared with (default: the first finished)")
     args = parser.parse_args(argv)
-    runs = [read_run(f) for f in args.folders]
-    pairs = sorted(set.intersection(*(set(r) for r in runs)))
+    ablation = len(args.folders) == 1 and (args.folders[0] / "results.jsonl").exists()
+    if ablation:
+        names, runs = read_ablation(args.folders[0], args.baseline)
+    else:
+        if args.baseline:
+            raise SystemExit("--baseline: only with one ablation folder")
+        runs = [read_run(f) for f in args.folders]
+        names = [f.name for f in args.folders]
+    pairs = sorted(set.intersection(*(set(r) for r in runs)), key=_pair_order)
     if not pairs:
         print("the runs share no pair")
         return 2
-    names = [f.name for f in args.folders]
-    print(f"{len(pairs)} pairs in common: {', '.join(map(str, pairs))}\n")
+    print(f"{len(pairs)} pairs in common: {', '.join(pairs)}\n")
     print("| measure | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
     for m in MEASURES:
@@ -71,9 +111,12 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{statistics.fmean(values.values()):.3f} ({diff:+.3f} ± {se:.3f}; "
                          f"better on {better}, worse on {worse})")
         print(f"| {m} | " + " | ".join(cells) + " |")
-    seconds = [statistics.fmean(float(r[i]["seconds"]) for i in pairs) for r in runs]
-    print("| seconds per pair | " + " | ".join(f"{s:.1f}" for s in seconds) + " |")
-    if args.sheets:
+    seconds = [f"{statistics.fmean(float(r[i]['seconds']) for i in pairs):.1f}"
+               if all(r[i]["seconds"] is not None for i in pairs) else "-" for r in runs]
+    print("| seconds per pair | " + " | ".join(seconds) + " |")
+    if args.sheets and ablation:
+        print("\nsheets: an ablation folder has its own (sheet_{pair}.png)")
+    elif args.sheets:
         from photostyle.io import load_image
 
         args.sheets.mkdir(parents=True, exist_ok=True)

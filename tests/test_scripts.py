@@ -80,3 +80,38 @@ def test_compare_runs_pairs_runs_on_shared_pairs(tmp_path: Path,
     assert "| seconds per pair | 15.0 | 5.0 |" in out
     with pytest.raises(SystemExit, match="no metrics.json"):
         compare_runs.main([str(base), str(tmp_path / "missing")])
+
+
+def test_compare_runs_reads_the_variants_of_an_ablation(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    compare_runs = _load("compare_runs")
+    measures = compare_runs.MEASURES
+
+    def row(pair: str, variant: str, sw: float, seconds: float | None,
+            status: str = "completed") -> dict:
+        values = dict.fromkeys(measures, 1.0)
+        values["style_sw"] = sw
+        return {"pair": pair, "variant": variant, **values, "seconds": seconds,
+                "status": status}
+
+    folder = tmp_path / "abl"
+    folder.mkdir()
+    rows = [row("in1", "published", 5.0, None, "published"), row("in1", "a", 2.0, 10),
+            row("in1", "b", 1.0, 30), row("in2", "published", 6.0, None, "published"),
+            row("in2", "a", 4.0, 20), row("in2", "b", 5.0, 40), row("in10", "a", 1.0, 5)]
+    (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows)
+                                          + '{"pair": "in3", "vari')  # a line cut short
+    assert compare_runs.main([str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "2 pairs in common: 1, 2" in out  # pair 10 has only variant a
+    # baseline a (first finished): b differs by -1 and +1; published by +3 and +2
+    assert ("| style_sw | 3.000 | 3.000 (+0.000 ± 1.000; better on 1, worse on 1) | "
+            "5.500 (+2.500 ± 0.500; better on 0, worse on 2) |") in out
+    assert "| seconds per pair | 15.0 | 35.0 | - |" in out
+    assert compare_runs.main([str(folder), "--baseline", "b"]) == 0
+    assert "| style_sw | 3.000 | 3.000 (+0.000 ± 1.000; better on 1, worse on 1)" in (
+        capsys.readouterr().out)
+    with pytest.raises(SystemExit, match="not a variant"):
+        compare_runs.main([str(folder), "--baseline", "c"])

@@ -233,9 +233,12 @@ class RayExecutor:
                     result, error, kind, worker = None, f"worker lost: {exc}", "internal", ""
                 submit()
                 yield Outcome(task, result, error, kind, worker)
-        finally:
-            for ref in running:
-                ray.cancel(ref, force=True)
+        finally:  # Ctrl-C or an error: stop what is still running (actor tasks take no
+            for ref in running:  # force=True; close() kills the actors anyway)
+                try:
+                    ray.cancel(ref)
+                except Exception as exc:  # a dead actor's task; nothing left to stop
+                    log.debug("ray.cancel: %s", exc)
 
     def close(self) -> None:
         for actor in self.actors:

@@ -169,3 +169,32 @@ def test_ctrl_c_on_the_driver_keeps_what_finished_and_a_rerun_resumes(tmp_path: 
     again = run_ablation(pairs, TINY, vary, tmp_path / "abl")
     assert again.status == "completed" and again.skipped == 1
     assert len(read_results(tmp_path / "abl")) == 4
+
+
+def test_ctrl_c_while_waiting_for_the_workers_stops_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C (or SIGTERM) arriving while the driver waits in ``ray.wait`` with tasks still
+    running: the running ones are cancelled, finished ones kept, the run reports
+    ``interrupted`` (it used to fail: actor tasks take no ``force=True`` cancel)."""
+    pairs = find_pairs(make_pairs(tmp_path / "pairs"))
+    vary = {"matting_weight": [0.0, 1e4]}
+    executor = RayExecutor(workers=2)
+    real_wait = executor.ray.wait
+    calls = {"n": 0}
+
+    def wait_then_ctrl_c(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # one result is in, two tasks are running (one just sent)
+            raise KeyboardInterrupt
+        return real_wait(*args, **kwargs)
+
+    executor.ray.wait = wait_then_ctrl_c
+    slow = TINY.replace(iterations=(300,))  # still running when Ctrl-C comes
+    try:
+        first = run_ablation(pairs, slow, vary, tmp_path / "abl", executor=executor)
+    finally:
+        executor.ray.wait = real_wait
+        executor.close()
+    assert first.status == "interrupted"
+    assert len(read_results(tmp_path / "abl")) == 1
+    again = run_ablation(pairs, slow, vary, tmp_path / "abl")
+    assert again.status == "completed" and again.skipped == 1

@@ -223,6 +223,21 @@ def test_run_streams_progress_images_and_the_result(studio: Studio,
     assert not np.array_equal(final.result[0], final.result[1])
 
 
+def test_a_short_run_shows_its_progress_before_it_is_done(
+        studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Updates are spaced (here by a minute, longer than the run): the first one after
+    "loading" still carries a line of progress, not an image alone, so that even a run
+    shorter than the spacing shows where it is."""
+    monkeypatch.setattr(jobs, "UPDATE_INTERVAL", 60.0)
+    studio.begin("tab")
+    updates = list(studio.run("tab", "default", MaskChoice()))
+    texts = [u.text for u in updates]
+    assert [u.done for u in updates] == [False, False, False, True], texts
+    assert texts[:2] == ["waiting for a worker",
+                         "loading the network and preparing the first level"]
+    assert texts[2].startswith("level 1/2 · step 1/3"), texts
+
+
 def test_cancel_keeps_the_best_image(tmp_path: Path, shallow_vgg_file: Path,
                                      photos: tuple[Path, Path]) -> None:
     s = Studio(tiny_settings(shallow_vgg_file, (2000, 2000)), root=tmp_path / "app")

@@ -141,6 +141,21 @@ def status(page) -> str:
     return page.locator("#status").inner_text()
 
 
+def record_status(page) -> None:
+    """Record every text the status line takes from now on (``recorded_status``): a short
+    run's progress can be on screen for less time than a poll takes on a busy machine."""
+    page.evaluate("""() => {
+        const el = document.querySelector('#status');
+        window.statusTexts = [el.innerText];
+        new MutationObserver(() => window.statusTexts.push(el.innerText)).observe(
+            el, {subtree: true, childList: true, characterData: true});
+    }""")
+
+
+def recorded_status(page) -> list[str]:
+    return page.evaluate("window.statusTexts")
+
+
 def paint_stroke(page, editor: str, top: float, bottom: float) -> None:
     """Paint blue strokes across the middle half of the canvas, from ``top`` to ``bottom``
     (fractions of its height)."""
@@ -227,19 +242,18 @@ def test_paint_run_strength_and_download(server: Server, browser, tmp_path: Path
     page.locator("#preview").click()
     wait_text(page, "#status", "preview")
     preview_seconds = time.time() - started
+    record_status(page)
     page.locator("#run").click()
     started = time.time()
-    seen = set()
     deadline = time.time() + 120
     while not status(page).startswith("default: done"):
         text = status(page)
-        if text.startswith("level"):
-            seen.add(text.split(" · ")[0])
         assert time.time() < deadline, status(page)
         assert "stopped" not in text, text
         time.sleep(0.05)
     assert status(page).startswith("default: done"), status(page)
-    assert seen, "no progress was shown"
+    seen = {t.split(" · ")[0] for t in recorded_status(page) if t.startswith("level")}
+    assert seen, f"no progress was shown: {recorded_status(page)}"
     assert page.locator("#live img").count() >= 1
     print(f"preview in {preview_seconds:.1f} s; run: {status(page)} ({time.time() - started:.1f} s "
           f"in the page); progress seen: {sorted(seen)}")

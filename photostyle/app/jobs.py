@@ -612,7 +612,7 @@ class Studio:
         try:
             yield Update("loading the network and preparing the first level")
             latest: dict[str, Any] = {}
-            sent = 0.0
+            sent, text = 0.0, ""
             while True:
                 # the newest of each kind, at most every UPDATE_INTERVAL (each update
                 # re-renders the page: more often only costs the browser's time)
@@ -632,11 +632,15 @@ class Studio:
                     finished = True
                     yield Update(f"**stopped**: {latest['error']}", done=True)
                     return
-                if latest and time.perf_counter() >= sent + UPDATE_INTERVAL:
-                    yield Update(latest.get("progress", ""), latest.get("image"))
+                # the first update waits for a line of progress (an image alone would
+                # leave "loading" up for a second, the whole of a short run)
+                ready = "progress" in latest if not text else bool(latest)
+                if ready and time.perf_counter() >= sent + UPDATE_INTERVAL:
+                    text = latest.get("progress", text)
+                    yield Update(text, latest.get("image"))
                     latest, sent = {}, time.perf_counter()
-                elif not latest:
-                    kind, value = events.get()  # nothing new: wait for the work
+                elif not ready:
+                    kind, value = events.get()  # nothing to show yet: wait for the work
                     latest[kind] = value
         finally:
             s.running = False

@@ -14,7 +14,8 @@ it is better and worse (``tradeoff.paired``), so that a change of the defaults i
 pair by pair, not only on the mean. Given one ablation folder (``results.jsonl``), its
 variants are the runs (``published`` among them), the baseline first (``--baseline``,
 default: the first variant finished), and the pairs compared are those every variant has
-finished, so a comparison can be read while the ablation is still running. ``--sheets`` writes one
+finished, so a comparison can be read while the ablation is still running
+(``--variants`` picks some); it prints a row per variant. ``--sheets`` writes one
 contact sheet per pair (content, style, the paper's result, then each run's output) to look
 at the runs side by side.
 """
@@ -73,6 +74,32 @@ def read_ablation(folder: Path, baseline: str | None = None
     return names, [by_variant[n] for n in names]
 
 
+def print_by_variant(names: list[str], runs: list[dict[str, dict[str, Any]]],
+                     pairs: list[str]) -> None:
+    """A Markdown table, a row per variant: each measure's mean (median) over ``pairs``
+    and, after the baseline's row, the mean paired difference from the baseline ± its
+    standard error and on how many pairs the variant is better / worse."""
+    print("| variant | " + " | ".join(MEASURES) + " | seconds |")
+    print("| --- |" + " --- |" * (len(MEASURES) + 1))
+    for index, (name, run) in enumerate(zip(names, runs, strict=True)):
+        cells = []
+        for m in MEASURES:
+            values = {i: float(run[i][m]) for i in pairs}
+            cell = (f"{statistics.fmean(values.values()):.3f} "
+                    f"({statistics.median(values.values()):.3f})")
+            if index:
+                sign = 1 if m in HIGHER_IS_BETTER else -1
+                base = {i: float(runs[0][i][m]) for i in pairs}
+                diff, se, better, _ = paired(values, base, sign)
+                worse = paired(base, values, sign)[2]
+                cell += f"; {diff:+.3f} ± {se:.3f}; {better}/{worse}"
+            cells.append(cell)
+        seconds = [run[i]["seconds"] for i in pairs]
+        cells.append(f"{statistics.fmean(float(t) for t in seconds):.1f}"
+                     if None not in seconds else "-")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def _pair_order(name: str) -> tuple[int, str]:
     return (int(name), "") if name.isdigit() else (1 << 30, name)
 
@@ -84,13 +111,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dpst", type=Path, default=REPO.parent / "shared" / "dpst")
     parser.add_argument("--baseline", help="with one ablation folder: the variant the others "
                         "are compared with (default: the first finished)")
+    parser.add_argument("--variants", help="with one ablation folder: only these variants "
+                        "(comma-separated names; the baseline is always kept)")
     args = parser.parse_args(argv)
     ablation = len(args.folders) == 1 and (args.folders[0] / "results.jsonl").exists()
     if ablation:
         names, runs = read_ablation(args.folders[0], args.baseline)
+        if args.variants:
+            wanted = {v.strip() for v in args.variants.split(",") if v.strip()}
+            unknown = sorted(wanted - set(names))
+            if unknown:
+                raise SystemExit(f"--variants: {', '.join(unknown)}: not a variant of "
+                                 f"{args.folders[0]}")
+            kept = [i for i, n in enumerate(names) if i == 0 or n in wanted]
+            names, runs = [names[i] for i in kept], [runs[i] for i in kept]
     else:
-        if args.baseline:
-            raise SystemExit("--baseline: only with one ablation folder")
+        if args.baseline or args.variants:
+            raise SystemExit("--baseline, --variants: only with one ablation folder")
         runs = [read_run(f) for f in args.folders]
         names = [f.name for f in args.folders]
     pairs = sorted(set.intersection(*(set(r) for r in runs)), key=_pair_order)
@@ -98,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         print("the runs share no pair")
         return 2
     print(f"{len(pairs)} pairs in common: {', '.join(pairs)}\n")
+    if ablation:  # a row per variant: an ablation has more variants than measures
+        print_by_variant(names, runs, pairs)
+        if args.sheets:
+            print("\nsheets: an ablation folder has its own (sheet_{pair}.png)")
+        return 0
     print("| measure | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
     for m in MEASURES:
@@ -114,9 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = [f"{statistics.fmean(float(r[i]['seconds']) for i in pairs):.1f}"
                if all(r[i]["seconds"] is not None for i in pairs) else "-" for r in runs]
     print("| seconds per pair | " + " | ".join(seconds) + " |")
-    if args.sheets and ablation:
-        print("\nsheets: an ablation folder has its own (sheet_{pair}.png)")
-    elif args.sheets:
+    if args.sheets:
         from photostyle.io import load_image
 
         args.sheets.mkdir(parents=True, exist_ok=True)

@@ -106,12 +106,18 @@ def test_compare_runs_reads_the_variants_of_an_ablation(
     assert compare_runs.main([str(folder)]) == 0
     out = capsys.readouterr().out
     assert "2 pairs in common: 1, 2" in out  # pair 10 has only variant a
-    # baseline a (first finished): b differs by -1 and +1; published by +3 and +2
-    assert ("| style_sw | 3.000 | 3.000 (+0.000 ± 1.000; better on 1, worse on 1) | "
-            "5.500 (+2.500 ± 0.500; better on 0, worse on 2) |") in out
-    assert "| seconds per pair | 15.0 | 35.0 | - |" in out
-    assert compare_runs.main([str(folder), "--baseline", "b"]) == 0
-    assert "| style_sw | 3.000 | 3.000 (+0.000 ± 1.000; better on 1, worse on 1)" in (
-        capsys.readouterr().out)
+    # a row per variant; baseline a (first finished): b differs by -1 and +1, published by
+    # +3 and +2 (style_sw is the first measure; the others are 1.0 everywhere)
+    assert "| a | 3.000 (3.000) | 1.000 (1.000) |" in out
+    assert "| b | 3.000 (3.000); +0.000 ± 1.000; 1/1 | 1.000 (1.000); +0.000 ± 0.000; 0/0 |" in out
+    assert "| published | 5.500 (5.500); +2.500 ± 0.500; 0/2 |" in out
+    assert out.rstrip().endswith("| - |")  # published has no time
+    assert "1.000 (1.000); +0.000 ± 0.000; 0/0 | 35.0 |" in out  # b's mean time
+    assert compare_runs.main([str(folder), "--baseline", "b", "--variants", "a"]) == 0
+    out = capsys.readouterr().out
+    assert "| b | 3.000 (3.000) |" in out and "| a | 3.000 (3.000); +0.000 ± 1.000; 1/1" in out
+    assert "published" not in out
     with pytest.raises(SystemExit, match="not a variant"):
         compare_runs.main([str(folder), "--baseline", "c"])
+    with pytest.raises(SystemExit, match="--variants: c: not a variant"):
+        compare_runs.main([str(folder), "--variants", "c"])

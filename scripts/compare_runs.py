@@ -74,6 +74,21 @@ def read_ablation(folder: Path, baseline: str | None = None
     return names, [by_variant[n] for n in names]
 
 
+def versus(values: dict[str, float], base: dict[str, float], measure: str
+           ) -> tuple[float, float, int, int]:
+    """``(mean difference values - base, its standard error, pairs better, pairs worse)``
+    for one measure (which direction is better depends on the measure)."""
+    sign = 1 if measure in HIGHER_IS_BETTER else -1
+    diff, se, better, _ = paired(values, base, sign)
+    return diff, se, better, paired(base, values, sign)[2]
+
+
+def mean_seconds(run: dict[str, dict[str, Any]], pairs: list[str]) -> str:
+    """A run's mean seconds over ``pairs``, or ``-`` when some have none (published)."""
+    seconds = [run[i]["seconds"] for i in pairs]
+    return f"{statistics.fmean(float(t) for t in seconds):.1f}" if None not in seconds else "-"
+
+
 def print_by_variant(names: list[str], runs: list[dict[str, dict[str, Any]]],
                      pairs: list[str]) -> None:
     """A Markdown table, a row per variant: each measure's mean (median) over ``pairs``
@@ -88,15 +103,11 @@ def print_by_variant(names: list[str], runs: list[dict[str, dict[str, Any]]],
             cell = (f"{statistics.fmean(values.values()):.3f} "
                     f"({statistics.median(values.values()):.3f})")
             if index:
-                sign = 1 if m in HIGHER_IS_BETTER else -1
                 base = {i: float(runs[0][i][m]) for i in pairs}
-                diff, se, better, _ = paired(values, base, sign)
-                worse = paired(base, values, sign)[2]
+                diff, se, better, worse = versus(values, base, m)
                 cell += f"; {diff:+.3f} ± {se:.3f}; {better}/{worse}"
             cells.append(cell)
-        seconds = [run[i]["seconds"] for i in pairs]
-        cells.append(f"{statistics.fmean(float(t) for t in seconds):.1f}"
-                     if None not in seconds else "-")
+        cells.append(mean_seconds(run, pairs))
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
@@ -143,19 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     print("| measure | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
     for m in MEASURES:
-        sign = 1 if m in HIGHER_IS_BETTER else -1
-        base = {str(i): float(runs[0][i][m]) for i in pairs}
+        base = {i: float(runs[0][i][m]) for i in pairs}
         cells = [f"{statistics.fmean(base.values()):.3f}"]
         for run in runs[1:]:
-            values = {str(i): float(run[i][m]) for i in pairs}
-            diff, se, better, _ = paired(values, base, sign)
-            worse = paired(base, values, sign)[2]
+            values = {i: float(run[i][m]) for i in pairs}
+            diff, se, better, worse = versus(values, base, m)
             cells.append(f"{statistics.fmean(values.values()):.3f} ({diff:+.3f} ± {se:.3f}; "
                          f"better on {better}, worse on {worse})")
         print(f"| {m} | " + " | ".join(cells) + " |")
-    seconds = [f"{statistics.fmean(float(r[i]['seconds']) for i in pairs):.1f}"
-               if all(r[i]["seconds"] is not None for i in pairs) else "-" for r in runs]
-    print("| seconds per pair | " + " | ".join(seconds) + " |")
+    print("| seconds per pair | " + " | ".join(mean_seconds(r, pairs) for r in runs) + " |")
     if args.sheets:
         from photostyle.io import load_image
 

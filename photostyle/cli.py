@@ -934,6 +934,10 @@ def _settings(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
     return given
 
 
+#: Largest upload limit the app takes (a photo of the largest accepted size, 16 bits).
+MAX_UPLOAD_MB = 4096
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -947,8 +951,9 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port: must be between 0 and 65535, got {args.port}")
     if not 1 <= args.workers <= 64:
         raise ConfigError(f"--workers: must be between 1 and 64, got {args.workers}")
-    if not args.max_upload_mb > 0:
-        raise ConfigError("--max-upload-mb: must be positive")
+    if not 0 < args.max_upload_mb <= MAX_UPLOAD_MB:
+        raise ConfigError(f"--max-upload-mb: must be a number of megabytes between 0 and "
+                          f"{MAX_UPLOAD_MB}, got {args.max_upload_mb:g}")
     overrides = _settings(args, ("vgg_weights", "device", "network", "seg_model"))
     limits = Limits(int(args.max_upload_mb * 2**20), args.max_pixels)
     overrides["max_pixels"] = args.max_pixels
@@ -978,17 +983,24 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 
 def cmd_video(args: argparse.Namespace) -> int:
     from .config import preset_config
+    from .features import weights_file
     from .interrupts import deferred_interrupts
     from .io import save_json
-    from .video import KeyframePolicy, VideoOptions, VideoSink, VideoSource, stylise_clip
+    from .paths import Folder, check_writes
+    from .video import (
+        KeyframePolicy,
+        VideoOptions,
+        VideoSink,
+        VideoSource,
+        keyframe_mask_files,
+        stylise_clip,
+    )
 
     output = Path(args.output)
     if output.suffix and output.suffix.lower() not in VIDEO_SUFFIXES:
         raise ConfigError(f"output {output}: give a video ({', '.join(VIDEO_SUFFIXES)}) or a "
                           "folder (no extension) for frames")
     content = Path(args.content)
-    if output.resolve() == content.resolve():
-        raise ConfigError(f"output {output} is the input clip")
     given = _settings(args, ("vgg_weights", "device", "network", "segment", "seg_model",
                              "size", "strength"))
     if args.keyframe_masks:
@@ -1000,13 +1012,32 @@ def cmd_video(args: argparse.Namespace) -> int:
                            Path(args.style_mask) if args.style_mask else None,
                            measure=not args.no_measure)
     source = VideoSource(content, fps=args.fps, max_pixels=args.max_pixels)
+    # every file written, checked against every file read, before any work
+    report_file = output.with_name(output.name + ".json")
+    lut_file = None if args.lut is None else (
+        Path(args.lut) if args.lut else output.with_suffix(".cube"))
+    writes = [("report", report_file)] + ([("LUT", lut_file)] if lut_file else [])
+    folders = []
+    if output.suffix:
+        writes.insert(0, ("output", output))
+    else:
+        folders.append(Folder("frames folder", output, "*", fresh=True))
+    reads: list[tuple[str, Any]] = [("content frame", p) for p in source.files] or [
+        ("content video", content)]
+    reads += [("style image", args.style), ("style mask", args.style_mask)]
+    if options.keyframe_masks:
+        reads += [("keyframe mask", p) for p in keyframe_mask_files(options.keyframe_masks)
+                  .values()]
+    if any(config.iterations_per_level()):
+        reads.append(("VGG19 weights", weights_file(config.vgg_weights)))
+    check_writes(writes, reads, folders)
     info = source.info
-    sink = VideoSink(output, info, None if content.is_dir() else content, args.codec, args.crf)
+    sink = VideoSink(output, info, None if source.files else content, args.codec, args.crf)
     bar: Any = None
     if not args.quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=info.frames or None, unit="frame", file=sys.stderr,
+        bar = tqdm(total=source.expected or None, unit="frame", file=sys.stderr,
                    dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
 
     def progress(index: int, total: int, key: bool) -> None:
@@ -1024,21 +1055,25 @@ def cmd_video(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     report = outcome.report
+    if sink.count == 0:  # interrupted before the first frame was done
+        sink.abort()
+        print("photostyle: interrupted before the first frame was done; nothing written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     with deferred_interrupts():
-        if sink.count == 0:
-            sink.abort()
-            raise PhotostyleError("interrupted before the first frame was done; nothing "
-                                  "written")
         sink.close()
         report.update({"content": str(content), "style": str(args.style),
                        "output": str(output), "codec": args.codec, "crf": args.crf,
                        "audio": info.audio})
-        if args.lut is not None and outcome.keyframe is not None:
+        if lut_file is not None and outcome.keyframe is not None:
             from .lut import export_lut
 
-            target = Path(args.lut) if args.lut else output.with_suffix(".cube")
-            report["lut"] = export_lut(outcome.keyframe, outcome.keyframe_frame, target)
-        save_json(report, output.with_name(output.name + ".json"))
+            first = report["keyframes"][0]["frame"] if report["keyframes"] else 0
+            report["lut"] = export_lut(outcome.keyframe, outcome.keyframe_frame, lut_file,
+                                       name=f"{content.name}, frame {first}")
+        save_json(report, report_file)
+    if report["status"] == "truncated":
+        print(f"photostyle: warning: {report['message']}", file=sys.stderr)
     if not args.quiet:
         seconds = report["seconds"]
         fps = seconds["other_frames_per_second"]
@@ -1050,7 +1085,7 @@ def cmd_video(args: argparse.Namespace) -> int:
             print(f"flicker {report['flicker']['ratio']} (1.0 = none added); style distance "
                   f"{look['style_distance_mean']} (keyframes {look['style_distance_keyframes']})",
                   file=sys.stderr)
-        if report["message"]:
+        if report["message"] and report["status"] != "truncated":
             print(f"photostyle: {report['message']}", file=sys.stderr)
     return EXIT_INTERRUPTED if report["status"] == "interrupted" else EXIT_OK
 
@@ -1161,6 +1196,10 @@ class _PipeSafeStdout:
         return getattr(self._stream, name)
 
 
+#: Commands whose working size (--size) sets their memory.
+SIZED_COMMANDS = frozenset({"transfer", "evaluate", "video"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``photostyle`` command; returns the exit status."""
     previous_int = signal.getsignal(signal.SIGINT)
@@ -1209,7 +1248,9 @@ def _main(argv: Sequence[str] | None) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     except MemoryError:
-        print("photostyle: error: out of memory; use a smaller --size", file=sys.stderr)
+        advice = ("use a smaller --size" if args.command in SIZED_COMMANDS
+                  else "the files given are too large for this machine's memory")
+        print(f"photostyle: error: out of memory; {advice}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # a bug: still one line, and the details with -v
         if args.verbose:

@@ -179,7 +179,8 @@ def read_cube(path: str | os.PathLike) -> np.ndarray:
 
 
 def export_lut(result: Any, content: Any, path: str | os.PathLike, *,
-               max_pixels: int = 150_000_000, size: int = LUT_SIZE) -> dict[str, Any]:
+               max_pixels: int = 150_000_000, size: int = LUT_SIZE,
+               name: str | None = None) -> dict[str, Any]:
     """Fit a LUT to a transfer's result, write it, and say how well it fits.
 
     The LUT maps the content file's values to the output file's (both in their own colour
@@ -187,6 +188,13 @@ def export_lut(result: Any, content: Any, path: str | os.PathLike, *,
     CIELAB (Delta E 1976, on both shown in sRGB) between the LUT applied to the content and
     the result, at :data:`FIT_SIDE` px; above :data:`REGIONAL_DE` a warning says the look is
     too regional for one LUT.
+
+    Args:
+        result: the transfer's result; content: the content it was made from (a path, a
+            :class:`~photostyle.io.Photo` or an ``(H, W, 3)`` array).
+        path: the ``.cube`` file; size: points per axis.
+        name: what the LUT's title names as the look's content (default: the content
+            file's name, or "the content" for pixels).
 
     Returns:
         ``{"path", "size", "mean_de", "p95_de", "regional"}`` (for the report).
@@ -201,7 +209,9 @@ def export_lut(result: Any, content: Any, path: str | os.PathLike, *,
     source = resize(photo.pixels, (h, w))
     target = resize(result.image, (h, w))
     lut = fit_lut(source.reshape(-1, 3), target.reshape(-1, 3), size)
-    write_cube(lut, path, title=f"photostyle look of {Path(str(content)).name}")
+    if name is None:
+        name = Path(content).name if isinstance(content, str | os.PathLike) else "the content"
+    write_cube(lut, path, title=f"photostyle look of {name}")
     mapped = apply_lut(lut, source).astype(np.float32)
     shown = [Photo(np.clip(x, 0, 1).astype(np.float32), result.profile).srgb()
              for x in (mapped, target)]

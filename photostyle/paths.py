@@ -10,7 +10,8 @@ unless all of these hold:
 * no two written paths are the same file (two outputs sharing one report, two masks with one
   name);
 * no file that is read lies inside a folder that is written into with names of the same
-  form (a snapshot folder, an ablation folder);
+  form (a snapshot folder, an ablation folder, a folder of frames);
+* a folder that must be new (a folder of frames) does not exist yet or is empty;
 * every written path has a name the file system takes (length) and names a regular file or
   nothing (not a folder, a FIFO, a device);
 * every written path's folder exists and is a folder, or can be created under an existing
@@ -93,14 +94,18 @@ class Folder:
         pattern: ``fnmatch`` pattern of the files written there, relative to the folder
             (``"*"`` for any); a file that is read and matches it is refused. ``None`` when
             every file written there is passed to :func:`check_writes` by name.
+        fresh: the folder must not exist yet or be empty (a folder of frames: its files
+            would be mixed with others, and photostyle never deletes a folder it did not
+            make).
     """
 
     what: str
     path: PathLike
     pattern: str | None = "*"
+    fresh: bool = False
 
 
-def _identity(p: Path) -> tuple[object, ...]:
+def file_identity(p: Path) -> tuple[object, ...]:
     """A key equal for two paths that name the same file (existing or not)."""
     try:
         st = p.stat()
@@ -195,7 +200,7 @@ def check_writes(
         OutputError: naming the path and the problem (see the module's docstring).
     """
     inputs = [(what, Path(p)) for what, p in reads if p is not None]
-    input_ids = {_identity(p): (what, p) for what, p in inputs}
+    input_ids = {file_identity(p): (what, p) for what, p in inputs}
     seen: dict[tuple[object, ...], tuple[str, Path]] = {}
     probed: dict[Path, str | None] = {}
     out = []
@@ -203,7 +208,7 @@ def check_writes(
         p = Path(raw)
         if not p.name or p.name in (".", ".."):
             raise OutputError(f"{what} {raw!s}: not a file name")
-        key = _identity(p)
+        key = file_identity(p)
         if key in input_ids:
             in_what, in_path = input_ids[key]
             same = "" if str(in_path) == str(p) else f" {in_path}"
@@ -222,21 +227,30 @@ def check_writes(
         out.append(p)
     for folder in folders:
         f = Path(folder.path)
+        occupied = False
         with contextlib.suppress(OSError):
             mode = f.stat().st_mode
             if not stat.S_ISDIR(mode):
                 raise OutputError(f"{folder.what} {f}: is a file, not a folder")
+            occupied = folder.fresh and any(True for _ in os.scandir(f))
         _check_location(folder.what, f / "x", f, probed)
-        if folder.pattern is None:
-            continue
-        root = f.resolve()
-        for what, p in inputs:
-            resolved = p.resolve()
-            try:
-                inside = resolved.relative_to(root)
-            except ValueError:
-                continue
-            if fnmatch.fnmatch(inside.as_posix(), folder.pattern):
-                raise OutputError(f"{what} {p}: lies in the {folder.what} {f}, where it could "
-                                  "be overwritten; move it or choose another folder")
+        if folder.pattern is not None:
+            _check_inside(folder, f, inputs)
+        if occupied:
+            raise OutputError(f"{folder.what} {f}: exists and is not empty; name a new folder "
+                              "(photostyle never deletes a folder, nor mixes its files into "
+                              "one)")
     return out
+
+
+def _check_inside(folder: Folder, f: Path, inputs: Sequence[tuple[str, Path]]) -> None:
+    """Refuse a file that is read and lies in ``folder`` under a name it writes."""
+    root = f.resolve()
+    for what, p in inputs:
+        try:
+            inside = p.resolve().relative_to(root)
+        except ValueError:
+            continue
+        if fnmatch.fnmatch(inside.as_posix(), folder.pattern or ""):
+            raise OutputError(f"{what} {p}: lies in the {folder.what} {f}, where it could "
+                              "be overwritten; move it or choose another folder")

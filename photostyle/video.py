@@ -351,6 +351,7 @@ class ClipInfo:
             ``color_primaries``, ``color_trc``; FFmpeg's numbers).
         audio: whether there is an audio stream (copied to the output).
         codec: the input's video codec.
+        time_base: the unit of the input's timestamps, in seconds.
     """
 
     fps: Fraction
@@ -359,6 +360,7 @@ class ClipInfo:
     colour: dict[str, int] = field(default_factory=dict)
     audio: bool = False
     codec: str = ""
+    time_base: Fraction = Fraction(1, 25)
 
 
 #: FFmpeg's matrix codes (``AVColorSpace``) that PyAV's reformatter knows, by name.
@@ -399,25 +401,34 @@ class VideoSource:
         max_pixels: largest frame accepted.
 
     Raises:
-        InputError: not a video, no video stream, no frames, or frames too large.
+        InputError: not a video (a FIFO or a device is refused before it is opened), no
+            video stream, no frames, or frames too large.
     """
 
     def __init__(self, path: str | os.PathLike, fps: float | None = None,
                  max_pixels: int = MAX_FRAME_PIXELS) -> None:
+        from .paths import check_input_file
+
         self.path = Path(path)
         self.max_pixels = max_pixels
         self.error = ""  # why reading stopped early, if it did
-        if not self.path.exists():
-            raise InputError(f"content video {self.path}: file not found")
+        #: frames the file says it holds, and whether that is its count or an estimate
+        #: from its duration (0: unknown)
+        self.expected, self.expected_exact = 0, False
+        if fps is not None and not (math.isfinite(fps) and fps > 0):
+            raise ConfigError(f"--fps: must be a positive number, got {fps}")
         if self.path.is_dir():
             self.files = sorted(p for p in self.path.iterdir()
                                 if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
             if not self.files:
                 raise InputError(f"content frames {self.path}: the folder holds no image")
             first = load_image(self.files[0], max_pixels=max_pixels, what="frame")
-            self.info = ClipInfo(Fraction(fps or 25).limit_denominator(1001),
-                                 len(self.files), first.shape[:2])
+            rate = Fraction(fps or 25).limit_denominator(1001)
+            self.info = ClipInfo(rate, len(self.files), first.shape[:2],
+                                 time_base=1 / rate)
+            self.expected, self.expected_exact = len(self.files), True
             return
+        check_input_file(self.path, "content video")
         self.files = []
         av = _needs_av()
         try:
@@ -436,35 +447,65 @@ class VideoSource:
                                  f"limit of {max_pixels:,} pixels")
             if h == 0 or w == 0:
                 raise InputError(f"content video {self.path}: the video stream has no size")
-            rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+            rate = Fraction(stream.average_rate or stream.guessed_rate or Fraction(25))
             colour = {k: int(getattr(ctx, k, 0) or 0)
                       for k in ("colorspace", "color_range", "color_primaries", "color_trc")}
-            self.info = ClipInfo(Fraction(rate), int(stream.frames or 0), (h, w), colour,
-                                 bool(container.streams.audio), ctx.name)
+            self.info = ClipInfo(rate, int(stream.frames or 0), (h, w), colour,
+                                 bool(container.streams.audio), ctx.name,
+                                 Fraction(stream.time_base) if stream.time_base else 1 / rate)
+            if self.info.frames:
+                self.expected, self.expected_exact = self.info.frames, True
+            else:
+                seconds = (float(stream.duration * stream.time_base) if stream.duration
+                           and stream.time_base else (container.duration or 0) / 1e6)
+                self.expected = round(seconds * float(rate))
 
     def frames(self) -> Iterator[np.ndarray]:
-        """The frames ``(H, W, 3)`` uint8 RGB. A stream corrupt in the middle ends the
-        iteration (the frames so far stand) and sets :attr:`error`."""
+        """The frames ``(H, W, 3)`` uint8 RGB (see :meth:`timed_frames`)."""
+        for _, frame in self.timed_frames():
+            yield frame
+
+    def timed_frames(self) -> Iterator[tuple[Fraction, np.ndarray]]:
+        """``(time, frame)``: each frame's presentation time in seconds (the file's own
+        timestamps, so a variable frame rate is kept; ``index / fps`` for a folder) and its
+        pixels ``(H, W, 3)`` uint8 RGB. A stream corrupt in the middle, or one that ends
+        before the frames its file states, ends the iteration (the frames so far stand)
+        and sets :attr:`error`."""
         if self.files:
-            for p in self.files:
+            for i, p in enumerate(self.files):
                 frame = to_uint8(load_image(p, max_pixels=self.max_pixels, what="frame"))
                 if frame.shape[:2] != self.info.size:
                     raise InputError(f"frame {p}: {frame.shape[1]}x{frame.shape[0]}, the "
                                      f"first frame is {self.info.size[1]}x{self.info.size[0]}")
-                yield frame
+                yield Fraction(i) / self.info.fps, frame
             return
         av = _needs_av()
         colorspace, rng = _reformat_colour(self.info)
+        read = 0
         with av.open(str(self.path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            base = Fraction(stream.time_base) if stream.time_base else self.info.time_base
+            last: Fraction | None = None
             try:
                 for frame in container.decode(stream):
-                    yield frame.to_ndarray(format="rgb24", src_colorspace=colorspace,
-                                           src_color_range=rng)
+                    pts = frame.pts if frame.pts is not None else frame.dts
+                    t = Fraction(pts) * base if pts is not None else Fraction(read) / (
+                        self.info.fps)
+                    if last is not None and t <= last:  # a broken or missing timestamp
+                        t = last + 1 / self.info.fps
+                    last = t
+                    read += 1
+                    yield t, frame.to_ndarray(format="rgb24", src_colorspace=colorspace,
+                                              src_color_range=rng)
             except av.error.FFmpegError as exc:
                 self.error = f"the video stream is corrupt ({_first_line(exc)})"
-                log.warning("%s: %s; the frames read so far are kept", self.path, self.error)
+        if not self.error and self.expected and read < self.expected - (
+                0 if self.expected_exact else 1):
+            self.error = (f"the clip ends after {read} of the {self.expected} frames its file "
+                          "states (it is cut short)")
+        if self.error:
+            log.warning("%s: %s; the frames read so far are kept", self.path, self.error)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -475,9 +516,12 @@ def _first_line(exc: BaseException) -> str:
 class VideoSink:
     """Writes frames to a video file or a folder of PNG frames, whole or not at all.
 
-    A file is written under a temporary name in its folder and renamed by :meth:`close`;
-    :meth:`abort` removes it. The video keeps the input's frame rate, size and colour tags
-    and gets its audio stream copied (no re-encoding).
+    A file is written under a new temporary name in its folder and renamed by
+    :meth:`close`; frames go into a new temporary folder beside the output, moved into
+    place by :meth:`close` (the output folder may exist only if it is empty: nothing of
+    the user's is ever deleted). :meth:`abort` removes only what the sink made. The video
+    keeps the input's timestamps (so its frame rate, variable or not), size and colour
+    tags, and gets its audio stream copied (no re-encoding).
 
     Args:
         path: the output (a video file by extension, or a folder for frames).
@@ -485,24 +529,45 @@ class VideoSink:
         source: the input video (for its audio), or ``None``.
         codec: FFmpeg encoder (default H.264, ``libx264``).
         crf: quality for x264/x265/VP9 (lower is better; 18 is visually lossless).
+
+    Raises:
+        OutputError: the place cannot be written (every write failure later, a full disk
+            among them, is an :class:`OutputError` naming the output too).
     """
 
     def __init__(self, path: str | os.PathLike, info: ClipInfo, source: Path | None = None,
                  codec: str = "libx264", crf: int = 18) -> None:
+        import tempfile
+
         self.path = Path(path)
         self.info = info
         self.count = 0
         self.folder = self.path.suffix == ""
-        self.temp = self.path.with_name(f".{self.path.name}.partial{self.path.suffix}")
-        if self.folder:
-            shutil.rmtree(self.temp, ignore_errors=True)
-            self.temp.mkdir(parents=True)
-            return
+        self.container: Any = None
+        self.audio_in: Any = None
+        self.audio_out: Any = None
+        self.pending: Any = None
+        self.end: Fraction | None = None  # the end of the last frame written, in seconds
+        self.last_pts: int | None = None
+        parent = self.path.parent if str(self.path.parent) else Path(".")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            if self.folder:
+                self.temp = Path(tempfile.mkdtemp(prefix=f".{self.path.name[:64]}.",
+                                                  suffix=".partial", dir=parent))
+                return
+            fd, name = tempfile.mkstemp(prefix=f".{self.path.name[:64]}.",
+                                        suffix=f".partial{self.path.suffix}", dir=parent)
+            os.close(fd)
+        except OSError as exc:
+            raise OutputError(f"output {self.path}: cannot write here "
+                              f"({exc.strerror or exc})") from None
+        self.temp = Path(name)
         av = _needs_av()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.container = av.open(str(self.temp), "w")
-        except (av.error.FFmpegError, ValueError) as exc:
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            self.temp.unlink(missing_ok=True)
             raise OutputError(f"output {self.path}: cannot write a video here "
                               f"({_first_line(exc)})") from None
         try:
@@ -516,6 +581,9 @@ class VideoSink:
         h, w = info.size
         self.stream.height, self.stream.width = h - h % 2, w - w % 2  # 4:2:0 needs even
         self.stream.pix_fmt = "yuv420p"
+        # the input's own clock, so that every frame keeps its timestamp
+        self.stream.time_base = info.time_base
+        self.stream.codec_context.time_base = info.time_base
         if codec in ("libx264", "libx265", "libvpx-vp9", "libaom-av1"):
             self.stream.options = {"crf": str(crf)}
         ctx = self.stream.codec_context
@@ -525,8 +593,6 @@ class VideoSink:
         ctx.color_primaries = info.colour.get("color_primaries", 0) or (1 if matrix == 1 else 6)
         ctx.color_trc = info.colour.get("color_trc", 0) or (1 if matrix == 1 else 6)
         self.colorspace, self.colour_range = _reformat_colour(info)
-        self.audio_in: Any = None
-        self.audio_out: Any = None
         if source is not None and info.audio:
             self.audio_in = av.open(str(source))
             audio = self.audio_in.streams.audio[0]
@@ -538,14 +604,28 @@ class VideoSink:
                             _first_line(exc))
                 self.audio_in.close()
                 self.audio_in = None
-        self.pending: Any = None
 
-    def write(self, frame: np.ndarray) -> None:
-        """Append one ``(H, W, 3)`` uint8 RGB frame."""
+    def _failed(self, exc: BaseException) -> OutputError:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(exc)
+        return OutputError(f"output {self.path}: cannot write ({reason})")
+
+    def write(self, frame: np.ndarray, time: Fraction | None = None) -> None:
+        """Append one ``(H, W, 3)`` uint8 RGB frame shown at ``time`` seconds (default: the
+        next frame at the clip's rate).
+
+        Raises:
+            OutputError: the file cannot be written (a full disk ...).
+        """
+        if time is None:
+            time = Fraction(self.count) / self.info.fps
         if self.folder:
             from .io import save_image
 
-            save_image(frame.astype(np.float32) / 255, self.temp / f"{self.count:06d}.png")
+            try:
+                save_image(frame.astype(np.float32) / 255, self.temp / f"{self.count:06d}.png")
+            except OutputError as exc:  # named after the output, not the temporary folder
+                cause = exc.__context__ if isinstance(exc.__context__, OSError) else exc
+                raise self._failed(cause) from None
             self.count += 1
             return
         av = _needs_av()
@@ -553,12 +633,21 @@ class VideoSink:
         rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
         yuv = rgb.reformat(format="yuv420p", dst_colorspace=self.colorspace,
                            dst_color_range=self.colour_range)
-        yuv.pts = self.count
-        yuv.time_base = Fraction(1) / self.info.fps
-        for packet in self.stream.encode(yuv):
-            self.container.mux(packet)
-        self.count += 1
-        self._audio_until(self.count / self.info.fps)
+        base = self.info.time_base
+        pts = round(time / base)
+        if self.last_pts is not None and pts <= self.last_pts:
+            pts = self.last_pts + 1  # timestamps must increase
+        self.last_pts = pts
+        yuv.pts = pts
+        yuv.time_base = base
+        try:
+            for packet in self.stream.encode(yuv):
+                self.container.mux(packet)
+            self.count += 1
+            self.end = pts * base + 1 / self.info.fps
+            self._audio_until(self.end)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise self._failed(exc) from None
 
     def _audio_until(self, seconds: float | Fraction | None) -> None:
         """Copy the audio packets up to ``seconds`` (all that is left: ``None``)."""
@@ -585,30 +674,59 @@ class VideoSink:
 
     def close(self) -> Path:
         """Finish the file (the audio up to the last frame written) and rename it into
-        place; returns the path."""
-        if self.folder:
-            if self.path.exists():
-                shutil.rmtree(self.path)
-            self.temp.rename(self.path)
-            return self.path
-        for packet in self.stream.encode(None):
-            self.container.mux(packet)
-        self._audio_until(self.count / self.info.fps)
-        if self.audio_in is not None:
-            self.audio_in.close()
-        self.container.close()
-        os.replace(self.temp, self.path)
+        place; returns the path.
+
+        Raises:
+            OutputError: the file cannot be finished; nothing is left behind.
+        """
+        try:
+            if self.folder:
+                return self._place_frames()
+            av = _needs_av()
+            try:
+                for packet in self.stream.encode(None):
+                    self.container.mux(packet)
+                self._audio_until(self.end)
+                if self.audio_in is not None:
+                    self.audio_in.close()
+                    self.audio_in = None
+                self.container.close()
+                self.container = None
+                os.replace(self.temp, self.path)
+            except (av.error.FFmpegError, OSError) as exc:
+                raise self._failed(exc) from None
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def _place_frames(self) -> Path:
+        """Move the frames into the output folder: the temporary folder renamed when the
+        output does not exist; into it, frame by frame, when it is an empty folder."""
+        try:
+            if not self.path.exists():
+                os.rename(self.temp, self.path)
+                return self.path
+            if not self.path.is_dir() or any(True for _ in os.scandir(self.path)):
+                raise OutputError(f"output {self.path}: appeared while the frames were made "
+                                  "and is not an empty folder; the frames are not written")
+            for p in sorted(self.temp.iterdir()):
+                os.replace(p, self.path / p.name)
+            self.temp.rmdir()
+        except OSError as exc:
+            raise self._failed(exc) from None
         return self.path
 
     def abort(self) -> None:
-        """Remove what was written."""
+        """Remove what the sink made (its temporary file or folder), nothing else."""
         try:
-            if not self.folder:
-                if self.audio_in is not None:
-                    self.audio_in.close()
+            if self.audio_in is not None:
+                self.audio_in.close()
+            if self.container is not None:
                 self.container.close()
         except Exception:  # closing a half-written file may fail; it is removed anyway
             pass
+        self.audio_in = self.container = None
         if self.folder:
             shutil.rmtree(self.temp, ignore_errors=True)
         else:
@@ -647,7 +765,13 @@ class VideoOptions:
 
 
 def keyframe_mask_files(folder: Path) -> dict[int, Path]:
-    """The mask files of a ``--keyframe-masks`` folder by frame number."""
+    """The mask files of a ``--keyframe-masks`` folder by frame number.
+
+    Raises:
+        InputError: not a folder, or no mask of frame 0.
+    """
+    if not folder.is_dir():
+        raise InputError(f"keyframe masks {folder}: not a folder")
     files: dict[int, Path] = {}
     for p in sorted(folder.iterdir()):
         if p.suffix.lower() in IMAGE_EXTENSIONS and p.stem.isdigit():
@@ -752,7 +876,7 @@ def stylise_clip(
 
     started = time.perf_counter()  # each frame's time includes its decoding
     try:
-        for frame in source.frames():
+        for when, frame in source.timed_frames():
             index += 1
             is_key = False
             if options.method == "frames":
@@ -799,7 +923,7 @@ def stylise_clip(
                     coefficients = (1 - w) * coefficients + w * old.coefficients
                     fading = (old, left - 1) if left > 1 else None
                 output = apply_to_frame(coefficients, frame)
-            sink.write(output)
+            sink.write(output, when)
             written += 1
             seconds = time.perf_counter() - started
             if is_key:
@@ -823,7 +947,7 @@ def stylise_clip(
     key_frames = {k["frame"] for k in keyframes}
     report: dict[str, Any] = {
         "status": status, "message": message, "method": options.method,
-        "frames": written, "frames_stated": total, "fps": str(source.info.fps),
+        "frames": written, "frames_stated": source.expected, "fps": str(source.info.fps),
         "size": list(source.info.size), "keyframes": keyframes,
         "policy": vars(policy) if options.method == "propagate" else None,
         "seconds": {"keyframes": round(key_seconds, 2), "other_frames": round(other_seconds, 2),

@@ -398,3 +398,190 @@ def test_a_clip_over_one_of_the_papers_photos(tmp_path: Path) -> None:
     # contrast nothing is added (frame by frame: 2.0 and 1.4, see docs/RESULTS.md)
     assert report["flicker"]["contrast_gain"] > 1.2
     assert report["flicker"]["relative"] < 1.1
+
+
+# what the command writes, checked against what it reads (hardening, round three) ----------
+
+VIDEO_FAST = ["--segment", "none", "--size", "40", "--set", "content_layer=relu2_1", "--set",
+              "style_layers=relu1_1+relu2_1", "--set", "iterations=3+2", "-q"]
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file and folder under ``root`` with its bytes (``b""`` for a folder)."""
+    return {str(p.relative_to(root)): b"" if p.is_dir() else p.read_bytes()
+            for p in sorted(root.rglob("*"))}
+
+
+def video(clip: Path, style: Path, out: Path | str, weights: Path, *extra: str) -> int:
+    return main(["video", "-c", str(clip), "-s", str(style), "-o", str(out),
+                 "--vgg-weights", str(weights), *VIDEO_FAST, *extra])
+
+
+def test_video_never_deletes_or_overwrites_what_it_reads(
+        tmp_path: Path, shallow_vgg_file: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    clip = make_clip(work / "clip.mp4", 4, "96x64")
+    style = work / "look.png"
+    style.write_bytes(STYLE.read_bytes())
+    (work / "notes.txt").write_text("unrelated")
+    (work / "styled.cube").write_bytes(STYLE.read_bytes())  # a style photo, oddly named
+    (work / "plain").write_text("a file without an extension")
+    (work / "dir.mp4").mkdir()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.png").write_bytes(b"someone's frame")
+    frames = work / "frames"
+    frames.mkdir()
+    for i in range(3):
+        save_png(gradient_image(40, 64, seed=i), frames / f"{i:03d}.png")
+    before = tree(tmp_path)
+    monkeypatch.chdir(work / "sub")
+    cases = [
+        (clip, style, work, ()),                    # the folder holding the clip and style
+        (clip, style, "..", ()),                    # the parent folder, from inside it
+        (clip, style, tmp_path / "full", ()),       # a folder of someone else's files
+        (clip, style, work / "out.mp4", ("--lut", str(clip))),
+        (clip, style, work / "out.mp4", ("--lut", str(style))),
+        (clip, work / "styled.cube", work / "styled.mp4", ("--lut",)),  # LUT: styled.cube
+        (clip, style, work / "look.png.json", ()),  # not a video name
+        (frames, style, frames, ()),                # frames out into the frames read
+        (frames, style, work / "x.mp4", ("--lut", str(frames / "001.png"))),
+        (clip, style, work / "plain", ()),          # an existing file as a folder of frames
+        (clip, style, work / "dir.mp4", ()),        # a folder named like a video
+        (clip, style, "/proc/photostyle-test.mp4", ()),
+        (clip, style, work / "out.mp4", ("--fps", "-3")),
+        (work / "notes.txt", style, work / "out.mp4", ()),
+    ]
+    for content, look, out, extra in cases:
+        capsys.readouterr()
+        code = video(content, look, out, shallow_vgg_file, *extra)
+        err = capsys.readouterr().err
+        assert code == 2, (out, extra, err)
+        assert "Traceback" not in err and "internal error" not in err, err
+        assert tree(tmp_path) == before, (out, extra)
+
+
+def test_video_frames_into_an_empty_folder_and_a_clip_over_a_file(
+        tmp_path: Path, shallow_vgg_file: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", 3, "96x64")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert video(clip, STYLE, empty, shallow_vgg_file) == 0
+    assert sorted(p.name for p in empty.iterdir()) == [f"{i:06d}.png" for i in range(3)]
+    old = tmp_path / "old.mp4"
+    old.write_bytes(b"an earlier result")  # an output file is replaced, whole
+    assert video(clip, STYLE, old, shallow_vgg_file) == 0
+    assert len(decode(old)) == 3
+    assert not [p for p in tmp_path.rglob("*") if "partial" in p.name]
+
+
+def test_a_fifo_as_the_clip_is_refused_at_once(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    fifo = tmp_path / "clip.mp4"
+    os.mkfifo(fifo)
+    proc = subprocess.run([sys.executable, "-m", "photostyle", "video", "-c", str(fifo),
+                           "-s", str(STYLE), "-o", str(tmp_path / "out.mp4"), "-q"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "named pipe" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_full_disk_is_an_error_naming_the_output(tmp_path: Path, shallow_vgg_file: Path,
+                                                    capsys: pytest.CaptureFixture[str]
+                                                    ) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        (disk / "filler").write_bytes(b"x" * (256 - 12) * 1024)  # 12 KB are left
+        clip = make_clip(tmp_path / "clip.mp4", 24, "320x192", "--light", "0.3")
+        for out in (disk / "out.mp4", disk / "frames"):
+            capsys.readouterr()
+            assert video(clip, STYLE, out, shallow_vgg_file) == 2
+            err = capsys.readouterr().err
+            assert f"output {out}: cannot write" in err, err
+            assert "internal error" not in err and "Traceback" not in err
+            # nothing left behind, partial or whole
+            assert [p.name for p in disk.iterdir()] == ["filler"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_cut_short_clip_is_reported_truncated(tmp_path: Path, shallow_vgg_file: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    full = tmp_path / "full.mp4"
+    with av.open(str(full), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for i in range(30):
+            frame = av.VideoFrame.from_ndarray(smooth_texture(64, 96, i), format="gray")
+            for packet in stream.encode(frame.reformat(format="yuv420p")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.45)])
+    out = tmp_path / "out.mp4"
+    assert video(cut, STYLE, out, shallow_vgg_file) == 0
+    err = capsys.readouterr().err
+    report = json.loads((tmp_path / "out.mp4.json").read_text())
+    assert report["status"] == "truncated" and 1 <= report["frames"] < 30, report
+    assert report["frames_stated"] == 30
+    assert "warning" in err and "of the 30 frames" in err
+    assert len(decode(out)) == report["frames"]
+
+
+def test_a_variable_frame_rate_keeps_every_timestamp(tmp_path: Path,
+                                                     shallow_vgg_file: Path) -> None:
+    from fractions import Fraction
+
+    clip = tmp_path / "vfr.mkv"
+    times = [0, 40, 80, 200, 240, 400, 420, 440, 600, 700]  # milliseconds
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.time_base = Fraction(1, 1000)
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(smooth_texture(64, 96, i), format="gray")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    for name in ("out.mkv", "out.mp4"):
+        assert video(clip, STYLE, tmp_path / name, shallow_vgg_file) == 0
+        with av.open(str(tmp_path / name)) as result:
+            got = [float(f.pts * f.time_base) for f in result.decode(video=0)]
+        assert np.allclose(got, np.array(times) / 1000, atol=0.002), (name, got)
+
+
+def test_ctrl_c_in_the_first_keyframe_exits_130_and_writes_nothing(
+        tmp_path: Path, shallow_vgg_file: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import photostyle.pipeline
+
+    clip = make_clip(tmp_path / "clip.mp4", 3, "96x64")
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(photostyle.pipeline, "transfer", interrupted)
+    assert video(clip, STYLE, tmp_path / "out.mp4", shallow_vgg_file) == 130
+    assert "interrupted before the first frame" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_the_video_lut_is_titled_after_the_clip(tmp_path: Path, shallow_vgg_file: Path) -> None:
+    clip = make_clip(tmp_path / "holiday.mp4", 3, "96x64")
+    assert video(clip, STYLE, tmp_path / "out.mp4", shallow_vgg_file, "--lut") == 0
+    title = (tmp_path / "out.cube").read_text().splitlines()[0]
+    assert title == 'TITLE "photostyle look of holiday.mp4, frame 0"', title

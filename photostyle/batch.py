@@ -14,8 +14,9 @@ once and the caches (segmentation model, matting Laplacians) shared. For each co
 * re-running skips a content whose output is already complete with the same settings (its
   report records a key of the settings and of the input files' sizes and dates).
 
-Files in a folder that are not images (by extension), hidden files and ``*-mask.*`` files
-are left out and listed.
+Files in a folder that are not images (by extension), hidden files, ``*-mask.*`` files and
+the batch's own outputs (a batch written into its own folder resumes like any other) are
+left out and listed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from typing import Any
 from .config import TransferConfig
 from .errors import InputError, PhotostyleError
 from .io import WRITE_FORMATS
-from .outputs import OutputOptions, report_path, write_outputs
+from .outputs import OutputOptions, compare_path, report_path, write_outputs
+from .paths import file_identity
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +112,22 @@ def collect(contents: list[str | os.PathLike], out_dir: str | os.PathLike,
     if ext is not None and ext not in WRITE_FORMATS:
         raise InputError(f"--format {fmt}: photostyle writes "
                          + ", ".join(sorted(e.lstrip(".") for e in WRITE_FORMATS)))
+    # what the batch writes (its outputs, from this run or an earlier one) is not a content
+    outputs: dict[tuple[object, ...], Path] = {}
+    for c in found:
+        output = Path(out_dir) / _output_name(c, ext)
+        outputs[file_identity(output)] = outputs[file_identity(compare_path(output))] = c
+    kept = []
+    for content in found:
+        source = outputs.get(file_identity(content))
+        if source is not None and source != content:
+            left_out.append((content, f"an output of this batch (of {source.name})"))
+        else:
+            kept.append(content)
     items: list[BatchItem] = []
     by_output: dict[Path, Path] = {}
-    for content in found:
-        suffix = ext or (content.suffix.lower() if content.suffix.lower() in WRITE_FORMATS
-                         else ".png")
-        output = Path(out_dir) / f"{content.stem}-styled{suffix}"
+    for content in kept:
+        output = Path(out_dir) / _output_name(content, ext)
         if output in by_output:
             raise InputError(f"contents {by_output[output]} and {content} would both be "
                              f"written to {output}; rename one or use --format")
@@ -123,6 +135,13 @@ def collect(contents: list[str | os.PathLike], out_dir: str | os.PathLike,
         mask = content.with_name(f"{content.stem}{MASK_SUFFIX}.png")
         items.append(BatchItem(content, output, mask if mask.is_file() else None))
     return Batch(items, left_out)
+
+
+def _output_name(content: Path, ext: str | None) -> str:
+    """The name of a content's output: ``<name>-styled.<ext>``."""
+    suffix = ext or (content.suffix.lower() if content.suffix.lower() in WRITE_FORMATS
+                     else ".png")
+    return f"{content.stem}-styled{suffix}"
 
 
 def _not_a_content(path: Path) -> str:
@@ -262,7 +281,6 @@ def run_batch(
                     " (please report it)" if outcome.kind == "internal" else ""))
                 continue
             result = outcome.result
-            result.report["inputs"]["content"] = str(item.content)
             with deferred_interrupts() as late:
                 report = write_outputs(result, item.output, item.content, style, options,
                                        config.max_pixels, {"batch_key": item.key})

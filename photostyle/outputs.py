@@ -109,6 +109,10 @@ def write_outputs(result: Any, output: Path, content: Any, style: Any,
     result.save(output, quality=options.quality, metadata=metadata,
                 bit_depth=options.bit_depth)
     report = result.report
+    inputs = report.setdefault("inputs", {})
+    for what, source in (("content", content), ("style", style)):
+        if isinstance(source, str | Path):  # the file, not the pixels that travelled
+            inputs[what] = str(source)
     report.update(extra_report or {})
     report["output"] = str(output)
     report["output_file"] = {

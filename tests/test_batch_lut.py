@@ -180,3 +180,27 @@ def test_a_regional_look_is_flagged(tmp_path: Path, caplog) -> None:
     report = lut.export_lut(TransferResult(np.clip(content * 0.9 + 0.05, 0, 1), content),
                             content, tmp_path / "g.cube")
     assert not report["regional"] and report["mean_de"] < 0.5
+
+
+def test_a_batch_into_its_own_folder_resumes_and_names_the_style(
+        tmp_path: Path, shallow_vgg_file: Path, capsys) -> None:
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    save_png(gradient_image(40, 56, 0), folder / "a.png")
+    save_png(gradient_image(36, 50, 1), folder / "b.png")
+    style = save_png(gradient_image(48, 40, 1)[..., ::-1].copy(), tmp_path / "style.png")
+    args = ["transfer", "-c", str(folder), "-s", str(style), "--out-dir", str(folder),
+            "--vgg-weights", str(shallow_vgg_file), "--compare", *FAST]
+    assert main(args) == 0
+    first = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert {"a-styled.png", "b-styled.png", "a-styled.png-compare.png"} <= set(first)
+    report = json.loads(report_path(folder / "a-styled.png").read_text())
+    assert report["inputs"]["style"] == str(style)  # the file, not "ndarray"
+    assert report["inputs"]["content"] == str(folder / "a.png")
+    capsys.readouterr()
+    assert main(args) == 0  # again: its own outputs are no contents, the rest is done
+    table = capsys.readouterr().out
+    assert "2 skipped" in table, table
+    assert "an output of this batch" in table
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == first
+    assert not list(folder.glob("*-styled-styled*"))

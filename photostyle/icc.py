@@ -207,9 +207,27 @@ def _curve(tag: bytes, sig: str) -> Curve:
             params = (g, p[1], p[2], p[3], p[4], 0.0, 0.0)
         else:
             params = (g, *p[1:7])
-        return Curve(params=params)
+        return Curve(params=_continuous(params))
     raise ProfileError(f"{sig}: tone curve of type {kind!r} (only 'curv' and 'para' are "
                        "matrix/TRC curves)")
+
+
+def _continuous(params: tuple[float, ...]) -> tuple[float, ...]:
+    """Parameters ``(g, a, b, c, d, e, f)`` whose linear segment meets the power segment
+    at the break ``d``.
+
+    The ICC's 16.16 fixed-point numbers leave the two pieces a hair apart (sRGB's: about
+    6e-8 in linear light); values in that gap have no inverse, so a colour converted into
+    such a profile and back could move by a level or two at 16 bits. The slope ``c`` is
+    set so that ``c d + f`` equals the power segment at ``d`` (a change of the order of
+    1e-5 of the slope), which makes the curve and its inverse agree everywhere.
+    """
+    g, a, b, c, d, e, f = params
+    if c <= 0 or d <= 0:
+        return params
+    meet = max(a * d + b, 0.0) ** g + e
+    slope = (meet - f) / d
+    return (g, a, b, slope, d, e, f) if slope > 0 else params
 
 
 def parse_rgb_profile(data: bytes, name: str = "") -> RGBProfile:

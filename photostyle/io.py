@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,18 +61,25 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image",
 
     p = check_input_file(path, what)
     try:
-        with warnings.catch_warnings():
+        # photostyle's limit, not Pillow's fixed 89.5 megapixels (which would refuse a
+        # 100-megapixel camera file before --max-pixels is looked at): the header is read
+        # without Pillow's check, the size checked here, and Pillow's check (frames of an
+        # animation) set to the same limit for decoding
+        with _pillow_limit(None), warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             opened = Image.open(p)
             width, height = opened.size
             if width < 1 or height < 1:
                 raise InputError(f"{what} {p}: image is empty ({width}x{height})")
             if width * height > max_pixels:
+                bomb = ", a possible decompression bomb" if width * height > 2 * max_pixels \
+                    else ""
                 raise InputError(
                     f"{what} {p}: {width}x{height} = {pixel_count(width * height)} exceeds "
-                    f"the limit of {pixel_count(max_pixels)} (raise --max-pixels if the file "
-                    "is trusted)"
+                    f"the limit of {pixel_count(max_pixels)}{bomb} (raise --max-pixels if the "
+                    "file is trusted)"
                 )
+            Image.MAX_IMAGE_PIXELS = max_pixels
             if not transpose:
                 return opened
             opened.load()
@@ -84,6 +93,23 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image",
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{what} {p}: cannot decode image ({exc})") from None
     return image
+
+
+_PILLOW_LIMIT = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pillow_limit(max_pixels: int | None) -> Iterator[None]:
+    """Pillow's decompression-bomb limit set to ``max_pixels`` (``None``: off) meanwhile,
+    restored after. Pillow's limit is process-wide, so the opens that change it take
+    turns (an app serving several people decodes one upload at a time)."""
+    with _PILLOW_LIMIT:
+        before = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = before
 
 
 def pixel_count(n: int) -> str:
@@ -267,18 +293,18 @@ def _open_full_precision(
 
 
 def _tiff_upright_tag(buffer: np.ndarray) -> np.ndarray:
-    """A copy of a TIFF file's bytes with the first directory's orientation tag set to 1."""
+    """A copy of a TIFF (or BigTIFF) file's bytes with the first directory's orientation
+    tag set to 1, whichever integer type it is stored as."""
     import struct
 
+    from . import exif as tiff
+
     data = bytearray(buffer.tobytes())
-    endian = "<" if data[:2] == b"II" else ">"
-    (first,) = struct.unpack_from(endian + "I", data, 4)
-    (count,) = struct.unpack_from(endian + "H", data, first)
-    for i in range(count):
-        entry = first + 2 + 12 * i
-        tag, kind = struct.unpack_from(endian + "HH", data, entry)
-        if tag == ORIENTATION and kind == 3:  # SHORT, stored in the entry itself
-            struct.pack_into(endian + "H", data, entry + 8, 1)
+    endian = tiff.endian_of(data)
+    for where, kind in tiff.tag_positions(data, ORIENTATION):  # type: ignore[arg-type]
+        code = {1: "B", 3: "H", 4: "I", 16: "Q"}.get(kind)
+        if code is not None:
+            struct.pack_into(endian + code, data, where, 1)
     return np.frombuffer(bytes(data), dtype=np.uint8)
 
 
@@ -441,31 +467,73 @@ PNG_XMP_KEY = "XML:com.adobe.xmp"
 #: strips and tiles, colour map, ICC profile, XMP): a TIFF content's ``getexif()`` holds them
 #: beside the EXIF proper, and they must not travel to a file laid out differently.
 STRUCTURE_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280,
-                            281, 284, 317, 320, 322, 323, 324, 325, 338, 339, 340, 341, 347,
-                            530, 531, 532, XMP_TAG, 34675})
+                            281, 284, 317, 320, 322, 323, 324, 325, 330, 338, 339, 340, 341,
+                            347, 513, 514, 530, 531, 532, XMP_TAG, 34675})
 
 
 def read_metadata(path: str | os.PathLike) -> Metadata:
     """The EXIF and XMP of an image file (see :class:`Metadata`); an empty one when the file
     has none or they cannot be parsed (a broken EXIF block is dropped with a warning, never
-    an error: the pixels matter more)."""
+    an error: the pixels matter more).
+
+    The EXIF is rebuilt as a classic TIFF structure with every tag's own type
+    (:mod:`photostyle.exif`; a TIFF or BigTIFF content's own directory included, less the
+    tags of its pixel layout), the orientation set to 1, in EXIF and in the XMP's
+    ``tiff:Orientation`` alike: the pixels written are upright.
+    """
+    from . import exif as tiff
+
     try:
-        with Image.open(path) as im:
-            exif = im.getexif()
+        with _pillow_limit(None), Image.open(path) as im:  # no pixel is decoded
+            fmt = im.format
             xmp = im.info.get("xmp")
             if xmp is None and isinstance(im.info.get(PNG_XMP_KEY), str):
                 xmp = im.info[PNG_XMP_KEY]
-            if ORIENTATION in exif:
-                exif[ORIENTATION] = 1
-            for tag in STRUCTURE_TAGS & set(exif):  # a TIFF's own layout, not metadata
-                del exif[tag]
-            exif_bytes = exif.tobytes() if len(exif) else None
+            raw = im.info.get("exif") if fmt != "TIFF" else None
+            if fmt != "TIFF" and not raw and len(im.getexif()):  # e.g. a PNG text chunk
+                raw = im.getexif().tobytes()
     except Exception as exc:  # metadata is optional: say so and go on
         log.warning("%s: metadata not readable, not carried (%s)", path, exc)
         return Metadata()
+    exif_bytes = None
+    try:
+        if fmt == "TIFF":
+            import mmap
+
+            with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0,
+                                                      access=mmap.ACCESS_READ) as data:
+                dirs = tiff.read_directories(data)  # type: ignore[arg-type]
+        elif raw:
+            block = bytes(raw)
+            dirs = tiff.read_directories(block[6:] if block.startswith(b"Exif\0\0") else block)
+        else:
+            dirs = tiff.Directories([], {})
+        dirs = dirs.without(STRUCTURE_TAGS)
+        if dirs.get(ORIENTATION) is not None:
+            dirs = dirs.replace(tiff.Entry.short(ORIENTATION, 1))
+        if len(dirs):
+            exif_bytes = b"Exif\0\0" + tiff.build(dirs)
+    except (tiff.ExifError, OSError, ValueError) as exc:
+        log.warning("%s: its EXIF cannot be read, not carried (%s)", path, exc)
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
-    return Metadata(exif_bytes, xmp if isinstance(xmp, bytes) and xmp else None)
+    xmp = upright_xmp(xmp) if isinstance(xmp, bytes) and xmp else None
+    return Metadata(exif_bytes, xmp)
+
+
+_XMP_ORIENTATION = re.compile(
+    rb"(tiff:Orientation\s*=\s*[\"'])\s*\d+\s*([\"'])|"
+    rb"(<tiff:Orientation>)\s*\d+\s*(</tiff:Orientation>)")
+
+
+def upright_xmp(xmp: bytes) -> bytes:
+    """An XMP packet with ``tiff:Orientation`` (attribute or element) set to 1."""
+    def one(match: re.Match[bytes]) -> bytes:
+        if match.group(1) is not None:
+            return match.group(1) + b"1" + match.group(2)
+        return match.group(3) + b"1" + match.group(4)
+
+    return _XMP_ORIENTATION.sub(one, xmp)
 
 
 #: Formats that can hold 16 bits per channel (written by :func:`save_image`).
@@ -482,8 +550,9 @@ def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
     Args:
         quality: JPEG and WebP quality (1-100).
         metadata: EXIF and XMP to embed (JPEG, PNG, TIFF, WebP; BMP has no place for them).
-        bit_depth: 8, or 16 for PNG and TIFF (16-bit PNG is encoded by OpenCV, 16-bit TIFF
-            written here: Pillow writes 8-bit RGB only).
+        bit_depth: 8, or 16 for PNG and TIFF (16-bit PNG is encoded by OpenCV; TIFF is
+            written here, 8 or 16 bits, with the EXIF's own tag types: Pillow writes 8-bit
+            RGB only and re-types EXIF tags).
         icc_profile: ICC bytes of the colour profile the pixels are encoded in, embedded
             (PNG, JPEG, TIFF, WebP); ``None``: none (sRGB by convention).
 
@@ -500,9 +569,13 @@ def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
         if bit_depth == 16:
             pixels = (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
             data = (_png16(pixels, metadata, icc_profile) if fmt == "PNG"
-                    else _tiff16(pixels, metadata, icc_profile))
+                    else _tiff(pixels, metadata, icc_profile))
             with atomic_write(p) as handle:
                 handle.write(data)
+            return p
+        if fmt == "TIFF":
+            with atomic_write(p) as handle:
+                handle.write(_tiff(to_uint8(image), metadata, icc_profile))
             return p
         pil = Image.fromarray(to_uint8(image))
         kwargs = _pillow_metadata(fmt, metadata)
@@ -545,15 +618,6 @@ def _pillow_metadata(fmt: str, metadata: Metadata | None) -> dict[str, Any]:
     """Pillow ``save`` arguments that embed ``metadata`` in a file of format ``fmt``."""
     kwargs: dict[str, Any] = {}
     if not metadata or fmt == "BMP":
-        return kwargs
-    if fmt == "TIFF":
-        # TIFF keeps EXIF in its own tags and XMP in tag 700 of the same directory
-        tags = Image.Exif()
-        if metadata.exif:
-            tags.load(metadata.exif)
-        if metadata.xmp:
-            tags[XMP_TAG] = metadata.xmp
-        kwargs["exif"] = tags
         return kwargs
     if metadata.exif:
         kwargs["exif"] = metadata.exif
@@ -600,42 +664,48 @@ def _png16(pixels: np.ndarray, metadata: Metadata | None, icc_profile: bytes | N
     return data[:header_end] + chunks + data[header_end:]
 
 
-#: Rows per strip of the 16-bit TIFFs written here (each strip deflate-compressed).
+#: Rows per strip of the TIFFs written here (each strip deflate-compressed).
 TIFF_ROWS_PER_STRIP = 64
+#: TIFF tags of the resolution, kept from the content or set to 72 dpi.
+_RESOLUTION = (282, 283, 296)
 
 
-def _tiff16(pixels: np.ndarray, metadata: Metadata | None, icc_profile: bytes | None) -> bytes:
-    """A 16-bit RGB TIFF (deflate strips) of ``(H, W, 3)`` uint16 pixels, with the EXIF
-    (its own sub-directories for EXIF and GPS, as Pillow lays them out), XMP and ICC."""
+def _tiff(pixels: np.ndarray, metadata: Metadata | None, icc_profile: bytes | None) -> bytes:
+    """An RGB TIFF (deflate strips, little-endian) of ``(H, W, 3)`` uint8 or uint16 pixels,
+    with the content's EXIF (every tag with its own type, in IFD0 and its EXIF and GPS
+    directories), XMP (tag 700) and ICC profile (tag 34675)."""
     import zlib
 
-    tags = Image.Exif()
+    from . import exif as tiff
+
+    dirs = tiff.Directories([], {})
     if metadata and metadata.exif:
-        tags.load(metadata.exif)
-    for tag in STRUCTURE_TAGS & set(tags):
-        del tags[tag]
-    big_endian = tags.endian != "<"  # Pillow writes "MM" unless the EXIF was "II"
+        block = metadata.exif
+        try:
+            dirs = tiff.read_directories(block[6:] if block.startswith(b"Exif\0\0")
+                                         else block).without(STRUCTURE_TAGS)
+        except tiff.ExifError as exc:
+            log.warning("the EXIF given is not a TIFF structure (%s); written without it", exc)
+        # the interoperability directory (a JPEG's DCF index) is no TIFF's: libtiff warns
+        dirs.subs.pop(tiff.INTEROP_IFD, None)
     h, w = pixels.shape[:2]
-    data = pixels.astype(">u2" if big_endian else "<u2", copy=False)
+    bits = pixels.dtype.itemsize * 8
+    data = pixels.astype("<u2" if bits == 16 else np.uint8, copy=False)
     strips = [zlib.compress(np.ascontiguousarray(data[top : top + TIFF_ROWS_PER_STRIP]).tobytes(),
                             6) for top in range(0, h, TIFF_ROWS_PER_STRIP)]
-    tags[256], tags[257] = w, h
-    tags[258] = (16, 16, 16)
-    tags[259] = 8  # deflate
-    tags[262] = 2  # RGB
-    tags[277] = 3
-    tags[278] = TIFF_ROWS_PER_STRIP
-    tags[279] = tuple(len(s) for s in strips)
-    tags[284] = 1
+    E = tiff.Entry
+    entries = [E.long(256, w), E.long(257, h), E.short(258, bits, bits, bits),
+               E.short(259, 8), E.short(262, 2), E.short(277, 3),
+               E.long(278, TIFF_ROWS_PER_STRIP), E.short(284, 1)]
+    if not any(dirs.get(tag) for tag in _RESOLUTION):
+        entries += [E.rational(282, 72, 1), E.rational(283, 72, 1), E.short(296, 2)]
     if metadata and metadata.xmp:
-        tags[XMP_TAG] = metadata.xmp
+        entries.append(E.raw(XMP_TAG, metadata.xmp, kind=1))
     if icc_profile:
-        tags[34675] = icc_profile
-    # Pillow writes StripOffsets relative to the end of the directories it lays out (it
-    # expects the pixels to follow them), which is where they go
-    tags[273] = tuple(int(n) for n in np.cumsum([0] + [len(s) for s in strips[:-1]]))
-    head = tags.tobytes()[6:]  # without Exif\0\0: a TIFF header and its directories
-    return head + b"".join(strips)
+        entries.append(E.raw(34675, icc_profile))
+    for entry in entries:
+        dirs = dirs.replace(entry)
+    return tiff.build(dirs, strips)
 
 
 def save_json(data: Any, path: str | os.PathLike) -> Path:

@@ -88,22 +88,24 @@ class Look:
 
         p = check_input_file(path, "transforms file")
         what = f"transforms file {p}"
+        if not zipfile.is_zipfile(p):
+            raise InputError(f"{what}: not a photostyle transforms file (a .transforms.npz "
+                             "archive saved beside a transfer's output)")
         try:
             with np.load(p, allow_pickle=False) as archive:
                 names = set(archive.files)
                 if not {"a", "b", "info"} <= names:
                     raise InputError(f"{what}: not a photostyle transforms file (it holds "
                                      f"{', '.join(sorted(names)) or 'nothing'})")
-                info_bytes = archive["info"]
-                a_shape = _header_shape(archive, "a")
-                if len(a_shape) == 4 and a_shape[0] * a_shape[1] > MAX_WORKING_PIXELS:
-                    raise InputError(f"{what}: transform maps of {a_shape[1]}x{a_shape[0]} px "
-                                     "are far larger than any working size")
-                a, b = archive["a"], archive["b"]
+                _check_headers(archive, what)
+                info_bytes, a, b = archive["info"], archive["a"], archive["b"]
         except InputError:
             raise
+        except MemoryError:
+            raise InputError(f"{what}: too large to read") from None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-            raise InputError(f"{what}: not a photostyle transforms file ({exc})") from None
+            reason = "its arrays are not plain numbers" if "pickle" in str(exc) else str(exc)
+            raise InputError(f"{what}: not a photostyle transforms file ({reason})") from None
         try:
             info = json.loads(bytes(np.asarray(info_bytes, dtype=np.uint8)).decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
@@ -140,13 +142,44 @@ class Look:
                         self.info.get("content", "unknown"))
 
 
-def _header_shape(archive: Any, name: str) -> tuple[int, ...]:
-    """The shape of an array in an ``.npz`` archive, read from its header (not its data)."""
+#: Largest description read back (JSON of the settings: a few kilobytes).
+MAX_INFO_BYTES = 1 << 20
+
+
+def _check_headers(archive: Any, what: str) -> None:
+    """Refuse, from the arrays' headers alone (before any is read), an archive whose members
+    declare shapes or types a look never has, or sizes beyond any working size: a file of
+    a few bytes may declare terabytes.
+
+    Raises:
+        InputError: naming the member and what is wrong.
+    """
+    expected = {"a": (4, np.float32), "b": (3, np.float32), "info": (1, np.uint8)}
+    shapes = {}
+    for name, (ndim, dtype) in expected.items():
+        shape, kind = _header(archive, name)
+        if len(shape) != ndim or kind != np.dtype(dtype):
+            raise InputError(f"{what}: member {name!r} is {kind} of shape {shape}, not a "
+                             "look's")
+        shapes[name] = shape
+    for name in ("a", "b"):
+        h, w = shapes[name][:2]
+        if h * w > MAX_WORKING_PIXELS:
+            raise InputError(f"{what}: member {name!r} declares transform maps of {w}x{h} "
+                             "px, far larger than any working size")
+    if shapes["info"][0] > MAX_INFO_BYTES:
+        raise InputError(f"{what}: member 'info' (its description) declares "
+                         f"{shapes['info'][0]:,} bytes (at most {MAX_INFO_BYTES:,})")
+
+
+def _header(archive: Any, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and type of an array in an ``.npz`` archive, read from its header (not its
+    data)."""
     from numpy.lib import format as npy_format
 
     with archive.zip.open(f"{name}.npy") as handle:
         version = npy_format.read_magic(handle)
         read = (npy_format.read_array_header_1_0 if version == (1, 0)
                 else npy_format.read_array_header_2_0)
-        shape, _, _ = read(handle)
-    return tuple(shape)
+        shape, _, dtype = read(handle)
+    return tuple(shape), dtype

@@ -373,3 +373,41 @@ def test_profiles_are_read_from_every_format_and_kept_in_8_bit_outputs(ext: str,
     np.testing.assert_allclose(srgb, expected, atol=1e-6)
     out = save_image(photo.pixels, tmp_path / f"out.{ext}", icc_profile=photo.icc)
     assert Image.open(out).info.get("icc_profile") == adobe().data
+
+
+def _npz_declaring(path: Path, shapes: dict[str, tuple[tuple[int, ...], str]]) -> Path:
+    """An archive whose members declare ``shapes`` in their headers, with almost no data."""
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, (shape, dtype) in shapes.items():
+            header = io.BytesIO()
+            npy_format.write_array_header_1_0(header, {"descr": np.dtype(dtype).str,
+                                                       "fortran_order": False, "shape": shape})
+            archive.writestr(f"{name}.npy", header.getvalue() + b"\0" * 64)
+    return path
+
+
+def test_apply_refuses_look_files_that_declare_huge_members_naming_the_file(
+        image_pair, tmp_path: Path, capsys) -> None:
+    content, _ = image_pair
+    fine = {"a": ((4, 5, 3, 3), "<f4"), "b": ((4, 5, 3), "<f4"), "info": ((8,), "|u1")}
+    cases = {"a": ((10**6, 10**6, 3, 3), "<f4"), "b": ((10**5, 10**5, 3), "<f4"),
+             "info": ((10**12,), "|u1")}
+    for member, declared in cases.items():
+        look = _npz_declaring(tmp_path / f"huge-{member}.npz", {**fine, member: declared})
+        assert main(["apply", "-c", str(content), "-t", str(look), "-o",
+                     str(tmp_path / "out.png"), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert f"huge-{member}.npz" in err and f"'{member}'" in err, err
+        assert "out of memory" not in err and "--size" not in err
+    text = tmp_path / "notes.npz"
+    text.write_text("a text file, not a look")
+    assert main(["apply", "-c", str(content), "-t", str(text), "-o",
+                 str(tmp_path / "out.png"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "notes.npz: not a photostyle transforms file" in err
+    assert "pickle" not in err  # no advice to load pickled data
+    assert not (tmp_path / "out.png").exists()

@@ -382,7 +382,7 @@ def test_close_deletes_every_file(tmp_path: Path, photos: tuple[Path, Path]) -> 
     root = s.root
     assert root.stat().st_mode & 0o077 == 0  # private
     s.upload("t", "content", str(photos[0]))
-    assert s.session("t").folder.parent == root
+    assert root in s.session("t").folder.parents
     s.close()
     assert not root.exists()
 
@@ -395,7 +395,7 @@ def test_loopback_and_auth() -> None:
         assert is_loopback(host), host
     for host in ("0.0.0.0", "192.168.1.20", "::", "example.invalid"):
         assert not is_loopback(host), host
-    assert parse_auth("ann:s3cret:x") == ("ann", "s3cret:x")
+    assert parse_auth("ann:copper kettle:x") == ("ann", "copper kettle:x")
     assert parse_auth(None) is None
     for bad in ("ann", ":pw", "ann:"):
         with pytest.raises(ConfigError, match="USER:PASSWORD"):
@@ -415,3 +415,89 @@ def test_app_command_refuses_an_open_host(capsys: pytest.CaptureFixture[str],
     assert main(["app", "--auth", "nopassword"]) == 2
     assert main(["app", "--set", "size=-3"]) == 2
     assert "size" in capsys.readouterr().err
+
+
+# hardening, round three --------------------------------------------------------------------
+
+
+def _png_claiming(path: Path, w: int, h: int) -> Path:
+    """A small PNG whose header claims ``w`` x ``h`` pixels (as a crafted layer would)."""
+    import struct
+    import zlib
+
+    save_png(np.zeros((2, 2, 3), np.uint8), path)
+    data = bytearray(path.read_bytes())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", w, h)
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr:ihdr + 17])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_editor_images_pass_the_limits_before_gradio_decodes_them(tmp_path: Path) -> None:
+    gr = pytest.importorskip("gradio")
+    from gradio.components.image_editor import EditorData
+    from gradio.data_classes import FileData
+
+    from photostyle.app.page import checked_editor
+
+    limits = jobs.Limits(max_upload_bytes=2**20, max_pixels=100_000_000)
+    huge = _png_claiming(tmp_path / "layer.png", 12000, 12000)  # 144 MP in a few bytes
+    with pytest.raises(InputError, match="12000x12000 px, larger than any photo"):
+        jobs.check_editor_image(huge, limits)
+    with pytest.raises(InputError, match="12000x12000"):
+        jobs.check_editor_image(huge.read_bytes(), limits)
+    big_file = tmp_path / "big.png"
+    big_file.write_bytes(b"\x89PNG" + b"\0" * (2**20 + 10))
+    with pytest.raises(InputError, match="over the upload limit"):
+        jobs.check_editor_image(big_file, limits)
+    fine = save_png(np.zeros((300, 400, 4), np.uint8), tmp_path / "fine.png")
+    jobs.check_editor_image(fine, limits)
+    with gr.Blocks():
+        editor = checked_editor(gr.ImageEditor(type="numpy", image_mode="RGBA"), limits)
+    value = editor.preprocess(EditorData(background=FileData(path=str(fine)),
+                                         layers=[FileData(path=str(fine))], composite=None))
+    assert value is not None and value["layers"][0].shape == (300, 400, 4)
+    with pytest.raises(gr.Error, match="larger than any photo"):
+        editor.preprocess(EditorData(background=FileData(path=str(fine)),
+                                     layers=[FileData(path=str(huge))], composite=None))
+
+
+def test_weak_passwords_are_refused_and_failed_logins_slow_down() -> None:
+    from photostyle.app.security import FREE_FAILURES, MAX_DELAY, Login
+
+    for weak in ("ann:s3cret", "ann:annabelle-ann", "ann:abababababababab"):
+        with pytest.raises(ConfigError, match="password"):
+            parse_auth(weak)
+    assert parse_auth("ann:copper kettle 7") == ("ann", "copper kettle 7")
+    slept: list[float] = []
+    now = [0.0]
+    login = Login("ann", "copper kettle 7", sleep=slept.append, clock=lambda: now[0])
+    assert login("ann", "copper kettle 7") and slept == []
+    results = [login("ann", f"guess {i}") for i in range(50)]
+    assert not any(results)
+    assert len(slept) == 50 - FREE_FAILURES  # the first failures cost nothing
+    assert slept[:5] == [1.0, 2.0, 4.0, 8.0, 16.0] and max(slept) == MAX_DELAY
+    assert sum(slept) > 600  # fifty guesses take over ten minutes, not 0.1 s
+    assert not login("bob", "copper kettle 7")  # the user name counts too
+    assert login("ann", "copper kettle 7")  # the right password still opens, and clears
+    slept.clear()
+    assert not login("ann", "wrong") and slept == []
+    now[0] += 3600  # old failures are forgotten
+    assert login.delay() == 0.0
+
+
+def test_app_limits_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in ("inf", "nan", "0", "-5", "1e9"):
+        assert main(["app", "--max-upload-mb", bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert "--max-upload-mb" in err and "internal error" not in err, err
+
+
+def test_a_download_is_gone_with_its_tab(studio: Studio) -> None:
+    studio.preview("tab", MaskChoice())
+    path = studio.export("tab", "PNG", 8, "content", 1.0)
+    uploads = studio.root / "uploads"  # Gradio's folder: it serves the file where it lies
+    assert uploads in path.parents and path.exists()
+    studio.close_session("tab")
+    assert not path.exists()

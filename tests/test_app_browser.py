@@ -287,7 +287,20 @@ def test_paint_run_strength_and_download(server: Server, browser, tmp_path: Path
     # the downloaded strength is the slider's: close to the content, not equal to it
     srgb = pixels[..., ::-1].astype(np.float32) / 257.0
     assert 0 < np.abs(srgb - content).mean() < 0.5 * np.abs(full - content).mean()
+    address = urllib.parse.urljoin(server.url, link.get_attribute("href") or "")
+    with urllib.request.urlopen(address) as reply:
+        assert reply.status == 200
     page.context.close()
+    # once the tab is gone its download is too, not left in the server's cache
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(address).close()
+        except urllib.error.HTTPError as err:
+            assert err.code in (403, 404), err.code
+            break
+        assert time.monotonic() < deadline, f"{address} is still served after the tab closed"
+        time.sleep(0.5)
 
 
 def test_four_clients_at_once_all_get_their_results(server: Server, browser) -> None:
@@ -380,7 +393,7 @@ def test_bad_uploads_give_a_message_and_the_server_keeps_serving(
 
 
 def test_open_host_needs_a_login(tmp_path: Path) -> None:
-    app = Server(tmp_path, "--host", "0.0.0.0", "--auth", "ann:s3cret")
+    app = Server(tmp_path, "--host", "0.0.0.0", "--auth", "ann:copper kettle 7")
     try:
         for path in ("config", "gradio_api/info"):  # nothing without the login
             with pytest.raises(urllib.error.HTTPError) as err:
@@ -392,7 +405,7 @@ def test_open_host_needs_a_login(tmp_path: Path) -> None:
         data = urllib.parse.urlencode({"username": "ann", "password": "wrong"}).encode()
         with pytest.raises(urllib.error.HTTPError):
             opener.open(app.url + "login", data)
-        data = urllib.parse.urlencode({"username": "ann", "password": "s3cret"}).encode()
+        data = urllib.parse.urlencode({"username": "ann", "password": "copper kettle 7"}).encode()
         opener.open(app.url + "login", data).close()
         with opener.open(app.url + "config") as reply:
             assert reply.status == 200

@@ -46,6 +46,7 @@ from ..io import (
 from ..masks import PALETTE, LabelMap, MaskSet, read_mask
 from ..pipeline import TransferResult, apply_look, transfer
 from ..smooth import render, render_plain
+from .security import UPLOADS
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,50 @@ def check_upload_size(path: Path, what: str, name: str, limits: Limits) -> None:
         raise InputError(f"{what} {name}: the file is empty")
 
 
+#: Largest image an editor sends (its layers are painted at the display size; a little
+#: room for the editor's own rounding).
+EDITOR_MAX_PIXELS = (2 * DISPLAY_SIDE + 2) ** 2
+
+
+def check_editor_image(source: str | os.PathLike | bytes, limits: Limits,
+                       what: str = "painting") -> None:
+    """Refuse an image an editor sent (a layer, its background or composite) that is over
+    the upload size or far larger than any photo shown, from its header, before anything
+    decodes it (a PNG of a few hundred kilobytes may hold 12000 x 12000 pixels).
+
+    Args:
+        source: the file Gradio received, or its bytes.
+        limits: the upload limits (its byte limit applies).
+
+    Raises:
+        InputError: too large, or not an image.
+    """
+    import io as bytes_io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    size = len(source) if isinstance(source, bytes | bytearray | memoryview) else (
+        Path(source).stat().st_size)
+    if size > limits.max_upload_bytes:
+        raise InputError(f"{what}: {size / 2**20:.1f} MB is over the upload limit of "
+                         f"{limits.max_upload_bytes / 2**20:.0f} MB")
+    opened: Any = bytes_io.BytesIO(bytes(source)) if isinstance(
+        source, bytes | bytearray | memoryview) else source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(opened) as image:  # the header only
+                w, h = image.size
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError,
+            SyntaxError) as exc:
+        raise InputError(f"{what}: not an image the page made ({exc})") from None
+    limit = min(EDITOR_MAX_PIXELS, limits.max_pixels)
+    if w * h > limit:
+        raise InputError(f"{what}: {w}x{h} px, larger than any photo the page shows; paint "
+                         "on the page's editor")
+
+
 def _shown(upload: Upload | None) -> tuple[int, int] | None:
     return None if upload is None else (int(upload.display.shape[0]),
                                          int(upload.display.shape[1]))
@@ -374,6 +419,9 @@ class Studio:
             tempfile.mkdtemp(prefix="photostyle-app-"))
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
+        # inside Gradio's folder (see security.UPLOADS): a download is served where it lies
+        # and is gone with its session's folder
+        self.sessions_root = self.root / UPLOADS / "sessions"
         self.workers: queue.Queue[WorkerState] = queue.Queue()
         for _ in range(max(1, workers)):
             self.workers.put(WorkerState())
@@ -395,8 +443,8 @@ class Studio:
             s = self.sessions.get(key)
             if s is None:
                 self.counter += 1
-                folder = self.root / f"session-{self.counter}"
-                folder.mkdir(mode=0o700)
+                folder = self.sessions_root / f"session-{self.counter}"
+                folder.mkdir(mode=0o700, parents=True)
                 s = self.sessions[key] = Session(key, folder)
             return s
 

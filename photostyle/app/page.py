@@ -17,8 +17,17 @@ import gradio as gr
 
 from ..errors import ConfigError, PhotostyleError
 from ..masks import PALETTE
-from .jobs import FORMATS, MASK_MODES, RUN_PRESETS, UNPAINTED, MaskChoice, Studio
-from .security import check_host
+from .jobs import (
+    FORMATS,
+    MASK_MODES,
+    RUN_PRESETS,
+    UNPAINTED,
+    Limits,
+    MaskChoice,
+    Studio,
+    check_editor_image,
+)
+from .security import Login, check_host
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +54,27 @@ def legend_html() -> str:
             f'"{UNPAINTED}"</i></span></div><p style="font-size:0.85em">Paint the same '
             "colour on the regions that correspond (sky on sky, water on water); what is "
             "left unpainted in both photos corresponds too.</p>")
+
+
+def checked_editor(editor: Any, limits: Limits) -> Any:
+    """``editor`` (a ``gr.ImageEditor``) with its images (layers, background, composite)
+    checked against ``limits`` (:func:`~photostyle.app.jobs.check_editor_image`) before
+    Gradio decodes them. The check wraps this editor's own conversion step (a subclass
+    would have Gradio write a ``.pyi`` file into the package)."""
+    convert = editor.convert_and_format_image
+
+    @functools.wraps(convert)
+    def checked(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if file is not None:
+            source = file if isinstance(file, bytes | bytearray | memoryview) else file.path
+            try:
+                check_editor_image(source, limits, str(editor.label or "painting"))
+            except PhotostyleError as exc:
+                raise gr.Error(str(exc), print_exception=False) from exc
+        return convert(file, *args, **kwargs)
+
+    editor.convert_and_format_image = checked
+    return editor
 
 
 def _key(request: Any) -> str:
@@ -166,11 +196,11 @@ def build(studio: Studio) -> Any:
             with gr.Column(visible=False, elem_id="paint-group") as paint_group:
                 gr.HTML(legend_html())
                 with gr.Row():
-                    content_paint, style_paint = (gr.ImageEditor(
+                    content_paint, style_paint = (checked_editor(gr.ImageEditor(
                         label=f"paint on the {which}", elem_id=f"{which}-paint",
                         type="numpy", image_mode="RGBA", sources=(), transforms=(),
                         brush=brush, eraser=gr.Eraser(default_size=24), layers=False,
-                        format="png", interactive=True, height=420)
+                        format="png", interactive=True, height=420), studio.limits)
                         for which in ("content", "style"))
             with gr.Row(visible=False) as files_group:
                 content_mask = gr.File(label="content mask", elem_id="content-mask",
@@ -246,7 +276,8 @@ def serve(studio: Studio, *, host: str = "127.0.0.1", port: int = 7860,
     try:
         try:
             _, url, _ = demo.launch(
-                server_name=host, server_port=port, auth=auth, max_file_size=(
+                server_name=host, server_port=port, auth=Login(*auth) if auth else None,
+                max_file_size=(
                     studio.limits.max_upload_bytes), ssr_mode=False, quiet=True,
                 show_error=True, prevent_thread_lock=True, theme=theme, css=CSS,
                 footer_links=[], inbrowser=False, share=False, enable_monitoring=False,

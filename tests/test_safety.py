@@ -499,6 +499,8 @@ NUMBERS = {
     "--min-fragment": (["0.01"], ["nan", "0.9", "-1", "inf"]),
     "--strength": (["0", "0.5"], ["nan", "1.5", "-0.1", "x"]),
     "--jpeg-quality": (["80"], ["0", "101", "x"]),
+    "--fps": (["12"], ["-3", "0", "nan", "inf", "x"]),
+    "--drift": (["0.3"], ["0", "1.5", "nan"]),
 }
 COMMAND_NUMBERS = {
     "transfer": ["--size", "--lr", "--precondition-boost", "--output-size", "--style-weight",
@@ -508,7 +510,13 @@ COMMAND_NUMBERS = {
     "segment": ["--min-fragment", "--max-pixels"],
     "ablate": ["--size", "--lr"],
     "apply": ["--strength", "--output-size", "--max-pixels", "--jpeg-quality"],
+    "video": ["--fps", "--drift", "--strength", "--max-pixels"],
+    # a batch of the folder into itself, run twice: the second run resumes
+    "batch": ["--size", "--jpeg-quality", "--max-pixels"],
 }
+#: Commands whose input argument is only ever good (a batch's bad photo is a failed row,
+#: exit 3, not a refused command).
+GOOD_INPUT_ONLY = {"batch"}
 
 
 def _make_out(kind: str, root: Path, content: Path, style: Path, ext: str) -> Path:
@@ -558,6 +566,27 @@ def _make_in(kind: str, root: Path, good: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def fuzz_clip(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """A three-frame clip (copied into each example's folder); ``None`` without PyAV."""
+    try:
+        import av
+    except ImportError:
+        return None
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(3):
+            rgb = (gradient_image(48, 64, i) * 255).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
 @st.composite
 def command_lines(draw):
     """A command with good paths and numbers, or with exactly one bad one (half of each)."""
@@ -567,6 +596,8 @@ def command_lines(draw):
     good_out = sorted(k for k, v in OUT_PATHS.items() if not v)
     bad_out = sorted(k for k, v in OUT_PATHS.items() if v)
     out_kind = draw(st.sampled_from(bad_out if spoil == "out" else good_out))
+    if command in GOOD_INPUT_ONLY and spoil in ("in", "out"):
+        spoil = "none"
     in_kind = draw(st.sampled_from(
         sorted(k for k, v in IN_PATHS.items() if v) if spoil == "in" else ["good"]))
     numbers = {}
@@ -598,6 +629,17 @@ def _args(command: str, out: Path, inp: Path, root: Path, numbers: dict[str, tup
     if command == "apply":
         return ["apply", "-c", str(inp), "-t", str(root / "look.npz"), "-o", str(out), *values,
                 "-q"]
+    if command == "video":
+        clip = root / "clip.mp4" if inp == root / "c.png" else inp
+        return ["video", "-c", str(clip), "-s", str(style), "-o", str(out), "--vgg-weights",
+                str(weights), "--segment", "none", "--size", "32", "--set",
+                "content_layer=relu2_1", "--set", "style_layers=relu1_1", "--set",
+                "iterations=1+1", "--no-measure", *values, "-q"]
+    if command == "batch":
+        return ["transfer", "-c", str(root), "-s", str(style), "--out-dir", str(root),
+                "--vgg-weights", str(weights), "--content-layer", "relu2_1", "--style-layers",
+                "relu1_1", "--segment", "none", "--iterations", "1", "--size", "32", *values,
+                "-q"]
     sets = [x for option, (value, _) in numbers.items()
             for x in ("--set", f"{option[2:]}={value}")]
     return ["ablate", "-c", str(inp), "-s", str(style), "--out", str(out.with_suffix("")),
@@ -606,12 +648,17 @@ def _args(command: str, out: Path, inp: Path, root: Path, numbers: dict[str, tup
             "--set", "size=32", *sets, "-q"]
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(command_lines())
 @example(("apply", "link_to_style", "good", {}))  # found by CI: replaces the link, not s.png
 @example(("apply", "content", "good", {}))
-def test_fuzzed_commands_never_lose_a_file(shallow_vgg_file: Path, capsys, case) -> None:
+@example(("video", "fresh", "folder", {}))  # frames of different sizes: fails mid-clip
+@example(("video", "link_to_style", "good", {}))
+@example(("video", "device", "good", {}))
+@example(("batch", "fresh", "good", {}))
+def test_fuzzed_commands_never_lose_a_file(shallow_vgg_file: Path, fuzz_clip: Path | None, capsys,
+                                           case) -> None:
     command, out_kind, in_kind, numbers = case
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -624,12 +671,18 @@ def test_fuzzed_commands_never_lose_a_file(shallow_vgg_file: Path, capsys, case)
         rng = np.random.default_rng(0)
         Look(np.eye(3, dtype=np.float32) + rng.normal(0, 0.1, (20, 28, 3, 3)).astype(np.float32),
              rng.normal(0, 0.05, (20, 28, 3)).astype(np.float32), {}).save(root / "look.npz")
+        if command == "video":
+            if fuzz_clip is None:
+                return  # the video extra is not installed
+            (root / "clip.mp4").write_bytes(fuzz_clip.read_bytes())
         good_in = root / "m.png" if command == "masks" else content
         inp = _make_in(in_kind, root, good_in)
-        out = _make_out(out_kind, root, content, style, ".png")
+        out = _make_out(out_kind, root, content, style, ".mp4" if command == "video" else ".png")
         args = _args(command, out, inp, root, numbers, shallow_vgg_file)
         if command == "ablate":  # --out is a folder named after out without its extension
             out_bad = out_kind in ("in_a_file", "too_long", "proc", "device")
+        elif command == "batch":  # into its own folder, whatever out is
+            out_bad = False
         elif command == "evaluate":
             out_bad = OUT_PATHS[out_kind] and out_kind != "bad_ext"  # --json: any name
         elif command == "apply":  # reads no style: a link to it is just a name to replace
@@ -655,5 +708,10 @@ def test_fuzzed_commands_never_lose_a_file(shallow_vgg_file: Path, capsys, case)
             assert set(digests(root)) == files_before, (args, err)
         else:
             assert code == 0, (args, err)
-        leftovers = [p for p in root.rglob("*") if p.name.endswith(".tmp")]
+        if command == "batch" and code == 0:  # again: it resumes, writing and deleting nothing
+            done = digests(root)
+            assert main(args) == 0, (args, capsys.readouterr().err)
+            assert digests(root) == done, args
+        leftovers = [p for p in root.rglob("*") if p.name.endswith(".tmp") or ".partial" in
+                     p.name]
         assert not leftovers, args

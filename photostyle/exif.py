@@ -229,7 +229,7 @@ def tag_positions(data: bytes, tag: int) -> list[tuple[int, int]]:
     return [(where, e.kind) for e, where in reader.directory(reader.first) if e.tag == tag]
 
 
-def endian_of(data: bytes) -> str:
+def endian_of(data: bytes | bytearray) -> str:
     """``"<"`` or ``">"``: the byte order of a TIFF structure."""
     return "<" if data[:2] == b"II" else ">"
 

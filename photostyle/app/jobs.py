@@ -233,8 +233,8 @@ def check_upload_size(path: Path, what: str, name: str, limits: Limits) -> None:
 EDITOR_MAX_PIXELS = (2 * DISPLAY_SIDE + 2) ** 2
 
 
-def check_editor_image(source: str | os.PathLike | bytes, limits: Limits,
-                       what: str = "painting") -> None:
+def check_editor_image(source: str | os.PathLike | bytes | bytearray | memoryview,
+                       limits: Limits, what: str = "painting") -> None:
     """Refuse an image an editor sent (a layer, its background or composite) that is over
     the upload size or far larger than any photo shown, from its header, before anything
     decodes it (a PNG of a few hundred kilobytes may hold 12000 x 12000 pixels).

@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -537,8 +538,6 @@ class VideoSink:
 
     def __init__(self, path: str | os.PathLike, info: ClipInfo, source: Path | None = None,
                  codec: str = "libx264", crf: int = 18) -> None:
-        import tempfile
-
         self.path = Path(path)
         self.info = info
         self.count = 0

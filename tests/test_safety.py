@@ -596,6 +596,8 @@ def command_lines(draw):
     good_out = sorted(k for k, v in OUT_PATHS.items() if not v)
     bad_out = sorted(k for k, v in OUT_PATHS.items() if v)
     out_kind = draw(st.sampled_from(bad_out if spoil == "out" else good_out))
+    if command in GOOD_INPUT_ONLY:
+        out_kind = "fresh"  # a batch writes into its own folder (an old file there is a photo)
     if command in GOOD_INPUT_ONLY and spoil in ("in", "out"):
         spoil = "none"
     in_kind = draw(st.sampled_from(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._compat import install_import_hook
+from photostyle._compat import install_import_hook
 
 __version__ = "0.1.0"
 
@@ -18,23 +18,23 @@ __version__ = "0.1.0"
 install_import_hook()
 
 if TYPE_CHECKING:
-    from .config import TransferConfig, preset_config
-    from .masks import LabelMap, MaskSet
-    from .pipeline import TransferResult, apply_look, transfer
-    from .transforms import Look
+    from photostyle.engine.config import TransferConfig, preset_config
+    from photostyle.engine.masks import LabelMap, MaskSet
+    from photostyle.engine.pipeline import TransferResult, apply_look, transfer
+    from photostyle.engine.transforms import Look
 
 __all__ = ["LabelMap", "Look", "MaskSet", "TransferConfig", "TransferResult", "__version__",
            "apply_look", "preset_config", "transfer"]
 
 _LAZY = {
-    "TransferConfig": "config",
-    "MaskSet": "masks",
-    "LabelMap": "masks",
-    "TransferResult": "pipeline",
-    "transfer": "pipeline",
-    "apply_look": "pipeline",
-    "preset_config": "config",
-    "Look": "transforms",
+    "TransferConfig": "engine.config",
+    "MaskSet": "engine.masks",
+    "LabelMap": "engine.masks",
+    "TransferResult": "engine.pipeline",
+    "transfer": "engine.pipeline",
+    "apply_look": "engine.pipeline",
+    "preset_config": "engine.config",
+    "Look": "engine.transforms",
 }
 
 

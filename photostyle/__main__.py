@@ -1,5 +1,5 @@
 """``python -m photostyle``."""
 
-from .cli import main
+from photostyle.cli import main
 
 raise SystemExit(main())

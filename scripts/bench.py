@@ -63,8 +63,8 @@ def child(size: int, sets: dict[str, Any], masks: bool, long_side: int, repeat: 
     import torch
 
     import photostyle
-    from photostyle.config import TransferConfig
-    from photostyle.features import load_extractor
+    from photostyle.engine.config import TransferConfig
+    from photostyle.engine.network import load_extractor
 
     config = TransferConfig(size=size, vgg_weights="random", segment="none", **sets)
     extractor = load_extractor(config.layers_in_use(), "random", network=config.network)
@@ -95,7 +95,7 @@ def child(size: int, sets: dict[str, Any], masks: bool, long_side: int, repeat: 
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
-    from photostyle.ablate import parse_setting
+    from photostyle.engine.config import parse_setting
 
     out: dict[str, Any] = {}
     for item in items:
@@ -123,7 +123,7 @@ def main() -> None:
         return
     import torch
 
-    from photostyle.config import TransferConfig
+    from photostyle.engine.config import TransferConfig
 
     gpu = torch.cuda.is_available()
     default_size = TransferConfig().size

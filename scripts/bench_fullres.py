@@ -22,8 +22,8 @@ import numpy as np
 
 
 def child(width: int, height: int, working: int, method: str) -> None:
-    from photostyle.io import fit_long_side, resize
-    from photostyle.smooth import finish
+    from photostyle.engine.smooth import finish
+    from photostyle.files.images import fit_long_side, resize
 
     rng = np.random.default_rng(0)
     # a photo-like full-resolution content: smooth gradients plus fine texture

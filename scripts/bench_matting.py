@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
-from photostyle.matting import MattingTerm, matting_laplacian
+from photostyle.engine.matting import MattingTerm, matting_laplacian
 
 
 def photo_like(size: int, seed: int = 0) -> np.ndarray:

@@ -25,10 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tasks(n: int, size: int, iterations: str) -> list[Any]:
-    from photostyle.config import TransferConfig, parse_int_list
-    from photostyle.executors import Task
-    from photostyle.io import load_image
-    from photostyle.masks import read_mask
+    from photostyle.engine.config import TransferConfig, parse_int_list
+    from photostyle.engine.masks import read_mask
+    from photostyle.files.images import load_image
+    from photostyle.runs.executors import Task
 
     content = load_image(REPO / "data" / "content.png")
     style = load_image(REPO / "data" / "style.png")
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                         "53.3 s per pair on 2 cores)")
     args = parser.parse_args(argv)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    from photostyle.executors import LocalExecutor, RayExecutor
+    from photostyle.runs.executors import LocalExecutor, RayExecutor
 
     work = tasks(args.tasks, args.size, args.iterations)
     rows = []

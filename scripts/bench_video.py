@@ -25,8 +25,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from photostyle.config import preset_config  # noqa: E402
-from photostyle.video import (  # noqa: E402
+from photostyle.engine.config import preset_config  # noqa: E402
+from photostyle.runs.video import (  # noqa: E402
     KeyframePolicy,
     VideoOptions,
     VideoSink,
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="keep the clips in this folder")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
-    from photostyle.ablate import parse_setting
+    from photostyle.engine.config import parse_setting
 
     settings = {"vgg_weights": args.vgg_weights, "segment": "none"}
     for item in args.set:

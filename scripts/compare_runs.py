@@ -29,8 +29,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from photostyle.ablate import HIGHER_IS_BETTER, write_contact_sheet
-from photostyle.ablate import TABLE_MEASURES as MEASURES
+from photostyle.runs.ablate import HIGHER_IS_BETTER
+from photostyle.runs.ablate import TABLE_MEASURES as MEASURES
+from photostyle.runs.sheets import write_contact_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -55,7 +56,7 @@ def read_ablation(folder: Path, baseline: str | None = None
                   ) -> tuple[list[str], list[dict[str, dict[str, Any]]]]:
     """The variants of an ablation folder (``photostyle ablate --out``) as runs: their names,
     the baseline's first, and for each ``{pair number: row}`` of its finished pairs."""
-    from photostyle.ablate import read_results
+    from photostyle.runs.ablate import read_results
 
     by_variant: dict[str, dict[str, dict[str, Any]]] = {}
     for row in read_results(folder):
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {m} | " + " | ".join(cells) + " |")
     print("| seconds per pair | " + " | ".join(mean_seconds(r, pairs) for r in runs) + " |")
     if args.sheets:
-        from photostyle.io import load_image
+        from photostyle.files.images import load_image
 
         args.sheets.mkdir(parents=True, exist_ok=True)
         for i in pairs:  # each tile is scaled to the sheet's height, whatever its size

@@ -29,13 +29,14 @@ from typing import Any
 import numpy as np
 
 from photostyle import TransferConfig, transfer
-from photostyle.ablate import TABLE_MEASURES as MEASURES
-from photostyle.ablate import write_contact_sheet
-from photostyle.config import preset_config
-from photostyle.features import load_extractor
-from photostyle.io import load_image, resize, save_image
-from photostyle.masks import align_labels, fit_to_image, read_mask
-from photostyle.metrics import evaluate_images
+from photostyle.engine.config import preset_config
+from photostyle.engine.masks import align_labels, fit_to_image, read_mask
+from photostyle.engine.metrics import evaluate_images
+from photostyle.engine.network import load_extractor
+from photostyle.files.images import load_image, resize
+from photostyle.files.writers import save_image
+from photostyle.runs.ablate import TABLE_MEASURES as MEASURES
+from photostyle.runs.sheets import write_contact_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 

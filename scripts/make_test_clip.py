@@ -25,7 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from photostyle.io import load_image, to_uint8  # noqa: E402
+from photostyle.files.images import load_image, to_uint8  # noqa: E402
 
 
 def frame_at(photo: np.ndarray, t: float, size: tuple[int, int], light: float = 0.1

@@ -20,7 +20,7 @@ import json
 import statistics
 from pathlib import Path
 
-from photostyle.ablate import HIGHER_IS_BETTER, measures_in, read_results
+from photostyle.runs.ablate import HIGHER_IS_BETTER, measures_in, read_results
 
 TITLES = {"style_sw": "SW", "style_frechet": "Fréchet", "structure_ssim": "gradient SSIM",
           "affine_residual": "local affine residual", "flat_paint": "flat-region paint"}

@@ -31,7 +31,7 @@ import json
 import statistics
 from pathlib import Path
 
-from photostyle.ablate import HIGHER_IS_BETTER, measures_in, read_results
+from photostyle.runs.ablate import HIGHER_IS_BETTER, measures_in, read_results
 
 # s/step of the full-depth VGG19 on this machine (2 threads) by level long side, from
 # scripts/bench.py on its 700x462 content (128, 256, 512: the 3-level 200+150+20 run; 350,

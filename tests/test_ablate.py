@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from photostyle.ablate import (
+from photostyle.engine.config import TransferConfig
+from photostyle.errors import ConfigError
+from photostyle.runs.ablate import (
     aggregate,
     expand,
     find_pairs,
@@ -16,8 +18,6 @@ from photostyle.ablate import (
     run_ablation,
     variant_name,
 )
-from photostyle.config import TransferConfig
-from photostyle.errors import ConfigError
 
 from .conftest import gradient_image, make_pairs, save_png
 
@@ -177,7 +177,7 @@ def test_histogram_settings_vary_like_any_other() -> None:
 
 
 def test_ablation_varies_the_backbone(pairs_dir: Path, tmp_path: Path) -> None:
-    from photostyle.executors import LocalExecutor
+    from photostyle.runs.executors import LocalExecutor
 
     executor = LocalExecutor()
     result = run_ablation(find_pairs(pairs_dir), BASE, {"network": ["vgg19", "vgg16"]},

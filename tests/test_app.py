@@ -16,9 +16,9 @@ from photostyle.app import jobs
 from photostyle.app.jobs import MaskChoice, Studio, painted_labels, read_upload
 from photostyle.app.security import check_host, is_loopback, parse_auth
 from photostyle.cli import main
+from photostyle.engine.masks import PALETTE, load_mask_pair
 from photostyle.errors import ConfigError, InputError
-from photostyle.io import save_image
-from photostyle.masks import PALETTE, load_mask_pair
+from photostyle.files.writers import save_image
 
 from .conftest import bomb_png, gradient_image, save_png
 

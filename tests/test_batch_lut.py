@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photostyle import features, lut
-from photostyle.cli import main, report_path
+from photostyle.cli import main
+from photostyle.engine import network as features
+from photostyle.engine.pipeline import TransferResult
 from photostyle.errors import InputError
-from photostyle.pipeline import TransferResult
+from photostyle.runs import lut
+from photostyle.runs.outputs import report_path
 
 from .conftest import gradient_image, save_png
 

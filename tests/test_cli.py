@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photostyle.cli import main, report_path
+from photostyle.cli import main
+from photostyle.runs.outputs import report_path
 
 FAST = ["--content-layer", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--size", "32",
         "--iterations", "3", "--segment", "none", "-q"]
@@ -200,7 +201,7 @@ def test_strength_zero_writes_the_content_back_exactly(image_pair, shallow_vgg_f
 
 def test_compare_writes_content_style_and_result_side_by_side(image_pair, shallow_vgg_file: Path,
                                                                tmp_path: Path) -> None:
-    from photostyle.outputs import COMPARE_HEIGHT, compare_path
+    from photostyle.runs.outputs import COMPARE_HEIGHT, compare_path
 
     content, style = image_pair
     out = tmp_path / "look.png"
@@ -306,7 +307,8 @@ def test_jpeg_quality_is_used_and_checked(image_pair, shallow_vgg_file: Path,
 def test_metadata_from_a_tiff_content_leaves_its_layout_tags_behind(tmp_path: Path) -> None:
     from PIL import ExifTags
 
-    from photostyle.io import Metadata, read_metadata, save_image
+    from photostyle.files.metadata import Metadata, read_metadata
+    from photostyle.files.writers import save_image
 
     from .conftest import gradient_image
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from photostyle.colour import linear_colour_map, region_colour_transfer
-from photostyle.masks import parse_mask_array
+from photostyle.engine.colour import linear_colour_map, region_colour_transfer
+from photostyle.engine.masks import parse_mask_array
 
 from .conftest import gradient_image
 
@@ -42,7 +42,7 @@ def test_regions_take_their_own_style_colours() -> None:
     s_mask = np.zeros((40, 40, 3), np.uint8)
     s_mask[20:] = (0, 0, 255)  # style bottom half: blue label
     s_mask[:20] = (0, 255, 0)
-    from photostyle.masks import align_labels
+    from photostyle.engine.masks import align_labels
 
     masks = align_labels(parse_mask_array(c_mask), parse_mask_array(s_mask))
     out = region_colour_transfer(content, np.clip(style, 0, 1), masks, blur=0)

@@ -19,11 +19,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from photostyle import icc
-from photostyle.cli import main, report_path, transforms_path
+from photostyle.cli import main
+from photostyle.engine.transforms import Look
 from photostyle.errors import InputError
-from photostyle.io import Metadata, read_photo, save_image
-from photostyle.transforms import Look
+from photostyle.files import icc
+from photostyle.files.images import read_photo
+from photostyle.files.metadata import Metadata
+from photostyle.files.writers import save_image
+from photostyle.runs.outputs import report_path, transforms_path
 
 from .conftest import gradient_image, save_png
 
@@ -330,7 +333,7 @@ def test_preview_preset_needs_no_network_and_limits_the_size(image_pair, tmp_pat
 
 def test_presets_fill_what_the_options_do_not_give(image_pair, vgg_file: Path,
                                                    tmp_path: Path) -> None:
-    from photostyle.config import PAPER_CONTENT_LAYER, PRESETS, preset_config
+    from photostyle.engine.config import PAPER_CONTENT_LAYER, PRESETS, preset_config
     from photostyle.errors import ConfigError
 
     content, style = image_pair

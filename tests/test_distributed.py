@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from photostyle.ablate import find_pairs, read_results, run_ablation
-from photostyle.batch import collect, run_batch
-from photostyle.config import TransferConfig
-from photostyle.executors import RayExecutor
-from photostyle.outputs import OutputOptions
+from photostyle.engine.config import TransferConfig
+from photostyle.runs.ablate import find_pairs, read_results, run_ablation
+from photostyle.runs.batch import collect, run_batch
+from photostyle.runs.executors import RayExecutor
+from photostyle.runs.outputs import OutputOptions
 
 from .conftest import gradient_image, make_pairs, save_png
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from photostyle.errors import ConfigError, WeightsError
-from photostyle.features import (
+from photostyle.engine.network import (
     CAFFE_MEAN_BGR,
     DEFAULT_WEIGHTS,
     IMAGENET_MEAN,
@@ -28,6 +27,7 @@ from photostyle.features import (
     read_state_dict,
     unfold_caffe_input,
 )
+from photostyle.errors import ConfigError, WeightsError
 
 from .conftest import random_vgg_state
 
@@ -236,7 +236,7 @@ def test_original_layout_loads_from_the_cache_and_from_a_file(tmp_path: Path) ->
 def test_vgg16_layer_table_and_activations_match_torchvision() -> None:
     import torchvision
 
-    from photostyle.features import layer_index
+    from photostyle.engine.network import layer_index
 
     table = layer_index("vgg16")
     torch.manual_seed(0)
@@ -262,9 +262,9 @@ def test_vgg16_layer_table_and_activations_match_torchvision() -> None:
 def test_vgg16_weights_names_files_and_offline_message(tmp_path, monkeypatch) -> None:
     import torchvision
 
-    from photostyle.config import TransferConfig
+    from photostyle.engine.config import TransferConfig
+    from photostyle.engine.network import named_weights
     from photostyle.errors import ConfigError
-    from photostyle.features import named_weights
 
     assert torchvision.models.VGG16_Weights.IMAGENET1K_V1.url == named_weights(
         "torchvision", "vgg16").url
@@ -301,7 +301,8 @@ def test_vgg16_weights_names_files_and_offline_message(tmp_path, monkeypatch) ->
 def test_vgg16_transfer_through_the_command_line(tmp_path, image_pair) -> None:
     import json
 
-    from photostyle.cli import main, report_path
+    from photostyle.cli import main
+    from photostyle.runs.outputs import report_path
 
     content, style = image_pair
     out = tmp_path / "o.png"

@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from photostyle.cli import main, report_path
-from photostyle.config import TransferConfig
+from photostyle.cli import main
+from photostyle.engine.config import TransferConfig
+from photostyle.engine.masks import parse_mask_array
 from photostyle.errors import ConfigError, InputError
-from photostyle.masks import parse_mask_array
+from photostyle.runs.outputs import report_path
 
 from .conftest import bomb_png as _bomb_png
 from .conftest import gradient_image, save_png

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from photostyle.errors import InputError, OutputError
-from photostyle.io import check_output_path, fit_long_side, load_image, resize, save_image
+from photostyle.files.images import fit_long_side, load_image, resize
+from photostyle.files.writers import check_output_path, save_image
 
 
 def test_modes_convert_to_rgb_float(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from photostyle import losses
+from photostyle.engine import losses
 
 
 def test_gram_hand_computed() -> None:
@@ -141,7 +141,7 @@ def test_flat_change_loss_gradient_matches_finite_differences() -> None:
 # --- the per-region histogram loss (issue 22) -------------------------------------------
 
 def test_match_histogram_by_hand() -> None:
-    from photostyle.losses import match_histogram
+    from photostyle.engine.losses import match_histogram
 
     values = torch.tensor([[3.0, 1.0, 2.0], [0.5, 0.7, 0.1]])
     reference = torch.tensor([[10.0, 20.0, 30.0], [1.0, 2.0, 3.0]])
@@ -157,7 +157,7 @@ def test_match_histogram_sort_is_torchs_up_to_ties(monkeypatch) -> None:
     """The CPU path sorts with NumPy; equal values (a ReLU's zeros) may be ranked in another
     order, but every other value gets the same target, and the loss through the ReLU and
     its gradient are the same as with PyTorch's argsort."""
-    from photostyle import losses
+    from photostyle.engine import losses
 
     gen = torch.Generator().manual_seed(3)
     z = torch.randn(6, 700, generator=gen, requires_grad=True)
@@ -184,14 +184,14 @@ def test_match_histogram_sort_is_torchs_up_to_ties(monkeypatch) -> None:
 
 
 def _hist_target(style: torch.Tensor, style_masks: torch.Tensor, out_masks: torch.Tensor):
-    from photostyle.losses import HistogramTarget
+    from photostyle.engine.losses import HistogramTarget
 
     weights = out_masks.flatten(1).sum(1) / out_masks.sum()
     return HistogramTarget.build("relu1_1", style, style_masks, out_masks, weights)
 
 
 def test_histogram_loss_gradient_matches_finite_differences() -> None:
-    from photostyle.losses import histogram_layer_loss
+    from photostyle.engine.losses import histogram_layer_loss
 
     torch.manual_seed(0)
     style = torch.randn(1, 4, 6, 8, dtype=torch.float64) * 2 + 1
@@ -213,7 +213,7 @@ def test_histogram_loss_gradient_matches_finite_differences() -> None:
 
 
 def test_histogram_loss_compares_each_region_with_its_own_style_region() -> None:
-    from photostyle.losses import histogram_layer_loss
+    from photostyle.engine.losses import histogram_layer_loss
 
     torch.manual_seed(1)
     masks = torch.zeros(2, 6, 8)
@@ -240,7 +240,7 @@ def test_histogram_loss_compares_each_region_with_its_own_style_region() -> None
 
 def test_histogram_term_runs_in_a_transfer_only_when_on(tmp_path, shallow_vgg_file) -> None:
     from photostyle import transfer
-    from photostyle.config import TransferConfig
+    from photostyle.engine.config import TransferConfig
 
     from .conftest import gradient_image
 

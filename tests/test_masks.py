@@ -9,8 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from photostyle.errors import InputError
-from photostyle.masks import (
+from photostyle.engine.masks import (
     PALETTE,
     MaskSet,
     align_labels,
@@ -20,6 +19,7 @@ from photostyle.masks import (
     read_mask,
     soft_masks,
 )
+from photostyle.errors import InputError
 
 
 def colour_mask(h: int, w: int, left: str, right: str) -> np.ndarray:
@@ -138,7 +138,7 @@ def test_soft_masks_land_on_the_right_pixels() -> None:
 
 
 def test_layer_mask_sizes_equal_feature_sizes() -> None:
-    from photostyle.features import VGGFeatures
+    from photostyle.engine.network import VGGFeatures
 
     layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
     feats = VGGFeatures(layers)(torch.rand(1, 3, 75, 101))

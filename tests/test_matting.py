@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from photostyle.matting import (
+from photostyle.engine.matting import (
     MattingTerm,
     _QuadraticForm,
     laplacian_energy,

@@ -19,10 +19,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photostyle import exif as tiff
 from photostyle.cli import main
 from photostyle.errors import InputError
-from photostyle.io import orient, read_metadata, read_photo, save_image
+from photostyle.files import exif as tiff
+from photostyle.files.images import orient, read_photo
+from photostyle.files.metadata import read_metadata
+from photostyle.files.writers import save_image
 
 from .conftest import gradient_image, save_png
 

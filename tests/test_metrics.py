@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from photostyle.masks import align_labels, parse_mask_array
-from photostyle.metrics import (
+from photostyle.engine.masks import align_labels, parse_mask_array
+from photostyle.engine.metrics import (
     evaluate_images,
     frechet,
     gradient_ssim,
@@ -74,7 +74,7 @@ def _lab_shift(image: np.ndarray, da: np.ndarray, db: np.ndarray | float = 0.0) 
 
 
 def test_flat_paint_by_hand() -> None:
-    from photostyle.metrics import FLAT_TREND_FRACTION, flat_mask, flat_paint
+    from photostyle.engine.metrics import FLAT_TREND_FRACTION, flat_mask, flat_paint
 
     h = w = 256
     rng = np.random.default_rng(0)
@@ -100,7 +100,7 @@ def test_flat_paint_by_hand() -> None:
 
 
 def test_flat_paint_trends_stop_at_region_borders() -> None:
-    from photostyle.metrics import flat_paint
+    from photostyle.engine.metrics import flat_paint
 
     h, w = 128, 256
     wall = np.full((h, w, 3), 0.6, np.float32)

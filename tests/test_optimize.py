@@ -11,8 +11,8 @@ import pytest
 import scipy.optimize
 import torch
 
-from photostyle.losses import tv_loss
-from photostyle.optimize import BoxLBFGS, Objective, optimise_level, pyramid_preconditioner
+from photostyle.engine.losses import tv_loss
+from photostyle.engine.optimize import BoxLBFGS, Objective, optimise_level, pyramid_preconditioner
 
 TARGET = torch.linspace(0.2, 0.8, 3 * 4 * 5).reshape(1, 3, 4, 5)
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from photostyle import TransferConfig, transfer
+from photostyle.engine.network import VGGFeatures
 from photostyle.errors import ConfigError
-from photostyle.features import VGGFeatures
 
 from .conftest import gradient_image, random_vgg_state
 
@@ -52,7 +52,7 @@ def test_coarse_result_is_carried_up_as_residual(extractor: VGGFeatures) -> None
     content = gradient_image(32, 32)
     result = transfer(content, gradient_image(32, 32, 1), extractor=extractor, smooth="none",
                       init="content", **{**SMALL, "iterations": (0, 0)})
-    from photostyle.io import resize
+    from photostyle.files.images import resize
 
     np.testing.assert_allclose(result.working_image, resize(content, (32, 32)), atol=1e-6)
 
@@ -163,8 +163,8 @@ def test_level_too_small_for_deep_layers_is_explained() -> None:
 
 
 def test_transfer_init_is_the_region_colour_transfer(extractor: VGGFeatures) -> None:
-    from photostyle.colour import region_colour_transfer
-    from photostyle.masks import MaskSet
+    from photostyle.engine.colour import region_colour_transfer
+    from photostyle.engine.masks import MaskSet
 
     content, style = gradient_image(32, 32), gradient_image(32, 32, 1)[..., ::-1].copy()
     result = transfer(content, style, extractor=extractor, smooth="none",
@@ -175,7 +175,7 @@ def test_transfer_init_is_the_region_colour_transfer(extractor: VGGFeatures) -> 
 
 def test_interrupt_while_preparing_a_finer_level_keeps_the_coarse_result(
         extractor: VGGFeatures, monkeypatch: pytest.MonkeyPatch) -> None:
-    import photostyle.pipeline as pipeline
+    import photostyle.engine.pipeline as pipeline
 
     real = pipeline.LevelProblem
     calls = []
@@ -197,7 +197,7 @@ def test_interrupt_while_preparing_a_finer_level_keeps_the_coarse_result(
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_runs_every_step_on_the_gpu(extractor: VGGFeatures) -> None:
-    from photostyle.matting import MattingTerm
+    from photostyle.engine.matting import MattingTerm
 
     seen: list[torch.device] = []
     original = MattingTerm.__call__
@@ -230,7 +230,7 @@ def test_cuda_request_without_a_gpu_is_a_config_error(extractor: VGGFeatures) ->
 
 def test_flat_weight_keeps_the_change_smooth_where_the_content_is_flat(
         extractor: VGGFeatures) -> None:
-    from photostyle.metrics import flat_mask
+    from photostyle.engine.metrics import flat_mask
 
     content = gradient_image(40, 48)
     content[:, :24] = 0.6  # a plain left half

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from photostyle import TransferConfig
-from photostyle.ablate import REFERENCE, find_pairs, run_ablation
+from photostyle.runs.ablate import REFERENCE, find_pairs, run_ablation
 
 from .conftest import DPST, SHARED_WEIGHTS, requires_shared
 

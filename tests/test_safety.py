@@ -20,13 +20,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from photostyle import pipeline
-from photostyle.ablate import _format, aggregate, parse_vary, variant_names
-from photostyle.cli import main, report_path
+from photostyle.cli import main
+from photostyle.engine import pipeline
+from photostyle.engine.masks import parse_mask_array
+from photostyle.engine.transforms import Look
 from photostyle.errors import ConfigError, InputError, OutputError
-from photostyle.masks import parse_mask_array
-from photostyle.paths import Folder, check_input_file, check_writes
-from photostyle.transforms import Look
+from photostyle.files.paths import Folder, check_input_file, check_writes
+from photostyle.runs.ablate import _format, aggregate, parse_vary, variant_names
+from photostyle.runs.outputs import report_path
 
 from .conftest import gradient_image, random_vgg_state, save_png
 
@@ -152,7 +153,7 @@ def test_interrupt_while_smoothing_keeps_the_optimised_image(
 def test_interrupt_while_writing_finishes_the_files(
         image_pair, shallow_vgg_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     content, style = image_pair
-    from photostyle import io
+    from photostyle.files import images as io
 
     real = io.save_json
 
@@ -176,7 +177,7 @@ def test_interrupt_while_writing_finishes_the_files(
 def test_ablate_interrupted_while_writing_a_variant_keeps_it(
         image_pair, shallow_vgg_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     content, style = image_pair
-    from photostyle import ablate
+    from photostyle.runs import ablate
 
     real = ablate.save_json
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from photostyle.masks import PALETTE, align_labels, read_mask
-from photostyle.segment import (
+from photostyle.engine.masks import PALETTE, align_labels, read_mask
+from photostyle.engine.segment import (
     ADE20K_CLASSES,
     CLASS_TO_GROUP,
     GROUP_COLOURS,
@@ -72,7 +72,7 @@ def test_random_model_shapes_and_alignment(model_dir: Path, tmp_path: Path) -> N
 
 
 def test_orphans_follow_the_mask_policy(model_dir: Path) -> None:
-    from photostyle.masks import LabelMap
+    from photostyle.engine.masks import LabelMap
 
     c = LabelMap(np.array([[0, 1], [0, 1]], np.int32), ["blue", "green"], "color", "c")
     s = LabelMap(np.array([[0, 0], [0, 0]], np.int32), ["blue"], "color", "s")

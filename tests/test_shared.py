@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from photostyle.features import cached_weights_path, load_extractor, unfold_caffe_input
-from photostyle.io import load_image
-from photostyle.masks import load_mask_pair, read_mask
+from photostyle.engine.masks import load_mask_pair, read_mask
+from photostyle.engine.network import cached_weights_path, load_extractor, unfold_caffe_input
+from photostyle.files.images import load_image
 
 from .conftest import DPST, SHARED_WEIGHTS, requires_shared
 
@@ -46,7 +46,7 @@ def test_shared_weights_load_for_layers_up_to_relu3_4() -> None:
 @pytest.mark.slow
 def test_real_transfer_closes_most_of_the_colour_distance() -> None:
     from photostyle import transfer
-    from photostyle.metrics import evaluate_images
+    from photostyle.engine.metrics import evaluate_images
 
     i = 1
     content = load_image(DPST / "input" / f"in{i}.png")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photostyle.smooth import affine_fit, apply_coefficients, finish, guided_filter
+from photostyle.engine.smooth import affine_fit, apply_coefficients, finish, guided_filter
 
 from .conftest import gradient_image
 
@@ -30,7 +30,7 @@ def test_affine_output_is_unchanged(method: str) -> None:
 
 def test_affine_output_survives_4x_upsampling() -> None:
     big = gradient_image(148, 212, seed=3)
-    from photostyle.io import resize
+    from photostyle.files.images import resize
 
     small = resize(big, (37, 53))
     styled_small = np.clip(small @ A.T + B, 0, 1)
@@ -69,7 +69,7 @@ def test_guided_filter_is_identity_on_guide() -> None:
 
 
 def test_apply_coefficients_tiles_match_whole(monkeypatch) -> None:
-    import photostyle.smooth as smooth
+    import photostyle.engine.smooth as smooth
 
     content = gradient_image(20, 30)
     a, b = affine_fit(content, content[..., ::-1].copy(), 2, 1e-4)
@@ -80,7 +80,7 @@ def test_apply_coefficients_tiles_match_whole(monkeypatch) -> None:
 
 
 def test_scale_towards_identity_by_hand() -> None:
-    from photostyle.smooth import scale_towards_identity
+    from photostyle.engine.smooth import scale_towards_identity
 
     a = np.array([[2.0, 0.5, 0.0], [0.0, 1.0, -1.0], [0.2, 0.0, 3.0]]).reshape(1, 1, 3, 3)
     b = np.array([0.4, -0.2, 0.1]).reshape(1, 1, 3)

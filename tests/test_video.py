@@ -13,24 +13,30 @@ import numpy as np
 import pytest
 
 from photostyle.cli import main
-from photostyle.config import TransferConfig
+from photostyle.engine.config import TransferConfig
+from photostyle.engine.smooth import render
 from photostyle.errors import ConfigError, InputError
-from photostyle.smooth import render
-from photostyle.video import (
-    FlickerMeter,
+from photostyle.runs.video.clip import VideoSink, VideoSource
+from photostyle.runs.video.flicker import FlickerMeter
+from photostyle.runs.video.flow import consistent
+from photostyle.runs.video.method import (
     KeyframePolicy,
     Propagator,
     VideoOptions,
-    VideoSink,
-    VideoSource,
     apply_to_frame,
-    consistent,
     fill_by_colour,
     look_coefficients,
     stylise_clip,
 )
 
-from .conftest import DPST, REPO, SHARED_WEIGHTS, gradient_image, requires_shared, save_png
+from .conftest import (
+    DPST,
+    REPO,
+    SHARED_WEIGHTS,
+    gradient_image,
+    requires_shared,
+    save_png,
+)
 
 av = pytest.importorskip("av")
 
@@ -567,14 +573,14 @@ def test_a_variable_frame_rate_keeps_every_timestamp(tmp_path: Path,
 def test_ctrl_c_in_the_first_keyframe_exits_130_and_writes_nothing(
         tmp_path: Path, shallow_vgg_file: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import photostyle.pipeline
+    import photostyle.engine.pipeline
 
     clip = make_clip(tmp_path / "clip.mp4", 3, "96x64")
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(photostyle.pipeline, "transfer", interrupted)
+    monkeypatch.setattr(photostyle.engine.pipeline, "transfer", interrupted)
     assert video(clip, STYLE, tmp_path / "out.mp4", shallow_vgg_file) == 130
     assert "interrupted before the first frame" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]

@@ -1,7 +1,7 @@
 """The web app's work, without the web: uploads, masks, transfer jobs, strength, downloads.
 
 One :class:`Studio` serves every browser session of a running app. It holds the engine
-(one :class:`~photostyle.executors.WorkerState` per worker: the network is loaded once and
+(one :class:`~photostyle.runs.executors.WorkerState` per worker: the network is loaded once and
 its caches are reused, as in batches) and one :class:`Session` per browser tab, keyed by
 the page's session id. Every page handler calls one method here; nothing here knows about
 the web framework, so the handlers are tested as plain functions.
@@ -29,24 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from ..config import TransferConfig, preset_config
-from ..errors import InputError, PhotostyleError
-from ..executors import WorkerState
-from ..io import (
-    SIXTEEN_BIT_FORMATS,
-    WRITE_FORMATS,
-    Metadata,
-    Photo,
-    fit_long_side,
-    read_metadata,
-    read_photo,
-    resize,
-    to_uint8,
-)
-from ..masks import PALETTE, LabelMap, MaskSet, read_mask
-from ..pipeline import TransferResult, apply_look, transfer
-from ..smooth import render, render_plain
-from .security import UPLOADS
+from photostyle.app.security import UPLOADS
+from photostyle.engine.config import TransferConfig, preset_config
+from photostyle.engine.masks import PALETTE, LabelMap, MaskSet, read_mask
+from photostyle.engine.pipeline import TransferResult, apply_look, transfer
+from photostyle.engine.smooth import render, render_plain
+from photostyle.errors import InputError, PhotostyleError
+from photostyle.files.images import Photo, fit_long_side, read_photo, resize, to_uint8
+from photostyle.files.metadata import Metadata, read_metadata
+from photostyle.files.writers import SIXTEEN_BIT_FORMATS, WRITE_FORMATS
+from photostyle.runs.executors import WorkerState
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +274,7 @@ def painted_labels(value: Any, what: str, shown: tuple[int, int] | None = None
     """The label map painted on an image editor, or ``None`` when nothing is painted.
 
     Each painted pixel (layer alpha at least one half) takes the palette colour nearest to
-    its colour (:data:`photostyle.masks.PALETTE`; later layers over earlier ones); the
+    its colour (:data:`photostyle.engine.masks.PALETTE`; later layers over earlier ones); the
     eraser's clear pixels and the unpainted rest take the label :data:`UNPAINTED`, so that
     what is left unpainted in both photos corresponds too.
 
@@ -353,7 +345,7 @@ def mask_summary(masks: MaskSet) -> str:
 def explain(exc: PhotostyleError) -> str:
     """An error's message for the page: a missing segmentation model also says what the
     page offers instead."""
-    from ..segment import SegmentationError
+    from photostyle.engine.segment import SegmentationError
 
     text = str(exc)
     if isinstance(exc, SegmentationError):
@@ -526,8 +518,8 @@ class Studio:
     def masks(self, key: str, choice: MaskChoice) -> tuple[np.ndarray, str]:
         """The masks as the transfer will use them: a preview image (masks over both
         photos, with a legend) and the report in Markdown."""
-        from ..pipeline import read_masks
-        from ..preview import render_preview
+        from photostyle.engine.pipeline import read_masks
+        from photostyle.engine.preview import render_preview
 
         s = self.session(key)
         content, style = self._photos(s)
@@ -563,7 +555,7 @@ class Studio:
 
     def run_config(self, preset: str, segment: str) -> TransferConfig:
         """The settings of a run: the preset's, the server's options on top."""
-        from ..config import PRESETS
+        from photostyle.engine.config import PRESETS
 
         if preset not in (*RUN_PRESETS, "preview"):
             raise InputError(f"preset: must be one of {', '.join(RUN_PRESETS)}")

@@ -15,9 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import ConfigError, PhotostyleError
-from ..masks import PALETTE
-from .jobs import (
+from photostyle.app.jobs import (
     FORMATS,
     MASK_MODES,
     RUN_PRESETS,
@@ -27,7 +25,9 @@ from .jobs import (
     Studio,
     check_editor_image,
 )
-from .security import Login, check_host
+from photostyle.app.security import Login, check_host
+from photostyle.engine.masks import PALETTE
+from photostyle.errors import ConfigError, PhotostyleError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import ConfigError
+from photostyle.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

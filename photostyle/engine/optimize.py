@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .config import BOUNDS
+from photostyle.engine.config import BOUNDS
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from .masks import MaskSet
+from photostyle.engine.masks import MaskSet
 
 #: Eigenvalues of each region's colour map are kept in this range, so that a nearly flat
 #: content region (a clear sky) is not stretched into amplified sensor noise.

@@ -4,8 +4,8 @@ Both photos are segmented by one model (loaded once) into ADE20K's 150 classes, 
 merged into nine semantic groups that matter for photographs (:data:`GROUPS`, one colour of
 the paper's palette each). Fragments smaller than a share of the image are absorbed by
 their surroundings, and region borders can be snapped to the photo's edges. The result is
-a pair of :class:`~photostyle.masks.LabelMap` with shared group names; label alignment
-(orphans, tiny labels) is then done by :func:`photostyle.masks.align_labels`, exactly as
+a pair of :class:`~photostyle.engine.masks.LabelMap` with shared group names; label alignment
+(orphans, tiny labels) is then done by :func:`photostyle.engine.masks.align_labels`, exactly as
 for masks drawn by hand.
 
 Model: ``smp-hub/segformer-b2-512x512-ade-160k`` by default (SegFormer-B2, 27M parameters,
@@ -27,8 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import PhotostyleError
-from .masks import PALETTE, LabelMap
+from photostyle.engine.masks import PALETTE, LabelMap
+from photostyle.errors import PhotostyleError
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class SegmentationError(PhotostyleError):
 
 
 def _offline() -> bool:
-    from .features import offline_requested
+    from photostyle.engine.network import offline_requested
 
     return offline_requested()
 
@@ -158,7 +158,7 @@ class Segmenter:
                 segmentation model; the message names the model, the cache and the
                 alternatives.
         """
-        from .interrupts import import_whole
+        from photostyle.interrupts import import_whole
 
         import_whole("segmentation_models_pytorch")  # an interrupt must not cut it in half
         import segmentation_models_pytorch as smp
@@ -226,8 +226,8 @@ class Segmenter:
         group_probs.index_add_(0, table, probs)
         gp = group_probs.numpy().transpose(1, 2, 0)
         if snap_edges:
-            from .io import resize
-            from .smooth import guided_filter
+            from photostyle.engine.smooth import guided_filter
+            from photostyle.files.images import resize
 
             guide = resize(image.astype(np.float32), gp.shape[:2])
             gp = guided_filter(guide, gp.astype(np.float32), radius=4, eps=1e-3)
@@ -293,7 +293,7 @@ def write_mask(labels: LabelMap, path: str | os.PathLike) -> Path:
     """Write a colour-coded mask (paper's palette) that the mask reader reads back."""
     from PIL import Image
 
-    from .io import atomic_write
+    from photostyle.files.writers import atomic_write
 
     colours = np.array([PALETTE[n] for n in labels.names] + [(0, 0, 0)], np.uint8)
     rgb = colours[np.where(labels.ids >= 0, labels.ids, len(labels.names))]

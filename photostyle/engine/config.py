@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from photostyle.errors import ConfigError
 
 OPTIMIZERS = ("lbfgs", "lbfgs-wolfe", "adam")
 BOUNDS = ("project", "clamp")
@@ -68,13 +69,13 @@ class TransferConfig:
             0 (default) never restarts. Restarts lower the loss where plain L-BFGS stalls,
             which moves results towards the content (see docs/RESULTS.md).
         bounds: how ``"lbfgs"`` keeps pixel values in [0, 1]: ``"project"`` (default:
-            L-BFGS on the box, :class:`photostyle.optimize.BoxLBFGS`) or ``"clamp"``
+            L-BFGS on the box, :class:`photostyle.engine.optimize.BoxLBFGS`) or ``"clamp"``
             (clamp between steps of torch's L-BFGS, as earlier versions did; that spoils
             its curvature estimates and the loss oscillates, see :mod:`photostyle.optimize`).
         precondition_levels: ``bounds="project"`` only: L-BFGS's initial inverse Hessian
             becomes ``I + sum_k boost^k B_k`` (``B_k``: mean over ``2^k x 2^k`` blocks, ``k``
             up to this many levels), so smooth changes such as a region's colour move faster
-            than pixel detail (:func:`photostyle.optimize.pyramid_preconditioner`); default
+            than pixel detail (:func:`photostyle.engine.optimize.pyramid_preconditioner`); default
             5 (blocks up to 32 px); 0: the plain scaled identity, as before.
         precondition_boost: ``boost`` of the preconditioner's levels.
         init: starting image of the coarsest level: ``"transfer"`` (the content recoloured
@@ -88,11 +89,11 @@ class TransferConfig:
         content_weight, style_weight, tv_weight, matting_weight: weights of the normalised
             loss terms; 0 switches a term off and skips its cost.
         hist_weight: weight of the per-region histogram loss (Wilmot, Risser and Barnes
-            2017; :func:`photostyle.losses.histogram_loss`); 0 (default): off.
+            2017; :func:`photostyle.engine.losses.histogram_loss`); 0 (default): off.
         hist_layers: VGG19 layers of the histogram loss (default ``relu1_1, relu3_1``:
             the shallowest and deepest of the verified style layers; Risser et al. use
             relu1_1 and relu4_1).
-        flat_weight: weight of the flat-region term (:func:`photostyle.losses.
+        flat_weight: weight of the flat-region term (:func:`photostyle.engine.losses.
             flat_change_loss`: the change of colour kept smooth where the content is flat);
             0 switches it off. The default, 3e5, was chosen on the 40 pairs (docs/RESULTS.md).
         matting_radius, matting_eps: window radius and regulariser of the matting Laplacian.
@@ -117,7 +118,7 @@ class TransferConfig:
         vgg_weights: path of a VGG19 state dict, ``"random"`` for untrained weights
             (benchmarks, tests), ``"original"`` or ``"torchvision"`` for those ImageNet
             weights (downloaded into the torch cache), or ``None`` for the default,
-            ``"original"`` (:data:`photostyle.features.DEFAULT_WEIGHTS`).
+            ``"original"`` (:data:`photostyle.engine.network.DEFAULT_WEIGHTS`).
         network: the backbone, ``"vgg19"`` (default) or ``"vgg16"`` (same layer names, up
             to ``relu5_3``; its weights are VGG16's: ``vgg_weights`` names or files of VGG16).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -224,7 +225,10 @@ class TransferConfig:
                      most=MAX_PRECONDITION_BOOST)
         _check_choice(self.init, "init", INITS)
         _check_int(self.seed, "seed", 0, 2**63 - 1)
-        from .features import NETWORKS, check_layer_names  # local: features imports torch
+        from photostyle.engine.network import (  # local: features imports torch
+            NETWORKS,
+            check_layer_names,
+        )
 
         _check_choice(self.network, "network", NETWORKS)
         check_layer_names([self.content_layer], "content_layer", self.network)
@@ -267,7 +271,7 @@ class TransferConfig:
 
     def output_shape(self, height: int, width: int) -> tuple[int, int]:
         """The output's ``(h, w)`` for a content of ``height x width`` pixels."""
-        from .io import fit_long_side
+        from photostyle.files.images import fit_long_side
 
         if self.output_size is not None:
             height, width = fit_long_side(height, width, self.output_size)
@@ -391,3 +395,46 @@ def _check_float(value: Any, name: str, *, positive: bool, most: float = FLOAT32
 def _check_choice(value: Any, name: str, choices: Sequence[str]) -> None:
     if value not in choices:
         raise ConfigError(f"{name}: must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _config_fields() -> dict[str, Any]:
+    return {f.name: f for f in dataclasses.fields(TransferConfig) if f.name != "extra"}
+
+
+
+def parse_setting(key: str, text: str) -> Any:
+    """Parse one value of a TransferConfig field (or ``masks``) from text.
+
+    Raises:
+        ConfigError: unknown setting or a value of the wrong type.
+    """
+    key = key.strip().replace("-", "_")
+    if key == "masks":
+        if text not in MASK_MODES:
+            raise ConfigError(f"masks: must be one of {', '.join(MASK_MODES)}; got {text!r}")
+        return text
+    fields = _config_fields()
+    if key not in fields:
+        raise ConfigError(f"{key}: unknown setting; settings are masks, "
+                          + ", ".join(sorted(fields)))
+    default = getattr(TransferConfig(), key)
+    text = text.strip()
+    try:
+        if key in ("style_layers", "hist_layers"):
+            return tuple(t for t in re.split(r"[+ ]", text) if t)
+        if key == "iterations":
+            return tuple(int(t) for t in text.split("+")) if text.lower() != "none" else None
+        if text.lower() == "none" and default is None:
+            return None  # e.g. output_size=none; "none" stays a word for smooth, segment
+        if isinstance(default, bool):
+            return text.lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int) or key == "output_size":
+            return int(float(text)) if float(text).is_integer() else int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"{key}: cannot read {text!r} as a {type(default).__name__}") from None
+    return text
+
+
+MASK_MODES = ("manual", "none", "auto")

@@ -22,30 +22,29 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import icc, losses
-from .colour import region_colour_transfer
-from .config import TransferConfig
-from .errors import ConfigError
-from .features import VGGFeatures, load_extractor
-from .icc import Encoding, RGBProfile
-from .interrupts import deferred_interrupts
-from .io import (
+from photostyle.engine.colour import region_colour_transfer
+from photostyle.engine.config import TransferConfig
+from photostyle.engine.masks import LabelMap, MaskSet, align_labels, load_mask_pair
+from photostyle.engine.network import VGGFeatures, load_extractor, resolve_device
+from photostyle.engine.objective import LevelProblem, _style_size, _to_array, _to_tensor
+from photostyle.engine.optimize import LevelOutcome, optimise_level
+from photostyle.engine.report import Timer, versions
+from photostyle.engine.smooth import affine_coefficients, render, render_plain, render_result
+from photostyle.engine.transforms import Look, pixel_digest
+from photostyle.errors import ConfigError
+from photostyle.files import icc
+from photostyle.files.icc import Encoding, RGBProfile
+from photostyle.files.images import (
     ImageLike,
-    Metadata,
     Photo,
-    array_to_rgb,
     fit_long_side,
     load_image,
-    read_photo,
+    read_content,
     resize,
-    save_image,
 )
-from .masks import LabelMap, MaskSet, align_labels, layer_masks, load_mask_pair
-from .matting import MattingTerm
-from .optimize import LevelOutcome, optimise_level
-from .report import Timer, versions
-from .smooth import affine_coefficients, render, render_plain, render_result
-from .transforms import Look, pixel_digest
+from photostyle.files.metadata import Metadata
+from photostyle.files.writers import default_bit_depth, save_image
+from photostyle.interrupts import deferred_interrupts
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ class TransferResult:
         Args:
             path: format from the extension.
             quality: JPEG and WebP quality.
-            metadata: EXIF and XMP to embed (see :func:`photostyle.io.read_metadata`).
+            metadata: EXIF and XMP to embed (see :func:`photostyle.files.metadata.read_metadata`).
             bit_depth: 8 or 16; ``None``: the content's (16 for a 16-bit content written
                 as PNG or TIFF), else 8.
         """
@@ -99,21 +98,8 @@ class TransferResult:
         return Photo(self.image, self.profile).srgb()
 
 
-def default_bit_depth(path: str | os.PathLike, content_bits: int) -> int:
-    """16 when the content has 16 bits and ``path``'s format holds them, else 8."""
-    from .io import SIXTEEN_BIT_FORMATS, WRITE_FORMATS
-
-    fmt = WRITE_FORMATS.get(Path(path).suffix.lower())
-    return 16 if content_bits == 16 and fmt in SIXTEEN_BIT_FORMATS else 8
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` picks CUDA when available."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: CUDA was requested but torch sees no CUDA device")
-    return torch.device(name)
 
 
 def _describe(source: Any) -> str:
@@ -124,12 +110,8 @@ def _describe(source: Any) -> str:
     return type(source).__name__
 
 
-def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
 
 
-def _to_array(image: torch.Tensor) -> np.ndarray:
-    return image[0].detach().cpu().numpy().transpose(1, 2, 0).astype(np.float32)
 
 
 def read_masks(
@@ -161,7 +143,7 @@ def _auto_masks(
     device: torch.device | None,
 ) -> MaskSet:
     """Segment both photos (the model is kept in ``cache`` when one is given)."""
-    from .segment import Segmenter
+    from photostyle.engine.segment import Segmenter
 
     key = ("segmenter", config.seg_model, str(device))
     segmenter = cache.get(key) if cache is not None else None
@@ -178,110 +160,6 @@ def _auto_masks(
     return masks
 
 
-class LevelProblem:
-    """Everything the objective needs at one pyramid level, computed once.
-
-    Args:
-        extractor: the network.
-        content: ``(1, 3, h, w)`` content at this level, on the device.
-        style: ``(1, 3, hs, ws)`` style at this level.
-        masks: the label masks.
-        config: settings.
-        content_np: ``(h, w, 3)`` content as an array (for the Laplacian).
-        timer: stage timer.
-        cache: optional dictionary shared across calls (ablations): matting Laplacians are
-            kept there, keyed by the content's pixels and the Laplacian's settings.
-    """
-
-    def __init__(
-        self,
-        extractor: VGGFeatures,
-        content: torch.Tensor,
-        style: torch.Tensor,
-        masks: MaskSet,
-        config: TransferConfig,
-        content_np: np.ndarray,
-        timer: Timer,
-        cache: dict[Any, Any] | None = None,
-    ) -> None:
-        self.extractor = extractor
-        self.config = config
-        self.weights = {"content": config.content_weight, "style": config.style_weight,
-                        "tv": config.tv_weight, "flat": config.flat_weight,
-                        "hist": config.hist_weight, "matting": config.matting_weight}
-        self.content = content
-        self.flat: torch.Tensor | None = None
-        if config.flat_weight > 0:
-            from .metrics import flat_mask
-
-            self.flat = torch.from_numpy(flat_mask(content_np).astype(np.float32)).to(
-                content.device)
-        device = content.device
-        with timer.stage("targets"), torch.no_grad():
-            content_feats = extractor(content)
-            style_feats = extractor(style)
-            self.content_target = content_feats[config.content_layer].detach()
-            c_size = (int(content.shape[-2]), int(content.shape[-1]))
-            s_size = (int(style.shape[-2]), int(style.shape[-1]))
-            c_masks = layer_masks(masks.content_masks(c_size), content_feats)
-            s_masks = layer_masks(masks.style_masks(s_size), style_feats)
-            weights = masks.content_weights().to(device)
-            self.style_targets = []
-            for layer in config.style_layers:
-                sm = s_masks[layer].to(device)
-                grams = losses.masked_grams(style_feats[layer][0], sm)
-                self._warn_vanished(layer, c_masks[layer], sm, masks.labels)
-                self.style_targets.append(
-                    losses.StyleTarget(layer, grams, c_masks[layer].to(device), weights)
-                )
-            self.hist_targets = [
-                losses.HistogramTarget.build(layer, style_feats[layer],
-                                             s_masks[layer].to(device),
-                                             c_masks[layer].to(device), weights)
-                for layer in (config.hist_layers if config.hist_weight > 0 else ())]
-        self.matting: MattingTerm | None = None
-        if config.matting_weight > 0:
-            with timer.stage("laplacian"):
-                key = ("laplacian", _fingerprint(content_np), config.matting_radius,
-                       config.matting_eps, str(device))
-                self.matting = cache.get(key) if cache is not None else None
-                if self.matting is None:
-                    self.matting = MattingTerm(
-                        content_np, config.matting_radius, config.matting_eps, str(device)
-                    )
-                    if cache is not None:
-                        cache[key] = self.matting
-
-    @staticmethod
-    def _warn_vanished(
-        layer: str, content: torch.Tensor, style: torch.Tensor, labels: list[str]
-    ) -> None:
-        for i, name in enumerate(labels):
-            if float(content[i].sum()) == 0.0 or float(style[i].sum()) == 0.0:
-                log.warning("label %s covers no pixel at layer %s: it adds no style loss there",
-                            name, layer)
-
-    def objective(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Weighted sum of the loss terms at ``x`` ``(1, 3, h, w)``; one network pass."""
-        cfg = self.config
-        feats = self.extractor(x)
-        terms: dict[str, torch.Tensor] = {}
-        if cfg.content_weight > 0:
-            terms["content"] = losses.content_loss(feats[cfg.content_layer], self.content_target)
-        if cfg.style_weight > 0:
-            terms["style"] = losses.style_loss(feats, self.style_targets)
-        if cfg.hist_weight > 0:
-            terms["hist"] = losses.histogram_loss(feats, self.hist_targets)
-        if cfg.tv_weight > 0:
-            terms["tv"] = losses.tv_loss(x)
-        if self.flat is not None:
-            terms["flat"] = losses.flat_change_loss(x, self.content, self.flat)
-        if self.matting is not None:
-            terms["matting"] = self.matting(x)
-        total = x.new_zeros(())
-        for key, value in terms.items():
-            total = total + self.weights[key] * value
-        return total, {k: float(v.detach()) for k, v in terms.items()}
 
 
 def transfer(
@@ -302,8 +180,8 @@ def transfer(
 
     Args:
         content, style: file paths, PIL images, or arrays ``(H, W, 3)`` (see
-            :func:`photostyle.io.load_image`). Files are colour managed: the work is done in
-            sRGB and the result encoded in the content's own profile (or sRGB, see
+            :func:`photostyle.files.images.load_image`). Files are colour managed: the work
+            is done in sRGB and the result encoded in the content's own profile (or sRGB, see
             ``config.output_profile``); 16-bit files keep their precision.
         config: settings (defaults: :class:`TransferConfig`); ``overrides`` replace fields,
             e.g. ``transfer(c, s, size=256, matting_weight=0)``.
@@ -466,9 +344,9 @@ def apply_look(look: Look, content: ImageLike | Photo, config: TransferConfig | 
     """Render a saved look on its content: no network, no optimisation.
 
     Args:
-        look: the transforms (:meth:`photostyle.transforms.Look.load`).
+        look: the transforms (:meth:`photostyle.engine.transforms.Look.load`).
         content: the content photo (a file path, PIL image, array or
-            :class:`~photostyle.io.Photo`).
+            :class:`~photostyle.files.images.Photo`).
         config: only ``strength``, ``output_size``, ``output_profile`` and ``max_pixels``
             are used; ``overrides`` replace fields.
 
@@ -506,19 +384,11 @@ def apply_look(look: Look, content: ImageLike | Photo, config: TransferConfig | 
                           photo.bit_depth, look)
 
 
-def read_content(content: ImageLike | Photo, max_pixels: int) -> Photo:
-    """The content as a :class:`~photostyle.io.Photo` (pixels in its own encoding)."""
-    if isinstance(content, Photo):
-        return content
-    if isinstance(content, np.ndarray):
-        return Photo(array_to_rgb(content, what="content image"),
-                     bit_depth=16 if content.dtype == np.uint16 else 8)
-    return read_photo(content, max_pixels=max_pixels, what="content image")
 
 
 def _look_info(content: Any, content_full: np.ndarray, config: TransferConfig
                ) -> dict[str, Any]:
-    """What a saved :class:`~photostyle.transforms.Look` records about its making."""
+    """What a saved :class:`~photostyle.engine.transforms.Look` records about its making."""
     return {"content": _describe(content), "content_size": list(content_full.shape[:2]),
             "content_digest": pixel_digest(content_full), "smooth": config.smooth,
             "settings": config.to_dict()}
@@ -562,32 +432,6 @@ def _run_report(
     }
 
 
-def loss_terms(
-    content: np.ndarray,
-    style: np.ndarray,
-    output: np.ndarray,
-    masks: MaskSet,
-    config: TransferConfig,
-    extractor: VGGFeatures,
-) -> dict[str, float]:
-    """The (unweighted) loss terms of ``output`` at the working size ``config.size``.
-
-    Args:
-        content, style, output: ``(H, W, 3)`` images in [0, 1] (any sizes).
-        masks: label masks of content and style.
-        config: settings (layers, size, matting radius and eps).
-        extractor: network tapping the layers in use.
-    """
-    device = next(extractor.buffers()).device
-    h, w = fit_long_side(content.shape[0], content.shape[1], config.size)
-    content_np = resize(content, (h, w))
-    style_np = resize(style, _style_size(style.shape[:2], h * w))
-    problem = LevelProblem(extractor, _to_tensor(content_np, device), _to_tensor(style_np, device),
-                           masks, config.replace(matting_weight=max(config.matting_weight, 1.0)),
-                           content_np, Timer())
-    with torch.no_grad():
-        _, terms = problem.objective(_to_tensor(resize(output, (h, w)), device))
-    return terms
 
 
 def _prepare_level(
@@ -671,13 +515,6 @@ def _run_level(
     )
 
 
-def _fingerprint(array: np.ndarray) -> str:
-    """A digest of an array's shape and bytes (cache key)."""
-    import hashlib
-
-    digest = hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16)
-    digest.update(str(array.shape).encode())
-    return digest.hexdigest()
 
 
 def _check_level_sizes(
@@ -685,7 +522,7 @@ def _check_level_sizes(
     network: str = "vgg19",
 ) -> None:
     """Refuse levels too small for the deepest layer (each pooling halves the size)."""
-    from .features import layer_index
+    from photostyle.engine.network import layer_index
 
     table = layer_index(network)
     deepest = max(layers, key=lambda n: table[n])
@@ -712,7 +549,7 @@ MAX_SIDE = 32767
 
 def _check_output_size(size: tuple[int, int], max_pixels: int) -> None:
     """Refuse an output that cannot be made, before any work (``size = (h, w)``)."""
-    from .io import pixel_count
+    from photostyle.files.images import pixel_count
 
     h, w = size
     if max(h, w) > MAX_SIDE:
@@ -749,11 +586,6 @@ def _snapshot_writer(
     return write
 
 
-def _style_size(style_shape: tuple[int, int], content_area: int) -> tuple[int, int]:
-    """Style size with about the content level's pixel count and the style's aspect."""
-    sh, sw = style_shape
-    scale = (content_area / (sh * sw)) ** 0.5
-    return max(16, round(sh * scale)), max(16, round(sw * scale))
 
 
 def _level_report(

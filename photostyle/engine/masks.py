@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import InputError
+from photostyle.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def read_mask(
     kind: str = "auto",
 ) -> LabelMap:
     """Read a mask file (colour-coded or label map); see :func:`parse_mask_array`."""
-    from .io import open_image
+    from photostyle.files.images import open_image
 
     image = open_image(path, max_pixels=max_pixels, what="mask")
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
@@ -409,7 +409,7 @@ def load_mask_pair(
     if content_mask is None and style_mask is None:
         return MaskSet.single(content_shape, style_shape)
     if content_mask is None or style_mask is None:
-        from .errors import ConfigError
+        from photostyle.errors import ConfigError
 
         given = "content" if content_mask is not None else "style"
         missing = "style" if given == "content" else "content"

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import ConfigError, WeightsError
+from photostyle.errors import ConfigError, WeightsError
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,7 @@ def read_state_dict(path: str | os.PathLike) -> Mapping[str, torch.Tensor]:
             file...), a pickle carrying Python objects other than tensors (refused, never
             executed), or not a mapping.
     """
-    from .paths import check_input_file
+    from photostyle.files.paths import check_input_file
 
     p = check_input_file(path, "VGG19 weights", WeightsError)
     try:
@@ -539,3 +539,12 @@ def load_extractor(
                      "convention", source)
             state = _folded(state, source)
     return VGGFeatures(layers, state, source=source, network=network).to(device)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` picks CUDA when available."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: CUDA was requested but torch sees no CUDA device")
+    return torch.device(name)

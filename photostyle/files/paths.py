@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, OutputError
+from photostyle.errors import InputError, OutputError
 
 PathLike = str | os.PathLike
 

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg
 
-from .errors import InputError, OutputError
+from photostyle.errors import InputError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def write_cube(lut: np.ndarray, path: str | os.PathLike, title: str = "photostyl
     Raises:
         OutputError: the file cannot be written.
     """
-    from .io import atomic_write
+    from photostyle.files.writers import atomic_write
 
     p = Path(path)
     size = lut.shape[0]
@@ -191,7 +191,7 @@ def export_lut(result: Any, content: Any, path: str | os.PathLike, *,
 
     Args:
         result: the transfer's result; content: the content it was made from (a path, a
-            :class:`~photostyle.io.Photo` or an ``(H, W, 3)`` array).
+            :class:`~photostyle.files.images.Photo` or an ``(H, W, 3)`` array).
         path: the ``.cube`` file; size: points per axis.
         name: what the LUT's title names as the look's content (default: the content
             file's name, or "the content" for pixels).
@@ -199,9 +199,8 @@ def export_lut(result: Any, content: Any, path: str | os.PathLike, *,
     Returns:
         ``{"path", "size", "mean_de", "p95_de", "regional"}`` (for the report).
     """
-    from .io import Photo, fit_long_side, resize
-    from .metrics import to_lab
-    from .pipeline import read_content
+    from photostyle.engine.metrics import to_lab
+    from photostyle.files.images import Photo, fit_long_side, read_content, resize
 
     photo = read_content(content, max_pixels)
     height, width = photo.pixels.shape[:2]

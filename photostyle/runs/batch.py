@@ -1,7 +1,7 @@
 """Batches: one look onto a whole shoot.
 
 ``photostyle transfer -c shoot/ -s look.jpg --out-dir styled/`` (or several ``-c`` files)
-runs :func:`photostyle.pipeline.transfer` on each content photo with the network loaded
+runs :func:`photostyle.engine.pipeline.transfer` on each content photo with the network loaded
 once and the caches (segmentation model, matting Laplacians) shared. For each content:
 
 * the output is ``<out-dir>/<name>-styled.<ext>``, in the content's own format when
@@ -30,16 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import TransferConfig
-from .errors import InputError, PhotostyleError
-from .io import WRITE_FORMATS
-from .outputs import OutputOptions, compare_path, report_path, write_outputs
-from .paths import file_identity
+from photostyle.engine.config import TransferConfig
+from photostyle.errors import InputError, PhotostyleError
+from photostyle.files.images import IMAGE_EXTENSIONS
+from photostyle.files.paths import file_identity
+from photostyle.files.writers import WRITE_FORMATS
+from photostyle.runs.outputs import OutputOptions, compare_path, report_path, write_outputs
 
 log = logging.getLogger(__name__)
 
-#: Extensions read as photos in a folder.
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
 MASK_SUFFIX = "-mask"
 
 
@@ -220,11 +219,10 @@ def run_batch(
         ``"completed"`` or ``"interrupted"`` (Ctrl-C: a photo whose optimisation had begun
         keeps its best image, marked interrupted; the rest are ``"not started"``).
     """
-    from .executors import LocalExecutor, Task
-    from .interrupts import deferred_interrupts
-    from .io import load_image
-    from .masks import read_mask
-    from .pipeline import read_content
+    from photostyle.engine.masks import read_mask
+    from photostyle.files.images import load_image, read_content
+    from photostyle.interrupts import deferred_interrupts
+    from photostyle.runs.executors import LocalExecutor, Task
 
     for item in batch.items:
         item.key = item_key(item, style, style_mask, config, options)

@@ -29,9 +29,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import InputError
-from .masks import ASPECT_SLACK, MaskSet
-from .smooth import affine_fit
+from photostyle.engine.masks import ASPECT_SLACK, MaskSet
+from photostyle.engine.smooth import affine_fit
+from photostyle.errors import InputError
 
 N_DIRECTIONS = 64
 N_QUANTILES = 256

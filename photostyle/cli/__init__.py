@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
-from .errors import ConfigError, PhotostyleError
-from .interrupts import import_whole
-from .outputs import compare_path, report_path, transforms_path
+from photostyle import __version__
+from photostyle.errors import ConfigError, PhotostyleError
+from photostyle.interrupts import import_whole
+from photostyle.runs.outputs import compare_path, report_path, transforms_path
 
 __all__ = ["compare_path", "main", "report_path", "transforms_path"]
 
@@ -41,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_transfer_args(p: argparse.ArgumentParser) -> None:
-    from .config import (
+    from photostyle.engine.config import (
         BOUNDS,
         DEFAULT_COARSE_ITERATIONS,
         DEFAULT_ITERATIONS,
@@ -215,7 +215,7 @@ def _executor(args: argparse.Namespace) -> Any:
         return None
     if args.workers is not None and not 1 <= args.workers <= 4096:
         raise ConfigError(f"--workers: must be between 1 and 4096, got {args.workers}")
-    from .executors import RayExecutor
+    from photostyle.runs.executors import RayExecutor
 
     return RayExecutor(args.ray_address, args.workers)
 
@@ -447,7 +447,7 @@ def _defaults_to_help(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """A validated TransferConfig: ``--preset``'s settings, then every option given."""
-    from .config import preset_config
+    from photostyle.engine.config import preset_config
 
     given = {field: getattr(args, dest) for dest, field in ARG_FIELDS.items()
              if getattr(args, dest, None) is not None}
@@ -501,7 +501,7 @@ def snapshot_folder(output: str | Path) -> Path:
 def _check_output_options(args: argparse.Namespace, outputs: list[Path], config: Any) -> Any:
     """Check ``--jpeg-quality`` and ``--bit-depth`` against the outputs' formats; a format
     with no place for a colour profile (BMP) gets an sRGB output. Returns the config."""
-    from .io import PROFILE_FORMATS, SIXTEEN_BIT_FORMATS, WRITE_FORMATS
+    from photostyle.files.writers import PROFILE_FORMATS, SIXTEEN_BIT_FORMATS, WRITE_FORMATS
 
     if not 1 <= args.jpeg_quality <= 100:
         raise ConfigError(f"--jpeg-quality: must be between 1 and 100, got {args.jpeg_quality}")
@@ -517,7 +517,7 @@ def _check_output_options(args: argparse.Namespace, outputs: list[Path], config:
 
 
 def _output_options(args: argparse.Namespace) -> Any:
-    from .outputs import OutputOptions
+    from photostyle.runs.outputs import OutputOptions
 
     return OutputOptions(quality=args.jpeg_quality, bit_depth=args.bit_depth,
                          strip_metadata=args.strip_metadata, report=args.report,
@@ -534,12 +534,12 @@ def _print_lut(report: dict[str, Any]) -> None:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
-    from .features import weights_file
-    from .interrupts import deferred_interrupts
-    from .io import check_image_extension
-    from .outputs import write_outputs
-    from .paths import Folder, check_writes
-    from .pipeline import transfer
+    from photostyle.engine.network import weights_file
+    from photostyle.engine.pipeline import transfer
+    from photostyle.files.paths import Folder, check_writes
+    from photostyle.files.writers import check_image_extension
+    from photostyle.interrupts import deferred_interrupts
+    from photostyle.runs.outputs import write_outputs
 
     config = config_from_args(args)
     options = _output_options(args)
@@ -594,9 +594,9 @@ EXIT_SOME_FAILED = 3
 
 
 def _transfer_batch(args: argparse.Namespace, config: Any, options: Any) -> int:
-    from .batch import collect, format_summary, run_batch
-    from .features import weights_file
-    from .paths import check_writes
+    from photostyle.engine.network import weights_file
+    from photostyle.files.paths import check_writes
+    from photostyle.runs.batch import collect, format_summary, run_batch
 
     if args.output:
         raise PhotostyleError("-o names one output; a batch writes into --out-dir")
@@ -674,13 +674,13 @@ class _BatchProgress:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from .config import TransferConfig
-    from .interrupts import deferred_interrupts
-    from .io import check_image_extension
-    from .outputs import write_outputs
-    from .paths import check_writes
-    from .pipeline import apply_look
-    from .transforms import Look
+    from photostyle.engine.config import TransferConfig
+    from photostyle.engine.pipeline import apply_look
+    from photostyle.engine.transforms import Look
+    from photostyle.files.paths import check_writes
+    from photostyle.files.writers import check_image_extension
+    from photostyle.interrupts import deferred_interrupts
+    from photostyle.runs.outputs import write_outputs
 
     config = TransferConfig(max_pixels=args.max_pixels, output_size=args.output_size,
                             output_profile=args.output_profile, strength=args.strength)
@@ -707,11 +707,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_masks(args: argparse.Namespace) -> int:
-    from .config import TransferConfig
-    from .io import check_image_extension, load_image
-    from .masks import load_mask_pair, read_mask
-    from .paths import check_writes
-    from .preview import render_preview
+    from photostyle.engine.config import TransferConfig
+    from photostyle.engine.masks import load_mask_pair, read_mask
+    from photostyle.engine.preview import render_preview
+    from photostyle.files.images import load_image
+    from photostyle.files.paths import check_writes
+    from photostyle.files.writers import check_image_extension
 
     config = TransferConfig(orphan_policy=args.orphan_policy,
                             min_label_fraction=args.min_label_fraction,
@@ -732,7 +733,7 @@ def cmd_masks(args: argparse.Namespace) -> int:
                            orphan_policy=config.orphan_policy,
                            min_fraction=config.min_label_fraction)
     sheet = render_preview(masks, content, style)
-    from .io import atomic_write
+    from photostyle.files.writers import atomic_write
 
     with atomic_write(output) as handle:
         sheet.save(handle, format="PNG")
@@ -748,12 +749,13 @@ def cmd_masks(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .config import TransferConfig
-    from .features import weights_file
-    from .io import load_image, save_json
-    from .masks import load_mask_pair
-    from .metrics import check_output_shape, evaluate_images
-    from .paths import check_writes
+    from photostyle.engine.config import TransferConfig
+    from photostyle.engine.masks import load_mask_pair
+    from photostyle.engine.metrics import check_output_shape, evaluate_images
+    from photostyle.engine.network import weights_file
+    from photostyle.files.images import load_image
+    from photostyle.files.paths import check_writes
+    from photostyle.files.writers import save_json
 
     TransferConfig(size=args.size, max_pixels=args.max_pixels)  # validates both
     if args.json:
@@ -803,10 +805,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _network_losses(args: argparse.Namespace, content: Any, style: Any, output: Any,
                     masks: Any) -> dict[str, float]:
-    from .config import TransferConfig
-    from .errors import WeightsError
-    from .features import cached_weights_path, load_extractor
-    from .pipeline import loss_terms
+    from photostyle.engine.config import TransferConfig
+    from photostyle.engine.network import cached_weights_path, load_extractor
+    from photostyle.engine.objective import loss_terms
+    from photostyle.errors import WeightsError
 
     weights = args.vgg_weights
     if weights is None and not cached_weights_path().exists():
@@ -830,7 +832,8 @@ def _network_losses(args: argparse.Namespace, content: Any, style: Any, output: 
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
-    from .ablate import (
+    from photostyle.engine.config import TransferConfig
+    from photostyle.runs.ablate import (
         Pair,
         expand,
         find_pairs,
@@ -839,7 +842,6 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         parse_vary,
         run_ablation,
     )
-    from .config import TransferConfig
 
     if args.pairs:
         pairs = find_pairs(args.pairs)
@@ -920,7 +922,7 @@ def _add_engine_args(parser: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
     """``--set KEY=VALUE`` items, then the options ``names`` that were given."""
-    from .ablate import parse_setting
+    from photostyle.engine.config import parse_setting
 
     given: dict[str, Any] = {}
     for item in getattr(args, "set", []):
@@ -941,9 +943,9 @@ MAX_UPLOAD_MB = 4096
 def cmd_app(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from .app import security
-    from .app.jobs import Limits, Studio
-    from .config import preset_config
+    from photostyle.app import security
+    from photostyle.app.jobs import Limits, Studio
+    from photostyle.engine.config import preset_config
 
     auth = security.parse_auth(args.auth or os.environ.get("PHOTOSTYLE_APP_AUTH") or None)
     security.check_host(args.host, auth)
@@ -964,7 +966,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     studio = Studio(overrides, limits, args.workers)
     try:
         security.prepare_environment(studio.root)
-        from .app import page  # after prepare_environment: Gradio reads it on import
+        from photostyle.app import page  # after prepare_environment: Gradio reads it on import
 
         def ready(url: str) -> None:
             print(f"photostyle app: serving on {url} (Ctrl-C stops)", flush=True)
@@ -982,16 +984,15 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from .config import preset_config
-    from .features import weights_file
-    from .interrupts import deferred_interrupts
-    from .io import save_json
-    from .paths import Folder, check_writes
-    from .video import (
+    from photostyle.engine.config import preset_config
+    from photostyle.engine.network import weights_file
+    from photostyle.files.paths import Folder, check_writes
+    from photostyle.files.writers import save_json
+    from photostyle.interrupts import deferred_interrupts
+    from photostyle.runs.video.clip import VideoSink, VideoSource
+    from photostyle.runs.video.method import (
         KeyframePolicy,
         VideoOptions,
-        VideoSink,
-        VideoSource,
         keyframe_mask_files,
         stylise_clip,
     )
@@ -1066,7 +1067,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                        "output": str(output), "codec": args.codec, "crf": args.crf,
                        "audio": info.audio})
         if lut_file is not None and outcome.keyframe is not None:
-            from .lut import export_lut
+            from photostyle.runs.lut import export_lut
 
             first = report["keyframes"][0]["frame"] if report["keyframes"] else 0
             report["lut"] = export_lut(outcome.keyframe, outcome.keyframe_frame, lut_file,
@@ -1091,12 +1092,13 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from .config import TransferConfig
-    from .io import check_image_extension, load_image
-    from .masks import align_labels
-    from .paths import check_writes
-    from .pipeline import resolve_device
-    from .segment import Segmenter, legend_text, write_mask
+    from photostyle.engine.config import TransferConfig
+    from photostyle.engine.masks import align_labels
+    from photostyle.engine.network import resolve_device
+    from photostyle.engine.segment import Segmenter, legend_text, write_mask
+    from photostyle.files.images import load_image
+    from photostyle.files.paths import check_writes
+    from photostyle.files.writers import check_image_extension
 
     pair = args.content is not None or args.style is not None
     if pair and (args.content is None or args.style is None or args.image is not None):
@@ -1128,7 +1130,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         write_mask(labels, target)
         areas = ", ".join(f"{n} {a:.0%}" for n, a in labels.areas().items())
         print(f"wrote {target} ({seconds:.1f} s): {areas}")
-    from .io import atomic_write
+    from photostyle.files.writers import atomic_write
 
     with atomic_write(legend, "w") as handle:
         handle.write(legend_text() + "\n")
@@ -1140,12 +1142,12 @@ def cmd_segment(args: argparse.Namespace) -> int:
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "transfer": (),
     "apply": (),
-    "masks": ("preview",),
-    "evaluate": ("metrics",),
-    "ablate": ("ablate", "metrics"),
-    "segment": ("segment",),
+    "masks": ("engine.preview",),
+    "evaluate": ("engine.metrics",),
+    "ablate": ("runs.ablate", "engine.metrics"),
+    "segment": ("engine.segment",),
     "app": (),
-    "video": ("video", "metrics"),
+    "video": ("runs.video", "engine.metrics"),
 }
 
 COMMANDS = {"transfer": cmd_transfer, "apply": cmd_apply, "masks": cmd_masks,
@@ -1224,7 +1226,7 @@ def _main(argv: Sequence[str] | None) -> int:
     # The parser's defaults come from TransferConfig, which imports torch: import the large
     # libraries whole first (an interrupt that cuts numpy's or torch's import in half leaves
     # them broken in odd ways, and some of their import code swallows it).
-    import_whole("photostyle.pipeline")
+    import_whole("photostyle.engine.pipeline")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -16,7 +16,7 @@ def versions() -> dict[str, str]:
     import scipy
     import torch
 
-    from . import __version__
+    from photostyle import __version__
 
     return {
         "photostyle": __version__,

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, OutputError
+from photostyle.errors import InputError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Look:
         Raises:
             OutputError: the file cannot be written.
         """
-        from .io import _json_default, atomic_write
+        from photostyle.files.writers import _json_default, atomic_write
 
         p = Path(path)
         info = {"format": FORMAT, "version": VERSION, **self.info}
@@ -84,7 +84,7 @@ class Look:
         Raises:
             InputError: missing, not such an archive, or arrays of the wrong shape.
         """
-        from .paths import check_input_file
+        from photostyle.files.paths import check_input_file
 
         p = check_input_file(path, "transforms file")
         what = f"transforms file {p}"

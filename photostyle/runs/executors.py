@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import TransferConfig
-from .errors import ConfigError, PhotostyleError
+from photostyle.engine.config import TransferConfig
+from photostyle.errors import ConfigError, PhotostyleError
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ class Task:
 
     Attributes:
         key: the caller's name for it (unique within a run).
-        content, style: what :func:`photostyle.pipeline.transfer` takes (a
-            :class:`~photostyle.io.Photo` keeps a file's profile and bit depth).
+        content, style: what :func:`photostyle.engine.pipeline.transfer` takes (a
+            :class:`~photostyle.files.images.Photo` keeps a file's profile and bit depth).
         config: the settings.
-        content_mask, style_mask: masks (:class:`~photostyle.masks.LabelMap`, arrays or
+        content_mask, style_mask: masks (:class:`~photostyle.engine.masks.LabelMap`, arrays or
             ``None``).
         data: anything the caller wants back with the outcome (not sent to workers).
     """
@@ -61,7 +61,7 @@ class Task:
 
 @dataclass
 class Outcome:
-    """What became of a task: a :class:`~photostyle.pipeline.TransferResult`, or an error
+    """What became of a task: a :class:`~photostyle.engine.pipeline.TransferResult`, or an error
     (``error``: its one-line message, ``kind``: ``"input"`` for bad input, ``"internal"``
     for a bug, ``"memory"``)."""
 
@@ -87,8 +87,7 @@ class WorkerState:
     def network(self, config: TransferConfig, layers: list[str] | None = None) -> Any:
         """The network for ``config`` (one per weights, backbone, device and seed, kept:
         an ablation that varies the backbone loads each once)."""
-        from .features import load_extractor
-        from .pipeline import resolve_device
+        from photostyle.engine.network import load_extractor, resolve_device
 
         if not any(config.iterations_per_level()):
             return None
@@ -107,7 +106,7 @@ class WorkerState:
     def run(self, payload: tuple[Any, ...]) -> tuple[Any, str, str]:
         """Run one transfer; returns ``(result, error, kind)`` (never raises for bad input
         or a bug: those are the task's outcome; Ctrl-C does raise)."""
-        from .pipeline import transfer
+        from photostyle.engine.pipeline import transfer
 
         content, style, config, content_mask, style_mask = payload
         for stale in [k for k in self.cache if k[0] == "laplacian"][:-4]:

@@ -12,36 +12,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
-import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import icc
-from .errors import InputError, OutputError
-from .icc import RGBProfile
+from photostyle.errors import InputError
+from photostyle.files import icc
+from photostyle.files.icc import RGBProfile
 
 log = logging.getLogger(__name__)
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
-#: Extensions that :func:`save_image` writes, with the Pillow format name.
-WRITE_FORMATS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".webp": "WEBP",
-    ".bmp": "BMP",
-}
 
 
 def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image",
@@ -57,7 +45,7 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image",
     Raises:
         InputError: missing, unreadable, not an image, truncated, empty or too large.
     """
-    from .paths import check_input_file
+    from photostyle.files.paths import check_input_file
 
     p = check_input_file(path, what)
     try:
@@ -297,7 +285,7 @@ def _tiff_upright_tag(buffer: np.ndarray) -> np.ndarray:
     tag set to 1, whichever integer type it is stored as."""
     import struct
 
-    from . import exif as tiff
+    from photostyle.files import exif as tiff
 
     data = bytearray(buffer.tobytes())
     endian = tiff.endian_of(data)
@@ -375,358 +363,57 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def check_image_extension(path: str | os.PathLike, what: str = "output") -> Path:
-    """Check that ``path`` has an extension :func:`save_image` writes.
-
-    Raises:
-        OutputError: unknown extension.
-    """
-    p = Path(path)
-    ext = p.suffix.lower()
-    if ext not in WRITE_FORMATS:
-        raise OutputError(
-            f"{what} {p}: unknown image extension {ext or '(none)'!r}; use one of "
-            + ", ".join(sorted(WRITE_FORMATS))
-        )
-    return p
 
 
-def check_output_path(path: str | os.PathLike, inputs: list[str | os.PathLike | None]) -> Path:
-    """Check that the image ``path`` can be written and is none of ``inputs``.
-
-    A shorthand for :func:`photostyle.paths.check_writes` with one image output; commands
-    that write several files call that function with all of them at once.
-
-    Raises:
-        OutputError: unknown extension, path equals an input, or the place is not writable.
-    """
-    from .paths import check_writes
-
-    p = check_image_extension(path)
-    check_writes([("output", p)], [("input", i) for i in inputs])
-    return p
 
 
-def _umask() -> int:
-    """The process's umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only on success.
-
-    The file gets the permissions an ordinary ``open`` would give it (``0o666`` less the
-    umask), not the private ``0o600`` of a temporary file. Missing folders are created
-    (only here, when something is written: checks before the work create nothing).
-    """
-    p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    # the temporary name stays within the file system's name limit whatever p's length
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".tmp", dir=folder)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
-@dataclass(frozen=True)
-class Metadata:
-    """A photo's descriptive metadata, to carry from the content file to the output.
-
-    Attributes:
-        exif: the EXIF block (camera, lens, exposure, date, GPS ...) as bytes, with the
-            orientation tag reset to 1 (photostyle writes pixels upright), or ``None``.
-        xmp: the XMP packet as bytes, or ``None``.
-    """
-
-    exif: bytes | None = None
-    xmp: bytes | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.exif or self.xmp)
 
 
 #: EXIF tag of the orientation (1: upright).
 ORIENTATION = 0x0112
-#: TIFF tag holding an XMP packet.
-XMP_TAG = 700
-#: PNG text key of an XMP packet (an iTXt chunk).
-PNG_XMP_KEY = "XML:com.adobe.xmp"
-#: TIFF tags that describe how a file's pixels are stored (size, samples, compression,
-#: strips and tiles, colour map, ICC profile, XMP): a TIFF content's ``getexif()`` holds them
-#: beside the EXIF proper, and they must not travel to a file laid out differently.
-STRUCTURE_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280,
-                            281, 284, 317, 320, 322, 323, 324, 325, 330, 338, 339, 340, 341,
-                            347, 513, 514, 530, 531, 532, XMP_TAG, 34675})
 
 
-def read_metadata(path: str | os.PathLike) -> Metadata:
-    """The EXIF and XMP of an image file (see :class:`Metadata`); an empty one when the file
-    has none or they cannot be parsed (a broken EXIF block is dropped with a warning, never
-    an error: the pixels matter more).
-
-    The EXIF is rebuilt as a classic TIFF structure with every tag's own type
-    (:mod:`photostyle.exif`; a TIFF or BigTIFF content's own directory included, less the
-    tags of its pixel layout), the orientation set to 1, in EXIF and in the XMP's
-    ``tiff:Orientation`` alike: the pixels written are upright.
-    """
-    from . import exif as tiff
-
-    try:
-        with _pillow_limit(None), Image.open(path) as im:  # no pixel is decoded
-            fmt = im.format
-            xmp = im.info.get("xmp")
-            if xmp is None and isinstance(im.info.get(PNG_XMP_KEY), str):
-                xmp = im.info[PNG_XMP_KEY]
-            raw = im.info.get("exif") if fmt != "TIFF" else None
-            if fmt != "TIFF" and not raw and len(im.getexif()):  # e.g. a PNG text chunk
-                raw = im.getexif().tobytes()
-    except Exception as exc:  # metadata is optional: say so and go on
-        log.warning("%s: metadata not readable, not carried (%s)", path, exc)
-        return Metadata()
-    exif_bytes = None
-    try:
-        if fmt == "TIFF":
-            import mmap
-
-            with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0,
-                                                      access=mmap.ACCESS_READ) as data:
-                dirs = tiff.read_directories(data)  # type: ignore[arg-type]
-        elif raw:
-            block = bytes(raw)
-            dirs = tiff.read_directories(block[6:] if block.startswith(b"Exif\0\0") else block)
-        else:
-            dirs = tiff.Directories([], {})
-        dirs = dirs.without(STRUCTURE_TAGS)
-        if dirs.get(ORIENTATION) is not None:
-            dirs = dirs.replace(tiff.Entry.short(ORIENTATION, 1))
-        if len(dirs):
-            exif_bytes = b"Exif\0\0" + tiff.build(dirs)
-    except (tiff.ExifError, OSError, ValueError) as exc:
-        log.warning("%s: its EXIF cannot be read, not carried (%s)", path, exc)
-    if isinstance(xmp, str):
-        xmp = xmp.encode("utf-8")
-    xmp = upright_xmp(xmp) if isinstance(xmp, bytes) and xmp else None
-    return Metadata(exif_bytes, xmp)
 
 
-_XMP_ORIENTATION = re.compile(
-    rb"(tiff:Orientation\s*=\s*[\"'])\s*\d+\s*([\"'])|"
-    rb"(<tiff:Orientation>)\s*\d+\s*(</tiff:Orientation>)")
 
 
-def upright_xmp(xmp: bytes) -> bytes:
-    """An XMP packet with ``tiff:Orientation`` (attribute or element) set to 1."""
-    def one(match: re.Match[bytes]) -> bytes:
-        if match.group(1) is not None:
-            return match.group(1) + b"1" + match.group(2)
-        return match.group(3) + b"1" + match.group(4)
-
-    return _XMP_ORIENTATION.sub(one, xmp)
 
 
-#: Formats that can hold 16 bits per channel (written by :func:`save_image`).
-SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")
-#: Formats with a place for an ICC profile.
-PROFILE_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP")
 
 
-def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
-               metadata: Metadata | None = None, bit_depth: int = 8,
-               icc_profile: bytes | None = None) -> Path:
-    """Write an ``(H, W, 3)`` float image in [0, 1] atomically; format from the extension.
-
-    Args:
-        quality: JPEG and WebP quality (1-100).
-        metadata: EXIF and XMP to embed (JPEG, PNG, TIFF, WebP; BMP has no place for them).
-        bit_depth: 8, or 16 for PNG and TIFF (16-bit PNG is encoded by OpenCV; TIFF is
-            written here, 8 or 16 bits, with the EXIF's own tag types: Pillow writes 8-bit
-            RGB only and re-types EXIF tags).
-        icc_profile: ICC bytes of the colour profile the pixels are encoded in, embedded
-            (PNG, JPEG, TIFF, WebP); ``None``: none (sRGB by convention).
-
-    Raises:
-        OutputError: unknown extension, a format without 16 bits or a colour profile asked
-            for one, or the file cannot be written.
-    """
-    p = check_image_extension(path)
-    fmt = WRITE_FORMATS[p.suffix.lower()]
-    if icc_profile and fmt not in PROFILE_FORMATS and _is_srgb(icc_profile):
-        icc_profile = None  # sRGB is what an untagged file means
-    check_format(p, bit_depth, icc_profile)
-    try:
-        if bit_depth == 16:
-            pixels = (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
-            data = (_png16(pixels, metadata, icc_profile) if fmt == "PNG"
-                    else _tiff(pixels, metadata, icc_profile))
-            with atomic_write(p) as handle:
-                handle.write(data)
-            return p
-        if fmt == "TIFF":
-            with atomic_write(p) as handle:
-                handle.write(_tiff(to_uint8(image), metadata, icc_profile))
-            return p
-        pil = Image.fromarray(to_uint8(image))
-        kwargs = _pillow_metadata(fmt, metadata)
-        if fmt in ("JPEG", "WEBP"):
-            kwargs["quality"] = quality
-        if icc_profile:
-            kwargs["icc_profile"] = icc_profile
-        with atomic_write(p) as handle:
-            pil.save(handle, format=fmt, **kwargs)
-    except OSError as exc:
-        raise OutputError(f"output {p}: cannot write ({exc})") from None
-    return p
 
 
-def _is_srgb(data: bytes) -> bool:
-    try:
-        return icc.parse_rgb_profile(data).same_as(icc.srgb())
-    except icc.ProfileError:
-        return False
 
 
-def check_format(path: Path, bit_depth: int, icc_profile: bytes | None) -> None:
-    """Refuse a bit depth or a colour profile the file's format cannot hold.
-
-    Raises:
-        OutputError: naming the file and what to do.
-    """
-    fmt = WRITE_FORMATS.get(path.suffix.lower())
-    if bit_depth not in (8, 16):
-        raise OutputError(f"output {path}: bit depth must be 8 or 16, got {bit_depth}")
-    if bit_depth == 16 and fmt not in SIXTEEN_BIT_FORMATS:
-        raise OutputError(f"output {path}: {fmt} holds 8 bits per channel only; write a .png "
-                          "or .tif for 16 bits, or use --bit-depth 8")
-    if icc_profile and fmt not in PROFILE_FORMATS:
-        raise OutputError(f"output {path}: {fmt} has no place for a colour profile; write "
-                          "PNG, JPEG, TIFF or WebP, or use --output-profile srgb")
 
 
-def _pillow_metadata(fmt: str, metadata: Metadata | None) -> dict[str, Any]:
-    """Pillow ``save`` arguments that embed ``metadata`` in a file of format ``fmt``."""
-    kwargs: dict[str, Any] = {}
-    if not metadata or fmt == "BMP":
-        return kwargs
-    if metadata.exif:
-        kwargs["exif"] = metadata.exif
-    if metadata.xmp:
-        if fmt == "PNG":
-            from PIL.PngImagePlugin import PngInfo
-
-            info = PngInfo()
-            info.add_itxt(PNG_XMP_KEY, metadata.xmp.decode("utf-8", "replace"))
-            kwargs["pnginfo"] = info
-        else:
-            kwargs["xmp"] = metadata.xmp
-    return kwargs
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    import struct
-    import zlib
-
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(
-        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def _png16(pixels: np.ndarray, metadata: Metadata | None, icc_profile: bytes | None) -> bytes:
-    """A 16-bit RGB PNG of ``(H, W, 3)`` uint16 pixels, with the profile (``iCCP``), EXIF
-    (``eXIf``) and XMP (``iTXt``) chunks placed after the header."""
-    import zlib
-
-    import cv2
-
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(pixels[..., ::-1]))
-    if not ok:
-        raise OSError("OpenCV could not encode the 16-bit PNG")
-    data = encoded.tobytes()
-    chunks = b""
-    if icc_profile:
-        chunks += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile))
-    if metadata and metadata.exif:
-        exif = metadata.exif[6:] if metadata.exif.startswith(b"Exif\0\0") else metadata.exif
-        chunks += _png_chunk(b"eXIf", exif)
-    if metadata and metadata.xmp:
-        chunks += _png_chunk(b"iTXt", PNG_XMP_KEY.encode() + b"\0\0\0\0\0" + metadata.xmp)
-    header_end = 8 + 25  # signature, then IHDR (4 length + 4 type + 13 data + 4 CRC)
-    return data[:header_end] + chunks + data[header_end:]
 
 
-#: Rows per strip of the TIFFs written here (each strip deflate-compressed).
-TIFF_ROWS_PER_STRIP = 64
-#: TIFF tags of the resolution, kept from the content or set to 72 dpi.
-_RESOLUTION = (282, 283, 296)
 
 
-def _tiff(pixels: np.ndarray, metadata: Metadata | None, icc_profile: bytes | None) -> bytes:
-    """An RGB TIFF (deflate strips, little-endian) of ``(H, W, 3)`` uint8 or uint16 pixels,
-    with the content's EXIF (every tag with its own type, in IFD0 and its EXIF and GPS
-    directories), XMP (tag 700) and ICC profile (tag 34675)."""
-    import zlib
-
-    from . import exif as tiff
-
-    dirs = tiff.Directories([], {})
-    if metadata and metadata.exif:
-        block = metadata.exif
-        try:
-            dirs = tiff.read_directories(block[6:] if block.startswith(b"Exif\0\0")
-                                         else block).without(STRUCTURE_TAGS)
-        except tiff.ExifError as exc:
-            log.warning("the EXIF given is not a TIFF structure (%s); written without it", exc)
-        # the interoperability directory (a JPEG's DCF index) is no TIFF's: libtiff warns
-        dirs.subs.pop(tiff.INTEROP_IFD, None)
-    h, w = pixels.shape[:2]
-    bits = pixels.dtype.itemsize * 8
-    data = pixels.astype("<u2" if bits == 16 else np.uint8, copy=False)
-    strips = [zlib.compress(np.ascontiguousarray(data[top : top + TIFF_ROWS_PER_STRIP]).tobytes(),
-                            6) for top in range(0, h, TIFF_ROWS_PER_STRIP)]
-    E = tiff.Entry
-    entries = [E.long(256, w), E.long(257, h), E.short(258, bits, bits, bits),
-               E.short(259, 8), E.short(262, 2), E.short(277, 3),
-               E.long(278, TIFF_ROWS_PER_STRIP), E.short(284, 1)]
-    if not any(dirs.get(tag) for tag in _RESOLUTION):
-        entries += [E.rational(282, 72, 1), E.rational(283, 72, 1), E.short(296, 2)]
-    if metadata and metadata.xmp:
-        entries.append(E.raw(XMP_TAG, metadata.xmp, kind=1))
-    if icc_profile:
-        entries.append(E.raw(34675, icc_profile))
-    for entry in entries:
-        dirs = dirs.replace(entry)
-    return tiff.build(dirs, strips)
 
 
-def save_json(data: Any, path: str | os.PathLike) -> Path:
-    """Write JSON atomically (UTF-8, indented)."""
-    import json
-
-    p = Path(path)
-    try:
-        with atomic_write(p, "w") as handle:
-            json.dump(data, handle, indent=2, default=_json_default)
-            handle.write("\n")
-    except OSError as exc:
-        raise OutputError(f"report {p}: cannot write ({exc})") from None
-    return p
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+#: Extensions read as photos in a folder.
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
+
+
+def read_content(content: ImageLike | Photo, max_pixels: int) -> Photo:
+    """The content as a :class:`~photostyle.files.images.Photo` (pixels in its own encoding)."""
+    if isinstance(content, Photo):
+        return content
+    if isinstance(content, np.ndarray):
+        return Photo(array_to_rgb(content, what="content image"),
+                     bit_depth=16 if content.dtype == np.uint16 else 8)
+    return read_photo(content, max_pixels=max_pixels, what="content image")

@@ -25,7 +25,7 @@ weights):
   only; this keeps each feature's whole distribution (mean and spread included).
 * **flat** (``flat_weight``, on by default since issue 17): like total variation, but of the colour
   *change* ``x - content`` and only between neighbours that are both flat in the content
-  (:func:`photostyle.metrics.flat_mask`): where the content is flat, the matting term has no
+  (:func:`photostyle.engine.metrics.flat_mask`): where the content is flat, the matting term has no
   grip (any output is affine on a window of constant colour), and this term keeps the change
   there smooth; at edges and in texture it is silent.
 """

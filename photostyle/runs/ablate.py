@@ -10,7 +10,6 @@ that was running.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -25,17 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from .config import TransferConfig
-from .errors import ConfigError, InputError
-from .interrupts import deferred_interrupts
-from .io import atomic_write, load_image, save_image, save_json
-from .masks import load_mask_pair
+from photostyle.engine.config import TransferConfig, parse_setting
+from photostyle.engine.masks import load_mask_pair
+from photostyle.errors import ConfigError, InputError
+from photostyle.files.images import load_image
+from photostyle.files.writers import atomic_write, save_image, save_json
+from photostyle.interrupts import deferred_interrupts
+from photostyle.runs.sheets import write_contact_sheet
 
 log = logging.getLogger(__name__)
 
-MASK_MODES = ("manual", "none", "auto")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
-SHEET_HEIGHT = 200
 #: Measures tabulated per variant (see :mod:`photostyle.metrics`).
 MEASURES = ("style_sw", "style_frechet", "style_closed", "structure_ssim", "affine_residual",
             "flat_paint")
@@ -119,43 +118,8 @@ def find_pairs(folder: str | os.PathLike) -> list[Pair]:
     return sorted(pairs, key=order)
 
 
-def _config_fields() -> dict[str, Any]:
-    return {f.name: f for f in dataclasses.fields(TransferConfig) if f.name != "extra"}
 
 
-def parse_setting(key: str, text: str) -> Any:
-    """Parse one value of a TransferConfig field (or ``masks``) from text.
-
-    Raises:
-        ConfigError: unknown setting or a value of the wrong type.
-    """
-    key = key.strip().replace("-", "_")
-    if key == "masks":
-        if text not in MASK_MODES:
-            raise ConfigError(f"masks: must be one of {', '.join(MASK_MODES)}; got {text!r}")
-        return text
-    fields = _config_fields()
-    if key not in fields:
-        raise ConfigError(f"{key}: unknown setting; settings are masks, "
-                          + ", ".join(sorted(fields)))
-    default = getattr(TransferConfig(), key)
-    text = text.strip()
-    try:
-        if key in ("style_layers", "hist_layers"):
-            return tuple(t for t in re.split(r"[+ ]", text) if t)
-        if key == "iterations":
-            return tuple(int(t) for t in text.split("+")) if text.lower() != "none" else None
-        if text.lower() == "none" and default is None:
-            return None  # e.g. output_size=none; "none" stays a word for smooth, segment
-        if isinstance(default, bool):
-            return text.lower() in ("1", "true", "yes", "on")
-        if isinstance(default, int) or key == "output_size":
-            return int(float(text)) if float(text).is_integer() else int(text)
-        if isinstance(default, float):
-            return float(text)
-    except ValueError:
-        raise ConfigError(f"{key}: cannot read {text!r} as a {type(default).__name__}") from None
-    return text
 
 
 def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
@@ -380,10 +344,10 @@ def run_ablation(
         on_done: called with each finished variant's row.
         exclude: combinations of the varied settings not to run (:func:`parse_exclude`).
     """
-    from .executors import LocalExecutor, Task
-    from .features import weights_file
-    from .masks import read_mask
-    from .paths import Folder, check_writes
+    from photostyle.engine.masks import read_mask
+    from photostyle.engine.network import weights_file
+    from photostyle.files.paths import Folder, check_writes
+    from photostyle.runs.executors import LocalExecutor, Task
 
     out = Path(out_dir)
     variants = expand(vary, exclude)
@@ -504,7 +468,7 @@ def _write_variant(run: Any, key: str, pair: Pair, variant: dict[str, Any], name
                    image_path: Path, out: Path, content: np.ndarray, style: np.ndarray,
                    score_masks: Any) -> dict[str, Any]:
     """Write a finished variant's image and report; its row of measures."""
-    from .metrics import evaluate_images
+    from photostyle.engine.metrics import evaluate_images
 
     image_path.parent.mkdir(parents=True, exist_ok=True)
     save_image(run.image, image_path)
@@ -524,7 +488,7 @@ def _score_reference(pair: Pair, reference: Path, content: np.ndarray, style: np
                      masks: Any, done: dict[str, dict[str, Any]], results_path: Path,
                      result: AblationResult) -> None:
     """Score the pair's published result with the same measures (row ``published``)."""
-    from .metrics import evaluate_images
+    from photostyle.engine.metrics import evaluate_images
 
     key = hashlib.sha256(
         f"{REFERENCE}|{reference}|{reference.stat().st_size}|{pair.content_mask}".encode()
@@ -544,36 +508,6 @@ def _score_reference(pair: Pair, reference: Path, content: np.ndarray, style: np
     result.rows.append(row)
 
 
-def write_contact_sheet(tiles: Sequence[tuple[str, Any]], path: Path,
-                        height: int = SHEET_HEIGHT, per_row: int = 4) -> Path:
-    """Labelled images in rows of ``per_row``, each scaled to ``height`` px; written
-    atomically as PNG.
-
-    Args:
-        tiles: ``(label, image)``; an image is a PIL image or an ``(H, W, 3)`` array in [0, 1].
-    """
-    from PIL import Image, ImageDraw, ImageFont
-
-    ims = [(label, im if isinstance(im, Image.Image) else
-            Image.fromarray((np.clip(im, 0, 1) * 255).astype(np.uint8))) for label, im in tiles]
-    font = ImageFont.load_default()
-    scaled = [(t, im.resize((max(1, round(im.width * height / im.height)), height)))
-              for t, im in ims]
-    rows = [scaled[i : i + per_row] for i in range(0, len(scaled), per_row)]
-    width = max(sum(im.width + 8 for _, im in row) for row in rows) + 8
-    sheet = Image.new("RGB", (width, len(rows) * (height + 24) + 8), (255, 255, 255))
-    draw = ImageDraw.Draw(sheet)
-    y = 8
-    for row in rows:
-        x = 8
-        for text, im in row:
-            sheet.paste(im, (x, y))
-            draw.text((x, y + height + 4), text[:60], fill=(0, 0, 0), font=font)
-            x += im.width + 8
-        y += height + 24
-    with atomic_write(path) as handle:
-        sheet.save(handle, format="PNG")
-    return path
 
 
 def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,

@@ -27,7 +27,7 @@ import logging
 import cv2
 import numpy as np
 
-from .icc import Encoding
+from photostyle.files.icc import Encoding
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def apply_coefficients(a: np.ndarray, b: np.ndarray, content: np.ndarray,
         content: ``(H, W, 3)`` content at the output size (any size), in sRGB, or in
             ``encoding.source``'s profile.
         encoding: colour profiles of the content and of the output (see
-            :class:`photostyle.icc.Encoding`); ``None``: both sRGB. The transforms act on
+            :class:`photostyle.files.icc.Encoding`); ``None``: both sRGB. The transforms act on
             the content in (extended) sRGB; the result is encoded in the output's profile.
 
     Returns:
@@ -306,7 +306,7 @@ def render_plain(stylised: np.ndarray, content_out: np.ndarray, strength: float 
     if content_out.shape[:2] == stylised.shape[:2]:
         out = stylised.astype(np.float32, copy=True)
     else:
-        from .io import resize
+        from photostyle.files.images import resize
 
         out = resize(stylised.astype(np.float32), content_out.shape[:2])
     if encoding is None:

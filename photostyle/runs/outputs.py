@@ -86,7 +86,7 @@ class OutputOptions:
 def write_outputs(result: Any, output: Path, content: Any, style: Any,
                   options: OutputOptions, max_pixels: int,
                   extra_report: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write a :class:`~photostyle.pipeline.TransferResult` and the files beside it.
+    """Write a :class:`~photostyle.engine.pipeline.TransferResult` and the files beside it.
 
     Args:
         result: the result.
@@ -100,8 +100,8 @@ def write_outputs(result: Any, output: Path, content: Any, style: Any,
     Returns:
         The report as written (also when ``options.report`` is off).
     """
-    from .io import Metadata, read_metadata, save_json
-    from .pipeline import default_bit_depth
+    from photostyle.files.metadata import Metadata, read_metadata
+    from photostyle.files.writers import default_bit_depth, save_json
 
     metadata = Metadata()
     if not options.strip_metadata and isinstance(content, str | Path):
@@ -125,7 +125,7 @@ def write_outputs(result: Any, output: Path, content: Any, style: Any,
         result.look.save(transforms_path(output))
         report["transforms"] = str(transforms_path(output))
     if options.lut is not None:
-        from .lut import export_lut
+        from photostyle.runs.lut import export_lut
 
         target = Path(options.lut) if options.lut else lut_path(output)
         report["lut"] = export_lut(result, content, target, max_pixels=max_pixels)
@@ -139,8 +139,8 @@ def write_outputs(result: Any, output: Path, content: Any, style: Any,
 def write_compare(content: str | Path, style: str | Path, result: Any, output: Path,
                   max_pixels: int) -> None:
     """The labelled side-by-side image of ``--compare`` (all three shown in sRGB)."""
-    from .ablate import write_contact_sheet
-    from .io import load_image
+    from photostyle.files.images import load_image
+    from photostyle.runs.sheets import write_contact_sheet
 
     tiles = [(what, load_image(path, max_pixels=max_pixels, what=f"{what} image"))
              for what, path in (("content", content), ("style", style))]

@@ -7,7 +7,7 @@ import colorsys
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .masks import PALETTE, MaskSet
+from photostyle.engine.masks import PALETTE, MaskSet
 
 PANEL_HEIGHT = 320
 UNLABELLED = (255, 0, 128)

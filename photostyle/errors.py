@@ -28,5 +28,18 @@ class OutputError(PhotostyleError):
     """An output file cannot be written where asked."""
 
 
-class NumericalError(PhotostyleError):
-    """The optimisation diverged (NaN or Inf), usually from extreme weights or rates."""
+def describe(exc: BaseException, memory_advice: str = "use a smaller --size"
+             ) -> tuple[str, str]:
+    """An error as ``(kind, one-line message)``, the same for every front-end.
+
+    ``kind`` is ``"input"`` (a :class:`PhotostyleError`: the message says what to change),
+    ``"memory"`` (with ``memory_advice``) or ``"internal"`` (a bug: the exception's type and
+    the first line of its text, for the report).
+    """
+    if isinstance(exc, PhotostyleError):
+        return "input", str(exc)
+    if isinstance(exc, MemoryError):
+        return "memory", f"out of memory; {memory_advice}"
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return "internal", f"internal error: {type(exc).__name__}: {first}"

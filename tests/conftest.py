@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 import photostyle  # noqa: F401  (applies the torchvision compatibility step)
-from photostyle.engine.network import LAYER_INDEX, VGGFeatures
+from photostyle.engine.layers import LAYER_INDEX
+from photostyle.engine.network import VGGFeatures
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PHOTOSTYLE_SHARED", REPO.parent / "shared"))

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from photostyle.engine.layers import LAYER_INDEX
 from photostyle.engine.network import (
     CAFFE_MEAN_BGR,
     DEFAULT_WEIGHTS,
     IMAGENET_MEAN,
     IMAGENET_STD,
-    LAYER_INDEX,
     NAMED_WEIGHTS,
     ORIGINAL_URL,
     VGG19_URL,
@@ -236,7 +236,7 @@ def test_original_layout_loads_from_the_cache_and_from_a_file(tmp_path: Path) ->
 def test_vgg16_layer_table_and_activations_match_torchvision() -> None:
     import torchvision
 
-    from photostyle.engine.network import layer_index
+    from photostyle.engine.layers import layer_index
 
     table = layer_index("vgg16")
     torch.manual_seed(0)

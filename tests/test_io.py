@@ -12,7 +12,8 @@ from PIL import Image
 
 from photostyle.errors import InputError, OutputError
 from photostyle.files.images import fit_long_side, load_image, resize
-from photostyle.files.writers import check_output_path, save_image
+from photostyle.files.paths import check_writes
+from photostyle.files.writers import check_image_extension, save_image
 
 
 def test_modes_convert_to_rgb_float(tmp_path: Path) -> None:
@@ -100,6 +101,13 @@ def test_atomic_save_leaves_nothing_on_failure(tmp_path: Path, monkeypatch) -> N
         save_image(np.zeros((8, 8, 3), np.float32), out)
     assert out.read_bytes() == before  # the old file is intact
     assert sorted(os.listdir(tmp_path)) == ["out.png"]  # no temporary left
+
+
+def check_output_path(path: Path, inputs: list[Path]) -> Path:
+    """What a command does with its one image output before any work."""
+    p = check_image_extension(path)
+    check_writes([("output", p)], [("input", i) for i in inputs])
+    return p
 
 
 def test_output_path_checks(tmp_path: Path) -> None:

@@ -153,7 +153,7 @@ def test_interrupt_while_smoothing_keeps_the_optimised_image(
 def test_interrupt_while_writing_finishes_the_files(
         image_pair, shallow_vgg_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     content, style = image_pair
-    from photostyle.files import images as io
+    from photostyle.files import writers as io
 
     real = io.save_json
 

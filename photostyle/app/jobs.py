@@ -34,7 +34,7 @@ from photostyle.engine.config import TransferConfig, preset_config
 from photostyle.engine.masks import PALETTE, LabelMap, MaskSet, read_mask
 from photostyle.engine.pipeline import TransferResult, apply_look, transfer
 from photostyle.engine.smooth import render, render_plain
-from photostyle.errors import InputError, PhotostyleError
+from photostyle.errors import InputError, PhotostyleError, describe
 from photostyle.files.images import Photo, fit_long_side, read_photo, resize, to_uint8
 from photostyle.files.metadata import Metadata, read_metadata
 from photostyle.files.writers import SIXTEEN_BIT_FORMATS, WRITE_FORMATS
@@ -628,11 +628,11 @@ class Studio:
                 events.put(("error", "cancelled before a result existed"))
             except PhotostyleError as exc:
                 events.put(("error", explain(exc)))
-            except MemoryError:
-                events.put(("error", "out of memory: use a smaller working size"))
             except Exception as exc:  # a bug: one line on the page, the details in the log
-                log.exception("transfer failed")
-                events.put(("error", f"internal error: {type(exc).__name__}: {exc}"))
+                kind, message = describe(exc, "use a smaller working size")
+                if kind == "internal":
+                    log.exception("transfer failed")
+                events.put(("error", message))
             finally:
                 self.workers.put(state)
 

@@ -225,10 +225,7 @@ class TransferConfig:
                      most=MAX_PRECONDITION_BOOST)
         _check_choice(self.init, "init", INITS)
         _check_int(self.seed, "seed", 0, 2**63 - 1)
-        from photostyle.engine.network import (  # local: features imports torch
-            NETWORKS,
-            check_layer_names,
-        )
+        from photostyle.engine.layers import NETWORKS, check_layer_names
 
         _check_choice(self.network, "network", NETWORKS)
         check_layer_names([self.content_layer], "content_layer", self.network)
@@ -438,3 +435,18 @@ def parse_setting(key: str, text: str) -> Any:
 
 
 MASK_MODES = ("manual", "none", "auto")
+
+
+def parse_settings(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` items (``--set``) as settings, each value parsed as its field's type.
+
+    Raises:
+        ConfigError: an item without ``=``, an unknown key or a bad value.
+    """
+    given: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set: expected KEY=VALUE, got {item!r}")
+        given[key.strip().replace("-", "_")] = parse_setting(key, value)
+    return given

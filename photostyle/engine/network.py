@@ -20,13 +20,21 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
+from photostyle.engine.layers import (
+    CONFIGS,
+    LAYER_TABLES,
+    NETWORKS,
+    check_layer_names,
+    layer_index,
+)
 from photostyle.errors import ConfigError, WeightsError
 
 log = logging.getLogger(__name__)
@@ -84,8 +92,6 @@ VGG16_NAMED_WEIGHTS = {
         "torchvision", "https://download.pytorch.org/models/vgg16-397923af.pth", "528 MB",
         caffe_input=False),
 }
-#: The backbones (``--network``).
-NETWORKS = ("vgg19", "vgg16")
 
 
 def named_weights(name: str | None = None, network: str = "vgg19") -> NamedWeights:
@@ -104,65 +110,16 @@ def weights_file(weights: str | os.PathLike | None) -> str | os.PathLike | None:
         return None
     return weights
 
-# torchvision's configuration "E": channels per conv, "M" for max pooling.
-_VGG19_CFG: tuple[int | str, ...] = (
-    64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-    512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
-)  # fmt: skip
 
 
-# torchvision's configuration "D" (VGG16)
-_VGG16_CFG: tuple[int | str, ...] = (
-    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
-)  # fmt: skip
-_CONFIGS = {"vgg19": _VGG19_CFG, "vgg16": _VGG16_CFG}
 
 
-def _layer_table(network: str = "vgg19") -> tuple[dict[str, int], dict[int, tuple[int, int]]]:
-    """Map names (``conv3_2``, ``relu3_2``, ``pool3``) to indices in ``features``.
-
-    Also returns, for each conv index, its ``(in_channels, out_channels)``.
-    """
-    names: dict[str, int] = {}
-    convs: dict[int, tuple[int, int]] = {}
-    index, block, within, channels = 0, 1, 1, 3
-    for item in _CONFIGS[network]:
-        if item == "M":
-            names[f"pool{block}"] = index
-            index += 1
-            block += 1
-            within = 1
-            continue
-        assert isinstance(item, int)
-        names[f"conv{block}_{within}"] = index
-        names[f"relu{block}_{within}"] = index + 1
-        convs[index] = (channels, item)
-        channels = item
-        index += 2
-        within += 1
-    return names, convs
 
 
-#: Per network: layer name -> index in ``features``, and conv index -> (in, out) channels.
-LAYER_TABLES = {name: _layer_table(name) for name in _CONFIGS}
-LAYER_INDEX, CONV_SHAPES = LAYER_TABLES["vgg19"]
-LAYER_NAMES = tuple(LAYER_INDEX)
 
 
-def layer_index(network: str = "vgg19") -> dict[str, int]:
-    """Layer name -> index in ``features`` for ``network``."""
-    return LAYER_TABLES[network][0]
 
 
-def check_layer_names(names: Iterable[str], setting: str, network: str = "vgg19") -> None:
-    """Raise :class:`ConfigError` if a name is not a layer of ``network``."""
-    last = "5_4" if network == "vgg19" else "5_3"
-    for name in names:
-        if name not in layer_index(network):
-            raise ConfigError(
-                f"{setting}: unknown {network.upper()} layer {name!r}; layers are conv1_1 ... "
-                f"conv{last}, relu1_1 ... relu{last} and pool1 ... pool5"
-            )
 
 
 def build_vgg19_features(last_index: int, network: str = "vgg19") -> nn.Sequential:
@@ -170,7 +127,7 @@ def build_vgg19_features(last_index: int, network: str = "vgg19") -> nn.Sequenti
     non-inplace ReLUs."""
     layers: list[nn.Module] = []
     channels = 3
-    for item in _CONFIGS[network]:
+    for item in CONFIGS[network]:
         if item == "M":
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
@@ -548,3 +505,19 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device: CUDA was requested but torch sees no CUDA device")
     return torch.device(name)
+
+
+def network_for(config: Any, layers: Sequence[str] | None = None,
+                device: torch.device | None = None) -> VGGFeatures:
+    """The network a :class:`~photostyle.engine.config.TransferConfig` asks for: its
+    weights, backbone, seed and device, trimmed after the deepest of ``layers`` (default:
+    the layers its losses use). The one place photostyle makes a network: a transfer, the
+    executors' workers, video keyframes and ``evaluate`` all come here.
+
+    Raises:
+        WeightsError: the weights cannot be had (offline, a bad file, missing layers).
+        ConfigError: CUDA asked for but absent.
+    """
+    return load_extractor(list(layers or config.layers_in_use()), config.vgg_weights,
+                          seed=config.seed, network=config.network,
+                          device=device if device is not None else resolve_device(config.device))

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from photostyle.engine.colour import region_colour_transfer
 from photostyle.engine.config import TransferConfig
 from photostyle.engine.masks import LabelMap, MaskSet, align_labels, load_mask_pair
-from photostyle.engine.network import VGGFeatures, load_extractor, resolve_device
+from photostyle.engine.network import VGGFeatures, network_for, resolve_device
 from photostyle.engine.objective import LevelProblem, _style_size, _to_array, _to_tensor
 from photostyle.engine.optimize import LevelOutcome, optimise_level
 from photostyle.engine.report import Timer, versions
@@ -226,8 +226,7 @@ def transfer(
         if not optimise:
             extractor = None
         elif extractor is None:
-            extractor = load_extractor(layers, config.vgg_weights, seed=config.seed,
-                                       device=device, network=config.network)
+            extractor = network_for(config, layers, device)
         else:
             if getattr(extractor, "network", "vgg19") != config.network:
                 raise ConfigError(f"extractor is a {extractor.network.upper()}, the settings "
@@ -522,7 +521,7 @@ def _check_level_sizes(
     network: str = "vgg19",
 ) -> None:
     """Refuse levels too small for the deepest layer (each pooling halves the size)."""
-    from photostyle.engine.network import layer_index
+    from photostyle.engine.layers import layer_index
 
     table = layer_index(network)
     deepest = max(layers, key=lambda n: table[n])

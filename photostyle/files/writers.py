@@ -50,21 +50,6 @@ def check_image_extension(path: str | os.PathLike, what: str = "output") -> Path
 
 
 
-def check_output_path(path: str | os.PathLike, inputs: list[str | os.PathLike | None]) -> Path:
-    """Check that the image ``path`` can be written and is none of ``inputs``.
-
-    A shorthand for :func:`photostyle.files.paths.check_writes` with one image output; commands
-    that write several files call that function with all of them at once.
-
-    Raises:
-        OutputError: unknown extension, path equals an input, or the place is not writable.
-    """
-    from photostyle.files.paths import check_writes
-
-    p = check_image_extension(path)
-    check_writes([("output", p)], [("input", i) for i in inputs])
-    return p
-
 
 
 def _umask() -> int:

@@ -20,7 +20,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from photostyle.files.images import load_image
 from photostyle.files.writers import atomic_write, save_image, save_json
 from photostyle.interrupts import deferred_interrupts
 from photostyle.runs.sheets import write_contact_sheet
+
+if TYPE_CHECKING:
+    from photostyle.runs.executors import Executor
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +328,7 @@ def run_ablation(
     *,
     progress: Callable[[str], None] | None = None,
     transfer_progress: Callable[..., None] | None = None,
-    executor: Any = None,
+    executor: Executor | None = None,
     on_done: Callable[[dict[str, Any]], None] | None = None,
     exclude: Sequence[dict[str, Any]] = (),
 ) -> AblationResult:

@@ -28,7 +28,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photostyle.engine.config import TransferConfig
 from photostyle.errors import InputError, PhotostyleError
@@ -36,6 +36,9 @@ from photostyle.files.images import IMAGE_EXTENSIONS
 from photostyle.files.paths import file_identity
 from photostyle.files.writers import WRITE_FORMATS
 from photostyle.runs.outputs import OutputOptions, compare_path, report_path, write_outputs
+
+if TYPE_CHECKING:
+    from photostyle.runs.executors import Executor
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +203,7 @@ def run_batch(
     style_mask: str | os.PathLike | None = None,
     on_item: ItemCallback | None = None,
     progress: Any = None,
-    executor: Any = None,
+    executor: Executor | None = None,
 ) -> str:
     """Transfer ``style`` onto every item of ``batch``, writing each one's outputs.
 

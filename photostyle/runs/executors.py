@@ -23,10 +23,10 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from photostyle.engine.config import TransferConfig
-from photostyle.errors import ConfigError, PhotostyleError
+from photostyle.errors import ConfigError, describe
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class WorkerState:
     def network(self, config: TransferConfig, layers: list[str] | None = None) -> Any:
         """The network for ``config`` (one per weights, backbone, device and seed, kept:
         an ablation that varies the backbone loads each once)."""
-        from photostyle.engine.network import load_extractor, resolve_device
+        from photostyle.engine.network import network_for
 
         if not any(config.iterations_per_level()):
             return None
@@ -97,9 +97,7 @@ class WorkerState:
         if extractor is None or any(n not in extractor.layers for n in wanted):
             if extractor is not None:  # more layers than before: the union, once
                 wanted = list(dict.fromkeys([*extractor.layers, *wanted]))
-            extractor = load_extractor(wanted, config.vgg_weights, seed=config.seed,
-                                       device=resolve_device(config.device),
-                                       network=config.network)
+            extractor = network_for(config, wanted)
             self.extractors[key] = extractor
         return extractor
 
@@ -115,15 +113,27 @@ class WorkerState:
             result = transfer(content, style, config, content_mask=content_mask,
                               style_mask=style_mask, extractor=self.network(config),
                               cache=self.cache, progress=self.progress)
-        except PhotostyleError as exc:
-            return None, str(exc), "input"
-        except MemoryError:
-            return None, "out of memory; use a smaller --size", "memory"
-        except Exception as exc:
+        except Exception as exc:  # bad input or a bug: the task's outcome, in one line
             log.debug("task failed", exc_info=True)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            return None, f"internal error: {type(exc).__name__}: {first}", "internal"
+            kind, message = describe(exc)
+            return None, message, kind
         return result, "", ""
+
+
+class Executor(Protocol):
+    """Where the transfers of a batch or an ablation run (:class:`LocalExecutor`,
+    :class:`RayExecutor`, or any class with these methods)."""
+
+    name: str
+
+    def preload(self, config: TransferConfig, layers: list[str]) -> None:
+        """Load the network with ``layers`` before the first task (where it will run)."""
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+        """Run ``tasks`` (taken lazily) and yield each one's :class:`Outcome` as it ends."""
+
+    def close(self) -> None:
+        """Release the workers."""
 
 
 class LocalExecutor:
@@ -263,13 +273,3 @@ class _RayWorker:
     def run(self, payload: tuple[Any, ...]) -> tuple[Any, str, str, str]:
         result, error, kind = self.state.run(payload)
         return result, error, kind, f"pid {os.getpid()}"
-
-
-def make_executor(name: str, address: str | None = None, workers: int | None = None,
-                  progress: Callable[..., None] | None = None) -> LocalExecutor | RayExecutor:
-    """The executor called ``name`` (:data:`EXECUTORS`)."""
-    if name == "local":
-        return LocalExecutor(progress=progress)
-    if name == "ray":
-        return RayExecutor(address, workers)
-    raise ConfigError(f"--executor: must be one of {', '.join(EXECUTORS)}; got {name!r}")

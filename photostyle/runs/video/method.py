@@ -299,7 +299,7 @@ def stylise_clip(
         measures, and ``status`` (``completed``; ``interrupted`` by Ctrl-C or
         ``truncated`` by a corrupt stream: the frames written so far stand).
     """
-    from photostyle.engine.network import load_extractor, resolve_device
+    from photostyle.engine.network import network_for
     from photostyle.engine.pipeline import transfer
 
     options = options or VideoOptions()
@@ -308,9 +308,7 @@ def stylise_clip(
     style_quantiles = look_quantiles(style_rgb)
     mask_files = keyframe_mask_files(options.keyframe_masks) if options.keyframe_masks else {}
     if any(config.iterations_per_level()) and extractor is None:
-        extractor = load_extractor(config.layers_in_use(), config.vgg_weights,
-                                   seed=config.seed, device=resolve_device(config.device),
-                                   network=config.network)
+        extractor = network_for(config)
     cache: dict[Any, Any] = {}
     meter = FlickerMeter() if options.measure else None
     keyframes: list[dict[str, Any]] = []

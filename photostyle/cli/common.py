@@ -1,0 +1,140 @@
+"""What the command line's commands share: exit statuses, settings from the options,
+output options."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from photostyle.errors import ConfigError
+
+log = logging.getLogger("photostyle")
+
+
+EXIT_OK = 0
+
+
+EXIT_USAGE = 2
+
+
+EXIT_INTERNAL = 1
+
+
+EXIT_INTERRUPTED = 130
+
+
+if TYPE_CHECKING:
+    from photostyle.runs.executors import RayExecutor
+
+
+def executor_from_args(args: argparse.Namespace) -> RayExecutor | None:
+    """The executor the options ask for (``None``: the default, in this process)."""
+    if args.executor == "local":
+        if args.ray_address or args.workers:
+            raise ConfigError("--ray-address and --workers need --executor ray")
+        return None
+    if args.workers is not None and not 1 <= args.workers <= 4096:
+        raise ConfigError(f"--workers: must be between 1 and 4096, got {args.workers}")
+    from photostyle.runs.executors import RayExecutor
+
+    return RayExecutor(args.ray_address, args.workers)
+
+
+#: ``transfer`` options that are settings (argparse destination -> TransferConfig field).
+#: Their parser defaults are ``None`` ("not given"): a preset fills what is not given.
+ARG_FIELDS = {
+    "size": "size", "scales": "scales", "iterations": "iterations", "optimizer": "optimizer",
+    "lr": "lr", "patience": "patience", "lbfgs_restart": "lbfgs_restart", "bounds": "bounds",
+    "precondition": "precondition_levels", "precondition_boost": "precondition_boost",
+    "init": "init", "seed": "seed", "content_layer": "content_layer",
+    "style_layers": "style_layers", "content_weight": "content_weight",
+    "style_weight": "style_weight", "tv_weight": "tv_weight", "flat_weight": "flat_weight",
+    "matting_weight": "matting_weight", "hist_weight": "hist_weight",
+    "hist_layers": "hist_layers", "smooth": "smooth", "smooth_radius": "smooth_radius",
+    "smooth_eps": "smooth_eps", "smooth_sigma": "smooth_sigma",
+    "smooth_spatial": "smooth_spatial", "strength": "strength", "output_size": "output_size",
+    "output_profile": "output_profile", "vgg_weights": "vgg_weights", "device": "device",
+    "network": "network",
+    "max_pixels": "max_pixels", "orphan_policy": "orphan_policy",
+    "min_label_fraction": "min_label_fraction", "mask_tolerance": "mask_tolerance",
+    "save_every": "save_every", "segment": "segment", "seg_model": "seg_model",
+}
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """A validated TransferConfig: ``--preset``'s settings, then every option given."""
+    from photostyle.engine.config import preset_config
+
+    given = {field: getattr(args, dest) for dest, field in ARG_FIELDS.items()
+             if getattr(args, dest, None) is not None}
+    config = preset_config(getattr(args, "preset", None) or "default", **given)
+    if "lr" not in given and config.optimizer == "adam":
+        config = config.replace(lr=0.02)
+    return config
+
+
+def snapshot_folder(output: str | Path) -> Path:
+    """Where ``--save-every`` writes snapshots: ``<output name>-snapshots/``."""
+    p = Path(output)
+    return p.with_name(p.name + "-snapshots")
+
+
+def check_output_options(args: argparse.Namespace, outputs: list[Path], config: Any) -> Any:
+    """Check ``--jpeg-quality`` and ``--bit-depth`` against the outputs' formats; a format
+    with no place for a colour profile (BMP) gets an sRGB output. Returns the config."""
+    from photostyle.files.writers import PROFILE_FORMATS, SIXTEEN_BIT_FORMATS, WRITE_FORMATS
+
+    if not 1 <= args.jpeg_quality <= 100:
+        raise ConfigError(f"--jpeg-quality: must be between 1 and 100, got {args.jpeg_quality}")
+    for output in outputs:
+        fmt = WRITE_FORMATS[output.suffix.lower()]
+        if args.bit_depth == 16 and fmt not in SIXTEEN_BIT_FORMATS:
+            raise ConfigError(f"--bit-depth 16: {output} is {fmt}, which holds 8 bits per "
+                              "channel; write a .png or .tif")
+        if fmt not in PROFILE_FORMATS and config.output_profile != "srgb":
+            log.info("%s has no place for a colour profile: the output is sRGB", output)
+            config = config.replace(output_profile="srgb")
+    return config
+
+
+def output_options(args: argparse.Namespace) -> Any:
+    from photostyle.runs.outputs import OutputOptions
+
+    return OutputOptions(quality=args.jpeg_quality, bit_depth=args.bit_depth,
+                         strip_metadata=args.strip_metadata, report=args.report,
+                         save_transforms=getattr(args, "save_transforms", False),
+                         compare=getattr(args, "compare", False), lut=getattr(args, "lut", None))
+
+
+def print_lut(report: dict[str, Any]) -> None:
+    lut = report.get("lut")
+    if lut:
+        print(f"LUT {lut['path']}: fit error {lut['mean_de']:.2f} Delta E mean, "
+              f"{lut['p95_de']:.2f} at the 95th percentile"
+              + (" (too regional for one LUT)" if lut["regional"] else ""), file=sys.stderr)
+
+
+#: Exit status of a batch in which some photos failed (the others were written).
+EXIT_SOME_FAILED = 3
+
+
+def settings_from_args(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items, then the options ``names`` that were given."""
+    from photostyle.engine.config import parse_settings
+
+    given = parse_settings(getattr(args, "set", []))
+    for name in names:
+        if getattr(args, name, None) is not None:
+            given[name] = getattr(args, name)
+    return given
+
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
+
+
+#: Commands whose working size (--size) sets their memory.
+SIZED_COMMANDS = frozenset({"transfer", "evaluate", "video"})

@@ -1,0 +1,399 @@
+"""The command line's parser: every command's options, their help and defaults (no torch
+is imported)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, NoReturn
+
+from photostyle import __version__
+from photostyle.cli.common import ARG_FIELDS, EXIT_USAGE
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line (exit status 2), no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"photostyle: error: {message} (see '{self.prog} --help')\n")
+
+
+def add_transfer_args(p: argparse.ArgumentParser) -> None:
+    from photostyle.engine.config import (
+        BOUNDS,
+        DEFAULT_COARSE_ITERATIONS,
+        DEFAULT_ITERATIONS,
+        OUTPUT_PROFILES,
+        PRESETS,
+        TransferConfig,
+    )
+
+    d = TransferConfig()
+    io = p.add_argument_group("files")
+    io.add_argument("--content", "-c", required=True, nargs="+", metavar="CONTENT",
+                    help="content photo (its structure is kept); several photos or a folder "
+                    "make a batch (see --out-dir)")
+    io.add_argument("--style", "-s", required=True, help="style photo (its colour and light)")
+    io.add_argument("-o", "--output", help="output image; format from the extension "
+                    "(default: <content>-styled.png in the current folder). An existing "
+                    "file is overwritten; an input file never is")
+    io.add_argument("--out-dir", metavar="DIR",
+                    help="batch: write each content's result here as NAME-styled.EXT (EXT: "
+                    "the content's own format, or --format); a content's mask is the file "
+                    "NAME-mask.png beside it, if there is one (with --style-mask); without "
+                    "one --segment decides. A photo that fails is skipped, the rest finish; "
+                    "re-running skips the photos already done with the same settings")
+    io.add_argument("--format", metavar="EXT", help="batch: output format of every "
+                    "result (png, jpg, tif, webp, bmp)")
+    io.add_argument("--content-mask", help="content mask: colour-coded PNG or label map")
+    io.add_argument("--style-mask", help="style mask, same labels as the content mask")
+    io.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
+                    help="write a JSON report beside the output, named after it: OUT.png -> "
+                    "OUT.png.json (default: on)")
+    add_output_args(io)
+    io.add_argument("--save-transforms", action=argparse.BooleanOptionalAction, default=True,
+                    help="save the look (its local affine transforms, a small file) beside the "
+                    "output, OUT.png -> OUT.png.transforms.npz, for 'photostyle apply' "
+                    "(default: on)")
+    io.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
+                    help="also write the look as a 3D LUT (33 points a side, .cube: "
+                    "Photoshop, Resolve, Premiere, ffmpeg) fitted to the result, and print "
+                    "its fit error; without FILE: OUT.png.cube beside the output")
+    io.add_argument("--compare", action="store_true",
+                    help="also write a labelled side-by-side image of content, style and result "
+                    "beside the output: OUT.png -> OUT.png-compare.png")
+    io.add_argument("--save-every", type=int, default=d.save_every, metavar="N",
+                    help="write a snapshot every N iterations into <output name>-snapshots/ "
+                    "(OUT.png -> OUT.png-snapshots/)")
+    net = p.add_argument_group("network and losses")
+    net.add_argument("--vgg-weights", default=None, metavar="FILE|NAME",
+                     help="VGG19 weights: 'original' (default: the Caffe-trained weights of "
+                     "the paper, vgg19-d01eb7cb.pth), 'torchvision' (torchvision's ImageNet "
+                     "weights), both downloaded into the torch cache on first use; or a "
+                     "state dict FILE (torchvision keys; may cover only the layers in use); "
+                     "or 'random'")
+    net.add_argument("--network", choices=("vgg19", "vgg16"), default=d.network,
+                     help="the backbone: vgg19 (the paper's, verified here) or vgg16 (same "
+                     "layer names up to relu5_3; --vgg-weights then names VGG16 weights: "
+                     "original vgg16-00b39a1b.pth, torchvision vgg16-397923af.pth, or a file; "
+                     "never run here with real weights)")
+    net.add_argument("--content-layer", default=d.content_layer)
+    net.add_argument("--style-layers", default=",".join(d.style_layers),
+                     help="comma-separated VGG19 layers (default: %(default)s)")
+    net.add_argument("--content-weight", type=float, default=d.content_weight)
+    net.add_argument("--style-weight", type=float, default=d.style_weight)
+    net.add_argument("--tv-weight", type=float, default=d.tv_weight)
+    net.add_argument("--flat-weight", type=float, default=d.flat_weight,
+                     help="keep the change of colour smooth where the content is flat "
+                     "(total variation of output - content between flat neighbours); 0: off "
+                     "(default %(default)s)")
+    net.add_argument("--hist-weight", type=float, default=d.hist_weight,
+                     help="per-region histogram loss (Wilmot, Risser and Barnes 2017): each "
+                     "region's features matched channel by channel to the style region's "
+                     "distribution; 0: off (default %(default)s)")
+    net.add_argument("--hist-layers", default=",".join(d.hist_layers),
+                     help="comma-separated VGG19 layers of the histogram loss (default: "
+                     "%(default)s)")
+    net.add_argument("--matting-weight", type=float, default=d.matting_weight,
+                     help="photorealism regulariser weight; 0 switches it off")
+    opt = p.add_argument_group("optimisation")
+    opt.add_argument("--size", type=int, default=d.size, help="working size (long side, px)")
+    opt.add_argument("--scales", type=int, default=d.scales, help="pyramid levels")
+    opt.add_argument("--iterations", default=None,
+                     help="iterations per level, coarse to fine, e.g. 150,100 (one value: "
+                     f"every level; default {DEFAULT_COARSE_ITERATIONS} per coarse level and "
+                     f"{DEFAULT_ITERATIONS} at the finest)")
+    opt.add_argument("--optimizer", choices=("lbfgs", "lbfgs-wolfe", "adam"),
+                     default=d.optimizer,
+                     help="lbfgs: one network pass per iteration (default); lbfgs-wolfe: "
+                     "with a strong-Wolfe line search; adam")
+    opt.add_argument("--patience", type=int, default=d.patience,
+                     help="end a level once this many evaluations in a row improve the loss "
+                     "by under 0.1%% (0: never; default %(default)s)")
+    opt.add_argument("--lbfgs-restart", type=float, default=d.lbfgs_restart, metavar="F",
+                     help="back to the best image with a fresh L-BFGS memory when the loss "
+                     "rises more than this fraction above the best (0: never; default "
+                     "%(default)s)")
+    opt.add_argument("--bounds", choices=BOUNDS, default=d.bounds,
+                     help="how L-BFGS keeps pixels in [0, 1]: project (default: L-BFGS on the "
+                     "box) or clamp (between torch L-BFGS steps, as earlier versions did; "
+                     "the loss oscillates)")
+    opt.add_argument("--precondition", type=int, default=d.precondition_levels, metavar="K",
+                     help="L-BFGS on the box: lift smooth changes of up to 2^K-px blocks "
+                     "(0: off; default %(default)s, blocks up to 32 px)")
+    opt.add_argument("--precondition-boost", type=float, default=d.precondition_boost,
+                     metavar="B", help="weight B^k of the k-th block level (default "
+                     "%(default)s)")
+    opt.add_argument("--lr", type=float, default=None,
+                     help="step size (default: 1.0 for L-BFGS, 0.02 for Adam)")
+    opt.add_argument("--init", choices=("transfer", "content", "noise"), default=d.init,
+                     help="starting image: per-region colour transfer (default), the content, "
+                     "or noise")
+    opt.add_argument("--seed", type=int, default=d.seed)
+    opt.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
+    out = p.add_argument_group("smoothing and output")
+    out.add_argument("--smooth", choices=("local-affine", "guided", "none"), default=d.smooth)
+    out.add_argument("--smooth-radius", type=int, default=d.smooth_radius)
+    out.add_argument("--smooth-eps", type=float, default=d.smooth_eps)
+    out.add_argument("--smooth-sigma", type=float, default=d.smooth_sigma,
+                     help="edge sensitivity of the smoothing ([0, 1] colour units)")
+    out.add_argument("--smooth-spatial", type=float, default=d.smooth_spatial,
+                     help="spatial extent of the smoothing (working-size pixels)")
+    out.add_argument("--strength", type=float, default=d.strength,
+                     help="how much of the look to apply, 0 (the content) to 1 (all; the "
+                     "default): the local affine transforms are scaled towards the identity")
+    out.add_argument("--output-size", type=int, default=None,
+                     help="long side of the output (default: the content's own resolution)")
+    out.add_argument("--output-profile", choices=OUTPUT_PROFILES, default=d.output_profile,
+                     help="colour profile of the output: the content's own, embedded "
+                     "(default), or sRGB")
+    msk = p.add_argument_group("masks")
+    msk.add_argument("--segment", choices=("auto", "none"), default=d.segment,
+                     help="without mask files: segment both photos automatically (auto, the "
+                     "default; downloads a segmentation model on first use) or transfer the "
+                     "style photo as a whole (none)")
+    msk.add_argument("--seg-model", default=d.seg_model,
+                     help="segmentation model: hub name or local folder (default: %(default)s)")
+    msk.add_argument("--orphan-policy", choices=("whole-style", "drop"), default=d.orphan_policy)
+    msk.add_argument("--min-label-fraction", type=float, default=d.min_label_fraction)
+    msk.add_argument("--mask-tolerance", type=int, default=d.mask_tolerance)
+    p.add_argument("--max-pixels", type=int, default=d.max_pixels,
+                   help="largest image opened (width x height)")
+    add_executor_args(p)
+    p.add_argument("--preset", choices=tuple(PRESETS), default="default",
+                   help="a named set of settings, which the options given override: preview "
+                   "(no VGG19, no optimisation: the per-region colour transfer made locally "
+                   "affine, a 700-px photo in about a second), default, quality (512-px "
+                   "working size), paper (the paper's layers, weights and 1000 iterations), "
+                   "artistic (plain Gatys et al.: no masks, no photorealism term, no "
+                   "smoothing). The defaults shown are the default preset's")
+    defaults_to_help(p)
+
+
+def add_executor_args(parser: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--ray-address`` and ``--workers`` (batches and ablations)."""
+    group = parser.add_argument_group("where the work runs (batches and ablations)")
+    group.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="local: in this process (default); ray: on the workers of a Ray "
+                       "cluster, each loading the network once (pip install -e "
+                       "\".[distributed]\")")
+    group.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                       help="with --executor ray: 'auto' joins the cluster this machine "
+                       "belongs to, or ray://HOST:PORT; default: start a Ray on this machine")
+    group.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="with --executor ray: number of workers (default: one per CPU "
+                       "of the cluster)")
+
+
+def add_output_args(group: Any) -> None:
+    """Options of a written photo shared by ``transfer`` and ``apply``."""
+    group.add_argument("--strip-metadata", action="store_true",
+                       help="write no EXIF or XMP (camera, date, GPS ...); by default the "
+                       "content's are carried to the output, with the orientation reset")
+    group.add_argument("--jpeg-quality", type=int, default=95, metavar="Q",
+                       help="JPEG and WebP quality, 1-100 (default 95)")
+    group.add_argument("--bit-depth", type=int, choices=(8, 16), default=None,
+                       help="bits per channel of a PNG or TIFF output (default: 16 when the "
+                       "content has 16, else 8)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="photostyle", description="Photorealistic style transfer.")
+    parser.add_argument("--version", action="version", version=f"photostyle {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log details and show tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    t = sub.add_parser("transfer", help="transfer a style photo's look onto a content photo",
+                       description="Transfer the colour and light of --style onto --content.")
+    add_transfer_args(t)
+    m = sub.add_parser("masks", help="check a content/style mask pair and write a preview",
+                       description="Validate a mask pair (optionally against its images) and "
+                       "write a preview PNG with the masks over the images and a legend.")
+    m.add_argument("--content-mask", required=True)
+    m.add_argument("--style-mask", required=True)
+    m.add_argument("--content", help="content image (to check sizes and draw the preview)")
+    m.add_argument("--style", help="style image")
+    m.add_argument("-o", "--output", default="mask-preview.png", help="preview PNG")
+    m.add_argument("--orphan-policy", choices=("whole-style", "drop"), default="whole-style")
+    m.add_argument("--min-label-fraction", type=float, default=0.002)
+    m.add_argument("--mask-tolerance", type=int, default=48)
+    m.add_argument("--max-pixels", type=int, default=150_000_000)
+    e = sub.add_parser("evaluate", help="score an output against its content and style",
+                       description="Quality measures of an output (no network needed): "
+                       "per-region colour distance to the style (CIELAB sliced Wasserstein and "
+                       "Frechet), structure (SSIM of gradient maps against the content), "
+                       "photorealism (local affine residual) and colour painted into the "
+                       "content's flat regions. No single one ranks methods; read them "
+                       "together.")
+    e.add_argument("--content", "-c", required=True)
+    e.add_argument("--style", "-s", required=True)
+    e.add_argument("--output", "-o", required=True, help="the image to score")
+    e.add_argument("--content-mask")
+    e.add_argument("--style-mask")
+    e.add_argument("--json", metavar="FILE", help="also write the measures as JSON")
+    e.add_argument("--vgg-weights", metavar="FILE",
+                   help="also report the content and style losses with these VGG19 weights "
+                   "(default: the default 'original' weights, if they are in the cache)")
+    e.add_argument("--content-layer", default=None)
+    e.add_argument("--style-layers", default=None)
+    e.add_argument("--size", type=int, default=512, help="size at which losses are computed")
+    e.add_argument("--max-pixels", type=int, default=150_000_000)
+
+    ap = sub.add_parser("apply", help="re-render a saved look on its content at any strength "
+                        "and size, without optimising again",
+                        description="Apply the local affine transforms that 'photostyle "
+                        "transfer' saved beside its output (OUT.png.transforms.npz) to the "
+                        "content photo: another strength, size, profile or format in about a "
+                        "second.")
+    ap.add_argument("--content", "-c", required=True, help="the content photo of the transfer")
+    ap.add_argument("--transforms", "-t", metavar="FILE", help="the saved transforms")
+    ap.add_argument("--look-of", metavar="OUT", help="the transfer's output: its transforms "
+                    "are OUT.transforms.npz")
+    ap.add_argument("-o", "--output", required=True, help="image to write")
+    ap.add_argument("--strength", type=float, default=1.0,
+                    help="how much of the look, 0 (the content) to 1 (all; default)")
+    ap.add_argument("--output-size", type=int, default=None,
+                    help="long side of the output (default: the content's own resolution)")
+    ap.add_argument("--output-profile", choices=("content", "srgb"), default="content")
+    ap.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
+                    help="also write this rendering as a 3D LUT (see transfer --lut)")
+    add_output_args(ap)
+    ap.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
+                    help="write OUT.json beside the output (default: on)")
+    ap.add_argument("--max-pixels", type=int, default=150_000_000)
+    a = sub.add_parser("ablate", help="run variants of the settings over pairs and tabulate",
+                       description="Run the cartesian product of --vary settings on one pair "
+                       "or a folder of pairs; write each output named after its variant, a "
+                       "contact sheet per pair, metrics.csv/json and aggregate.csv. Re-running "
+                       "skips finished variants.")
+    a.add_argument("--content", "-c")
+    a.add_argument("--style", "-s")
+    a.add_argument("--content-mask")
+    a.add_argument("--style-mask")
+    a.add_argument("--pairs", metavar="DIR", help="folder with input/in{i}, style/tar{i}, "
+                   "seg_in/in{i}, seg_tar/tar{i}; results/best{i}* (published results) are "
+                   "scored too, as variant 'published'")
+    a.add_argument("--only", metavar="IDS", help="comma-separated pair ids from --pairs")
+    a.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
+                   help="a setting and its values (repeatable); masks=manual,none,auto too; "
+                   "'+' joins list items, e.g. style_layers=relu1_1+relu2_1,relu1_1")
+    a.add_argument("--exclude", action="append", default=[], metavar="KEY=V,KEY=V",
+                   help="a combination of --vary values not to run (repeatable), e.g. "
+                   "style_weight=0,hist_weight=0 leaves out the variant with both losses off")
+    a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting shared by every variant (repeatable)")
+    a.add_argument("--vgg-weights", metavar="FILE")
+    a.add_argument("--out", default="ablation", help="output folder (default: %(default)s)")
+    add_executor_args(a)
+    g = sub.add_parser("segment", help="segment photos into a colour-coded mask (or a pair)",
+                       description="Segment a photo (or a content/style pair, with aligned "
+                       "labels) into the paper's colour code: a mask you can correct in any "
+                       "paint program and pass back with --content-mask/--style-mask.")
+    g.add_argument("image", nargs="?", help="a photo to segment")
+    g.add_argument("-o", "--output", help="mask to write (default: <image>-mask.png)")
+    g.add_argument("--content", help="content photo (pair mode)")
+    g.add_argument("--style", help="style photo (pair mode)")
+    g.add_argument("--content-out", help="content mask (default: <content>-mask.png)")
+    g.add_argument("--style-out", help="style mask (default: <style>-mask.png)")
+    g.add_argument("--seg-model", default="smp-hub/segformer-b2-512x512-ade-160k")
+    g.add_argument("--min-fragment", type=float, default=0.002,
+                   help="fragments below this share of the image are absorbed")
+    g.add_argument("--no-snap", action="store_true", help="do not snap borders to edges")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    g.add_argument("--max-pixels", type=int, default=150_000_000)
+    w = sub.add_parser("app", help="serve the web app (pip install -e \".[app]\")",
+                       description="A local web app: drop two photos, see and paint the "
+                       "regions, preview, run with live progress, set the strength, download "
+                       "at full resolution. Serves on 127.0.0.1 unless --host says otherwise "
+                       "(which needs --auth).")
+    w.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default %(default)s: this machine only)")
+    w.add_argument("--port", type=int, default=7860, help="port (default %(default)s)")
+    w.add_argument("--auth", metavar="USER:PASSWORD", default=None,
+                   help="require this login (needed for a non-loopback --host); "
+                   "PHOTOSTYLE_APP_AUTH in the environment keeps it off the command line")
+    w.add_argument("--workers", type=int, default=1,
+                   help="transfers that run at once, each with its own network "
+                   "(default %(default)s; the rest wait in the queue)")
+    w.add_argument("--max-upload-mb", type=float, default=100.0,
+                   help="largest file accepted, in MB (default %(default)s)")
+    w.add_argument("--max-pixels", type=int, default=100_000_000,
+                   help="largest photo accepted, width x height (default %(default)s)")
+    add_engine_args(w)
+    v = sub.add_parser("video", help="carry a style photo's look through a video clip",
+                       description="Style a clip: keyframes are optimised, their local affine "
+                       "transforms carried along the optical flow to the other frames (or, "
+                       "with --method frames, every frame optimised on its own). Writes the "
+                       "clip, and OUT.json with the flicker and look measures.")
+    v.add_argument("--content", "-c", required=True,
+                   help="the clip: a video file (pip install -e \".[video]\") or a folder "
+                   "of frames")
+    v.add_argument("--style", "-s", required=True, help="style photo")
+    v.add_argument("-o", "--output", required=True,
+                   help="output video (.mp4, .mov, .mkv, .webm) or a folder for PNG frames")
+    v.add_argument("--method", choices=("propagate", "frames"), default="propagate",
+                   help="propagate (default): optimise keyframes, carry their transforms; "
+                   "frames: optimise every frame (the slow, flickering baseline)")
+    v.add_argument("--codec", default="libx264", help="FFmpeg encoder (default %(default)s)")
+    v.add_argument("--crf", type=int, default=18,
+                   help="quality of x264/x265/VP9/AV1, lower is better (default %(default)s)")
+    v.add_argument("--fps", type=float, default=None, help="frame rate of a folder of frames "
+                   "(default 25)")
+    v.add_argument("--keyframe-masks", metavar="DIR", default=None,
+                   help="content masks named by frame number (0.png, 120.png ...): those "
+                   "frames are the keyframes; with --style-mask")
+    v.add_argument("--style-mask", default=None, help="the style's mask (with --keyframe-masks)")
+    v.add_argument("--drift", type=float, default=0.35,
+                   help="a new keyframe once this share of the frame is new since the last "
+                   "(default %(default)s)")
+    v.add_argument("--cut", type=float, default=0.12,
+                   help="frame difference taken as a scene cut (default %(default)s)")
+    v.add_argument("--max-gap", type=int, default=0,
+                   help="a keyframe at least every N frames (default 0: only as needed)")
+    v.add_argument("--blend", type=int, default=8,
+                   help="frames over which a new keyframe's look fades in (default "
+                   "%(default)s)")
+    v.add_argument("--preset", default="default", help="preview, default, quality, paper")
+    v.add_argument("--strength", type=float, default=None, help="0 to 1 (default 1)")
+    v.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
+                   help="also write the first keyframe's look as a 3D LUT (default "
+                   "OUT.cube)")
+    add_engine_args(v)
+    v.add_argument("--segment", choices=("auto", "none"), default=None,
+                   help="segment each keyframe automatically (auto, the default) or not")
+    v.add_argument("--size", type=int, default=None, help="working size of the keyframes")
+    v.add_argument("--no-measure", action="store_true",
+                   help="skip the flicker and look measures (a little faster)")
+    v.add_argument("--max-pixels", type=int, default=7680 * 4320,
+                   help="largest frame accepted (default: 8K)")
+    for p in (t, ap, m, e, a, g, w, v):
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+        p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+    return parser
+
+
+def defaults_to_help(parser: argparse.ArgumentParser) -> None:
+    """Move the defaults of the setting options into their help text and make the parser's
+    default ``None``, so that what the user gave can be told from what they did not."""
+    for action in parser._actions:
+        if action.dest not in ARG_FIELDS:
+            continue
+        default, action.default = action.default, None
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        shown = shown.replace("%", "%%")
+        if action.help and "%(default)s" in action.help:
+            action.help = action.help.replace("%(default)s", shown)
+        elif default is not None and action.help != argparse.SUPPRESS:
+            action.help = f"{action.help} (default {shown})" if action.help else (
+                f"default {shown}")
+
+
+def add_engine_args(parser: argparse.ArgumentParser) -> None:
+    """The settings a long-running front-end (``app``, ``video``) takes for its transfers."""
+    parser.add_argument("--vgg-weights", metavar="FILE", default=None,
+                        help="VGG weights: a file, 'original' or 'torchvision' (see transfer)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    parser.add_argument("--network", choices=("vgg19", "vgg16"), default=None)
+    parser.add_argument("--seg-model", default=None, help="segmentation model (see transfer)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other setting (repeatable), e.g. size=256")

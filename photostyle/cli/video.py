@@ -1,0 +1,119 @@
+"""photostyle video: a style photo's look carried through a clip."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from photostyle.cli.common import EXIT_INTERRUPTED, EXIT_OK, VIDEO_SUFFIXES, settings_from_args
+from photostyle.errors import ConfigError
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from photostyle.engine.config import preset_config
+    from photostyle.engine.network import weights_file
+    from photostyle.files.paths import Folder, check_writes
+    from photostyle.files.writers import save_json
+    from photostyle.interrupts import deferred_interrupts
+    from photostyle.runs.video.clip import VideoSink, VideoSource
+    from photostyle.runs.video.method import (
+        KeyframePolicy,
+        VideoOptions,
+        keyframe_mask_files,
+        stylise_clip,
+    )
+
+    output = Path(args.output)
+    if output.suffix and output.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ConfigError(f"output {output}: give a video ({', '.join(VIDEO_SUFFIXES)}) or a "
+                          "folder (no extension) for frames")
+    content = Path(args.content)
+    given = settings_from_args(args, ("vgg_weights", "device", "network", "segment", "seg_model",
+                             "size", "strength"))
+    if args.keyframe_masks:
+        given.setdefault("segment", "none")
+    config = preset_config(args.preset, **given)
+    options = VideoOptions(args.method, KeyframePolicy(args.drift, args.cut, args.max_gap,
+                                                       args.blend),
+                           Path(args.keyframe_masks) if args.keyframe_masks else None,
+                           Path(args.style_mask) if args.style_mask else None,
+                           measure=not args.no_measure)
+    source = VideoSource(content, fps=args.fps, max_pixels=args.max_pixels)
+    # every file written, checked against every file read, before any work
+    report_file = output.with_name(output.name + ".json")
+    lut_file = None if args.lut is None else (
+        Path(args.lut) if args.lut else output.with_suffix(".cube"))
+    writes = [("report", report_file)] + ([("LUT", lut_file)] if lut_file else [])
+    folders = []
+    if output.suffix:
+        writes.insert(0, ("output", output))
+    else:
+        folders.append(Folder("frames folder", output, "*", fresh=True))
+    reads: list[tuple[str, Any]] = [("content frame", p) for p in source.files] or [
+        ("content video", content)]
+    reads += [("style image", args.style), ("style mask", args.style_mask)]
+    if options.keyframe_masks:
+        reads += [("keyframe mask", p) for p in keyframe_mask_files(options.keyframe_masks)
+                  .values()]
+    if any(config.iterations_per_level()):
+        reads.append(("VGG19 weights", weights_file(config.vgg_weights)))
+    check_writes(writes, reads, folders)
+    info = source.info
+    sink = VideoSink(output, info, None if source.files else content, args.codec, args.crf)
+    bar: Any = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=source.expected or None, unit="frame", file=sys.stderr,
+                   dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
+
+    def progress(index: int, total: int, key: bool) -> None:
+        if bar is not None:
+            bar.update(1)
+            if key:
+                bar.set_postfix_str(f"keyframe {index}", refresh=False)
+
+    try:
+        outcome = stylise_clip(source, args.style, sink, config, options, progress=progress)
+    except BaseException:
+        sink.abort()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    report = outcome.report
+    if sink.count == 0:  # interrupted before the first frame was done
+        sink.abort()
+        print("photostyle: interrupted before the first frame was done; nothing written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    with deferred_interrupts():
+        sink.close()
+        report.update({"content": str(content), "style": str(args.style),
+                       "output": str(output), "codec": args.codec, "crf": args.crf,
+                       "audio": info.audio})
+        if lut_file is not None and outcome.keyframe is not None:
+            from photostyle.runs.lut import export_lut
+
+            first = report["keyframes"][0]["frame"] if report["keyframes"] else 0
+            report["lut"] = export_lut(outcome.keyframe, outcome.keyframe_frame, lut_file,
+                                       name=f"{content.name}, frame {first}")
+        save_json(report, report_file)
+    if report["status"] == "truncated":
+        print(f"photostyle: warning: {report['message']}", file=sys.stderr)
+    if not args.quiet:
+        seconds = report["seconds"]
+        fps = seconds["other_frames_per_second"]
+        print(f"{report['status']}: {report['frames']} frames to {output}, "
+              f"{len(report['keyframes'])} optimised ({seconds['keyframes']:.0f} s)"
+              + (f", the others at {fps:.1f} frames/s" if fps else ""), file=sys.stderr)
+        if "flicker" in report:
+            look = report["look"]
+            print(f"flicker {report['flicker']['ratio']} (1.0 = none added); style distance "
+                  f"{look['style_distance_mean']} (keyframes {look['style_distance_keyframes']})",
+                  file=sys.stderr)
+        if report["message"] and report["status"] != "truncated":
+            print(f"photostyle: {report['message']}", file=sys.stderr)
+    return EXIT_INTERRUPTED if report["status"] == "interrupted" else EXIT_OK

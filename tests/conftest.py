@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import zlib
@@ -105,3 +106,34 @@ def bomb_png(path: Path) -> None:
     crc = zlib.crc32(bytes(data[ihdr : ihdr + 17])) & 0xFFFFFFFF
     data[ihdr + 17 : ihdr + 21] = struct.pack(">I", crc)
     path.write_bytes(bytes(data))
+
+
+#: A transfer on the command line as fast as it goes (for tests of files and messages).
+CLI_FAST = ["--content-layer", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--segment", "none",
+        "--size", "32", "--iterations", "2", "-q"]
+
+
+
+def one_error_line(capsys) -> str:
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    return err[0]
+
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (links not followed) with a digest of its bytes."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink() or not p.is_file():
+            out[str(p.relative_to(folder))] = "-"
+        else:
+            out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+
+def transfer_args(content: Path, style: Path, out: Path, weights: Path, *extra: str) -> list[str]:
+    return ["transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+            "--vgg-weights", str(weights), *CLI_FAST, *extra]

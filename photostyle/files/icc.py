@@ -216,11 +216,11 @@ def _continuous(params: tuple[float, ...]) -> tuple[float, ...]:
     """Parameters ``(g, a, b, c, d, e, f)`` whose linear segment meets the power segment
     at the break ``d``.
 
-    The ICC's 16.16 fixed-point numbers leave the two pieces a hair apart (sRGB's: about
-    6e-8 in linear light); values in that gap have no inverse, so a colour converted into
+    The ICC's 16.16 fixed-point numbers leave the two pieces a hair apart (sRGB's: 8.5e-7
+    in linear light); values in that gap have no inverse, so a colour converted into
     such a profile and back could move by a level or two at 16 bits. The slope ``c`` is
-    set so that ``c d + f`` equals the power segment at ``d`` (a change of the order of
-    1e-5 of the slope), which makes the curve and its inverse agree everywhere.
+    set so that ``c d + f`` equals the power segment at ``d`` (for sRGB a change of
+    3e-4 of the slope), which makes the curve and its inverse agree everywhere.
     """
     g, a, b, c, d, e, f = params
     if c <= 0 or d <= 0:

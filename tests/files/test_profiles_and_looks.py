@@ -28,7 +28,7 @@ from photostyle.files.metadata import Metadata
 from photostyle.files.writers import save_image
 from photostyle.runs.outputs import report_path, transforms_path
 
-from .conftest import gradient_image, save_png
+from ..conftest import gradient_image, save_png
 
 COLORD = Path("/usr/share/color/icc/colord")
 WIDE = {"Adobe RGB": COLORD / "AdobeRGB1998.icc", "ProPhoto": COLORD / "ProPhotoRGB.icc",

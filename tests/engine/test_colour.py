@@ -7,7 +7,7 @@ import numpy as np
 from photostyle.engine.colour import linear_colour_map, region_colour_transfer
 from photostyle.engine.masks import parse_mask_array
 
-from .conftest import gradient_image
+from ..conftest import gradient_image
 
 
 def test_linear_map_matches_mean_and_covariance() -> None:

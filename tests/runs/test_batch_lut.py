@@ -19,7 +19,7 @@ from photostyle.errors import InputError
 from photostyle.runs import lut
 from photostyle.runs.outputs import report_path
 
-from .conftest import gradient_image, save_png
+from ..conftest import gradient_image, save_png
 
 FAST = ["--content-layer", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--size", "32",
         "--iterations", "3", "--segment", "none", "-q"]

@@ -25,7 +25,7 @@ from photostyle.engine.segment import (
     write_mask,
 )
 
-from .conftest import gradient_image
+from ..conftest import gradient_image
 
 
 @pytest.fixture(scope="module")

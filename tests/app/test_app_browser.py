@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import REPO, bomb_png
+from ..conftest import REPO, bomb_png
 
 pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api")

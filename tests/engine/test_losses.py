@@ -242,7 +242,7 @@ def test_histogram_term_runs_in_a_transfer_only_when_on(tmp_path, shallow_vgg_fi
     from photostyle import transfer
     from photostyle.engine.config import TransferConfig
 
-    from .conftest import gradient_image
+    from ..conftest import gradient_image
 
     base = TransferConfig(vgg_weights=str(shallow_vgg_file), content_layer="relu2_1",
                           style_layers=("relu1_1",), size=32, iterations=2, scales=1,

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import pickle
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -22,8 +19,15 @@ from photostyle.engine.masks import parse_mask_array
 from photostyle.errors import ConfigError, InputError
 from photostyle.runs.outputs import report_path
 
-from .conftest import bomb_png as _bomb_png
-from .conftest import gradient_image, save_png
+from ..conftest import bomb_png as _bomb_png
+from ..conftest import (
+    digests,
+    gradient_image,
+    one_error_line,
+    random_vgg_state,
+    save_png,
+    transfer_args,
+)
 
 LAYERS = ["--content-layer", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--segment", "none",
           "--size", "48", "--iterations", "2", "-q"]
@@ -34,11 +38,6 @@ def transfer_cli(content: Path, style: Path, out: Path, weights: Path, *extra: s
                  "--vgg-weights", str(weights), *LAYERS, *extra])
 
 
-def one_error_line(capsys) -> str:
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(err) == 1, err
-    assert "Traceback" not in err[0]
-    return err[0]
 
 
 def leftovers(folder: Path, keep: set[str]) -> set[str]:
@@ -145,63 +144,10 @@ def test_divergence_names_the_setting_and_keeps_last_good_image(
     assert json.loads(report_path(out).read_text())["status"] == "diverged"
 
 
-def test_sigterm_writes_best_image_and_report(image_pair, shallow_vgg_file: Path,
-                                              tmp_path: Path) -> None:
-    content, style = image_pair
-    out = tmp_path / "o.png"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "photostyle", "transfer", "-c", str(content), "-s", str(style),
-         "-o", str(out), "--vgg-weights", str(shallow_vgg_file), "--content-layer", "relu2_1",
-         "--style-layers", "relu1_1", "--segment", "none", "--size", "48", "--scales", "1",
-         "--iterations", "100000", "--save-every", "1"], stderr=subprocess.PIPE, text=True)
-    snaps = tmp_path / "o.png-snapshots"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (snaps.exists() and any(snaps.iterdir())):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert json.loads(report_path(out).read_text())["status"] == "interrupted"
 
 
-def test_ablate_interrupted_by_sigint_resumes(image_pair, shallow_vgg_file: Path,
-                                              tmp_path: Path) -> None:
-    content, style = image_pair
-    out = tmp_path / "abl"
-    cmd = [sys.executable, "-m", "photostyle", "-q", "ablate", "-c", str(content), "-s",
-           str(style), "--vary", "tv_weight=0,0.001,0.01", "--set", "size=48",
-           "--set", "iterations=200", "--set", "content_layer=relu2_1",
-           "--set", "style_layers=relu1_1", "--set", "segment=none",
-           "--vgg-weights", str(shallow_vgg_file), "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    results = out / "results.jsonl"
-    deadline = time.time() + 900  # generous: shared CI machines can be very slow
-    while time.time() < deadline and not (results.exists() and results.read_text().strip()):
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    assert results.exists(), "no variant finished before the deadline"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=180)
-    assert proc.returncode == 130, err
-    finished = len(results.read_text().splitlines())
-    assert 1 <= finished < 3
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stderr
-    assert f"{finished} already done" in again.stderr
-    assert len(results.read_text().splitlines()) == 3
 
 
-def test_existing_output_is_overwritten_and_help_says_so(image_pair, shallow_vgg_file: Path,
-                                                         tmp_path: Path, capsys) -> None:
-    content, style = image_pair
-    out = tmp_path / "out.png"
-    out.write_bytes(b"old")
-    assert transfer_cli(content, style, out, shallow_vgg_file) == 0
-    assert out.read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(SystemExit):
-        main(["transfer", "--help"])
-    assert "overwritten" in capsys.readouterr().out
 
 
 def test_malicious_weights_file_refused_in_one_line(image_pair, tmp_path: Path, capsys) -> None:
@@ -279,3 +225,86 @@ def test_fuzzed_masks_parse_or_fail_cleanly(h: int, w: int, kind: str, seed: int
     else:
         assert labels.ids.shape == (h, w)
         assert labels.ids.max() < len(labels.names)
+
+
+def test_evaluate_refuses_another_aspect_and_says_when_it_resizes(image_pair, tmp_path: Path,
+                                                                  capsys) -> None:
+    content, style = image_pair  # content 56x40
+    other = save_png(gradient_image(56, 40), tmp_path / "portrait.png")
+    assert main(["evaluate", "-c", str(content), "-s", str(style), "-o", str(other)]) == 2
+    line = one_error_line(capsys)
+    assert "portrait.png" in line and "56x40" in line and "another image" in line
+    half = save_png(gradient_image(20, 28), tmp_path / "half.png")
+    js = tmp_path / "m.json"
+    assert main(["evaluate", "-c", str(content), "-s", str(style), "-o", str(half),
+                 "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert "28x20" in out and "resized" in out
+    assert "resized" in json.loads(js.read_text())["note"]
+
+
+
+def test_a_photo_is_not_a_mask(image_pair, shallow_vgg_file: Path, tmp_path: Path,
+                               capsys) -> None:
+    content, style = image_pair
+    before = digests(tmp_path)
+    out = tmp_path / "o.png"
+    assert main(transfer_args(content, style, out, shallow_vgg_file, "--content-mask",
+                              str(content), "--style-mask", str(style))) == 2
+    line = one_error_line(capsys)
+    assert "content.png" in line and "photo rather than a mask" in line
+    assert digests(tmp_path) == before
+    # a real mask, anti-aliased and saved as JPEG, still reads
+    mask = np.zeros((40, 56, 3), np.uint8)
+    mask[:, 28:] = (0, 0, 255)
+    mask[:, 27] = (0, 0, 128)
+    buf = tmp_path / "mask.jpg"
+    Image.fromarray(mask).save(buf, quality=80)
+    with Image.open(buf) as im:
+        labels = parse_mask_array(np.asarray(im), source="mask.jpg")
+    assert sorted(labels.names) == ["black", "blue"]
+
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr", "1e300"], "lr: must be at most"),
+        (["--precondition-boost", "1e30"], "precondition_boost: must be at most"),
+        (["--style-weight", "1e39"], "style_weight: must be at most"),
+        (["--output-size", "60000"], "at most 32767 px a side"),
+        (["--max-pixels", "1"], "limit of 1 pixel"),
+    ],
+)
+def test_numbers_out_of_range(image_pair, shallow_vgg_file: Path, tmp_path: Path, capsys,
+                              args: list[str], message: str) -> None:
+    content, style = image_pair
+    assert main(transfer_args(content, style, tmp_path / "o.png", shallow_vgg_file,
+                              *args)) == 2
+    assert message in one_error_line(capsys)
+    assert not (tmp_path / "o.png").exists()
+
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-0.1", "0.5", "7"])
+def test_segment_min_fragment_is_validated(image_pair, tmp_path: Path, capsys,
+                                           value: str) -> None:
+    content, _ = image_pair
+    assert main(["segment", str(content), "-o", str(tmp_path / "m.png"),
+                 "--min-fragment", value]) == 2
+    assert "--min-fragment" in one_error_line(capsys)
+
+
+
+def test_messages_say_what_is_wrong(image_pair, tmp_path: Path, capsys) -> None:
+    content, style = image_pair
+    assert main(transfer_args(content, style, tmp_path / "o.png", content)) == 2
+    line = one_error_line(capsys)
+    assert "not a PyTorch weights file" in line and "PNG image" in line
+    assert "unsafe" not in line
+    weights = tmp_path / "w.pth"
+    torch.save(random_vgg_state("relu2_1"), weights)
+    assert main(transfer_args(content, style, tmp_path / "o.png", weights, "--init", "noise",
+                              "--content-weight", "3e38", "--style-weight", "3e38")) == 2
+    line = one_error_line(capsys)
+    assert "--content-weight and --style-weight together" in line

@@ -12,7 +12,7 @@ from photostyle import TransferConfig, transfer
 from photostyle.engine.network import VGGFeatures
 from photostyle.errors import ConfigError
 
-from .conftest import gradient_image, random_vgg_state
+from ..conftest import gradient_image, random_vgg_state
 
 SMALL = dict(content_layer="relu2_1", style_layers=("relu1_1", "relu2_1"), size=32, scales=2,
              iterations=(4, 3), segment="none")

@@ -22,7 +22,7 @@ from photostyle.runs.batch import collect, run_batch
 from photostyle.runs.executors import RayExecutor
 from photostyle.runs.outputs import OutputOptions
 
-from .conftest import gradient_image, make_pairs, save_png
+from ..conftest import gradient_image, make_pairs, save_png
 
 ray = pytest.importorskip("ray")
 

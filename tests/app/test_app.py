@@ -20,7 +20,7 @@ from photostyle.engine.masks import PALETTE, load_mask_pair
 from photostyle.errors import ConfigError, InputError
 from photostyle.files.writers import save_image
 
-from .conftest import bomb_png, gradient_image, save_png
+from ..conftest import bomb_png, gradient_image, save_png
 
 COLORD = Path("/usr/share/color/icc/colord")
 

@@ -5,7 +5,7 @@ The defaults (with VGG19 up to relu3_4: the layers the shared weights cover) run
 through the same path as ``photostyle ablate --pairs``. Four measures of
 ``photostyle evaluate`` (style distance, gradient SSIM, local affine residual, colour
 painted into flat regions) must stay within a margin of the values recorded in
-``tests/regression_values.json``, and better than the paper's own results on the same
+``tests/engine/regression_values.json``, and better than the paper's own results on the same
 pairs at the same size.
 
 To re-record after a deliberate change of the defaults::
@@ -25,7 +25,7 @@ from PIL import Image
 from photostyle import TransferConfig
 from photostyle.runs.ablate import REFERENCE, find_pairs, run_ablation
 
-from .conftest import DPST, SHARED_WEIGHTS, requires_shared
+from ..conftest import DPST, SHARED_WEIGHTS, requires_shared
 
 pytestmark = requires_shared
 

@@ -29,7 +29,7 @@ from photostyle.engine.network import (
 )
 from photostyle.errors import ConfigError, WeightsError
 
-from .conftest import random_vgg_state
+from ..conftest import random_vgg_state
 
 
 def test_layer_names_match_torchvision_indices() -> None:

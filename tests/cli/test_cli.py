@@ -241,7 +241,7 @@ def _photo_with_metadata(path: Path) -> Path:
     orientation of 6 (stored sideways, shown rotated 90 degrees), plus an XMP packet."""
     from PIL import ExifTags
 
-    from .conftest import gradient_image
+    from ..conftest import gradient_image
 
     stored = Image.fromarray((gradient_image(56, 40) * 255).astype(np.uint8))  # 40 x 56
     exif = Image.Exif()
@@ -310,7 +310,7 @@ def test_metadata_from_a_tiff_content_leaves_its_layout_tags_behind(tmp_path: Pa
     from photostyle.files.metadata import Metadata, read_metadata
     from photostyle.files.writers import save_image
 
-    from .conftest import gradient_image
+    from ..conftest import gradient_image
 
     exif = Image.Exif()
     exif[ExifTags.Base.Make] = "Scanner Co"

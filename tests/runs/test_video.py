@@ -29,7 +29,7 @@ from photostyle.runs.video.method import (
     stylise_clip,
 )
 
-from .conftest import (
+from ..conftest import (
     DPST,
     REPO,
     SHARED_WEIGHTS,

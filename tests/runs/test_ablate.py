@@ -10,6 +10,7 @@ import pytest
 from photostyle.engine.config import TransferConfig
 from photostyle.errors import ConfigError
 from photostyle.runs.ablate import (
+    _format,
     aggregate,
     expand,
     find_pairs,
@@ -17,9 +18,10 @@ from photostyle.runs.ablate import (
     parse_vary,
     run_ablation,
     variant_name,
+    variant_names,
 )
 
-from .conftest import gradient_image, make_pairs, save_png
+from ..conftest import gradient_image, make_pairs, save_png
 
 BASE = TransferConfig(vgg_weights="random", content_layer="relu2_1",
                       style_layers=("relu1_1", "relu2_1"), size=32, scales=1, iterations=2,
@@ -188,3 +190,28 @@ def test_ablation_varies_the_backbone(pairs_dir: Path, tmp_path: Path) -> None:
                                                                 "vgg19"]
     # one network of each kind was loaded, and kept for the second pair
     assert sorted(k[1] for k in executor.state.extractors) == ["vgg16", "vgg19"]
+
+
+def test_variant_names_never_collide() -> None:
+    assert _format(0.001) == "0.001" and _format(1e-05) == "1e-05"
+    assert _format(0.0010001) != _format(0.001)
+    assert _format(1234567.0) != _format(1234568.0)
+    # equal values spelled differently run once
+    assert parse_vary(["tv_weight=0.001,1e-3,0.0010"]) == {"tv_weight": [0.001]}
+    assert parse_vary(["size=64,64.0,128"]) == {"size": [64, 128]}
+    with pytest.raises(ConfigError, match="given twice"):
+        parse_vary(["size=64", "size=128"])
+    # names that differ only in characters a file name cannot hold
+    with pytest.raises(ConfigError, match="share the file name"):
+        variant_names([{"seg_model": "a b"}, {"seg_model": "a/b"}])
+    names = variant_names([{"tv_weight": 0.001}, {"tv_weight": 0.0010001}])
+    assert len(set(names)) == 2
+
+
+
+def test_aggregate_counts_a_pair_once() -> None:
+    row = {"variant": "a", "pair": "in1", "style_sw": 1.0, "style_frechet": 1.0,
+           "style_closed": 0.5, "structure_ssim": 0.9, "affine_residual": 0.1, "seconds": 2}
+    (table,) = aggregate([row, {**row, "style_sw": 3.0}, {**row, "pair": "in2"}])
+    assert table["pairs"] == 2
+    assert table["style_sw_mean"] == pytest.approx(2.0)  # 3 (latest for in1) and 1 (in2)

@@ -7,7 +7,7 @@ import pytest
 
 from photostyle.engine.smooth import affine_fit, apply_coefficients, finish, guided_filter
 
-from .conftest import gradient_image
+from ..conftest import gradient_image
 
 # Maps [0, 1] colours into [0, 1] (no clipping), so A c + B is exactly affine.
 A = np.array([[0.6, 0.2, 0.0], [0.0, 0.7, 0.1], [0.1, 0.0, 0.5]], np.float32)

@@ -13,7 +13,7 @@ from photostyle.engine.metrics import (
     sliced_wasserstein,
 )
 
-from .conftest import gradient_image
+from ..conftest import gradient_image
 
 
 def test_distances_of_identical_and_shifted_sets() -> None:

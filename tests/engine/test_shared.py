@@ -10,7 +10,7 @@ from photostyle.engine.masks import load_mask_pair, read_mask
 from photostyle.engine.network import cached_weights_path, load_extractor, unfold_caffe_input
 from photostyle.files.images import load_image
 
-from .conftest import DPST, SHARED_WEIGHTS, requires_shared
+from ..conftest import DPST, SHARED_WEIGHTS, requires_shared
 
 pytestmark = requires_shared
 

@@ -26,7 +26,7 @@ from photostyle.files.images import orient, read_photo
 from photostyle.files.metadata import read_metadata
 from photostyle.files.writers import save_image
 
-from .conftest import gradient_image, save_png
+from ..conftest import gradient_image, save_png
 
 EXIFTOOL = shutil.which("exiftool")
 TIFFINFO = shutil.which("tiffinfo")

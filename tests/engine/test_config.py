@@ -1,0 +1,37 @@
+"""Settings: validated once, at construction, naming the setting; parsed from text."""
+
+from __future__ import annotations
+
+import pytest
+
+from photostyle.engine.config import TransferConfig, parse_setting, parse_settings, preset_config
+from photostyle.errors import ConfigError
+
+
+def test_defaults_are_valid_and_replace_validates_again() -> None:
+    config = TransferConfig()
+    assert config.replace(size=256).size == 256
+    with pytest.raises(ConfigError, match="size"):
+        config.replace(size=-3)
+    with pytest.raises(ConfigError, match="lr"):
+        TransferConfig(lr=float("nan"))
+    with pytest.raises(ConfigError, match="relu9_9"):
+        TransferConfig(style_layers=("relu9_9",))
+
+
+def test_settings_are_parsed_as_their_fields_types() -> None:
+    assert parse_setting("size", "256") == 256
+    assert parse_setting("style_layers", "relu1_1+relu2_1") == ("relu1_1", "relu2_1")
+    assert parse_settings(["size=128", "segment=none"]) == {"size": 128, "segment": "none"}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_settings(["size"])
+    with pytest.raises(ConfigError):
+        parse_setting("no_such_setting", "1")
+
+
+def test_presets_fill_what_is_not_given() -> None:
+    preview = preset_config("preview")
+    assert not any(preview.iterations_per_level())  # no network at all
+    assert preset_config("preview", size=200).size == 200
+    with pytest.raises(ConfigError, match="preset"):
+        preset_config("no-such-preset")

@@ -196,16 +196,16 @@ def add_output_args(group: Any) -> None:
                        "content has 16, else 8)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="photostyle", description="Photorealistic style transfer.")
-    parser.add_argument("--version", action="version", version=f"photostyle {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log details and show tracebacks")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def _add_transfer(sub: Any) -> argparse.ArgumentParser:
+    """``photostyle transfer``'s options."""
     t = sub.add_parser("transfer", help="transfer a style photo's look onto a content photo",
                        description="Transfer the colour and light of --style onto --content.")
     add_transfer_args(t)
+    return t
+
+
+def _add_masks(sub: Any) -> argparse.ArgumentParser:
+    """``photostyle masks``'s options."""
     m = sub.add_parser("masks", help="check a content/style mask pair and write a preview",
                        description="Validate a mask pair (optionally against its images) and "
                        "write a preview PNG with the masks over the images and a legend.")
@@ -218,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--min-label-fraction", type=float, default=0.002)
     m.add_argument("--mask-tolerance", type=int, default=48)
     m.add_argument("--max-pixels", type=int, default=150_000_000)
+    return m
+
+
+def _add_evaluate(sub: Any) -> argparse.ArgumentParser:
+    """``photostyle evaluate``'s options."""
     e = sub.add_parser("evaluate", help="score an output against its content and style",
                        description="Quality measures of an output (no network needed): "
                        "per-region colour distance to the style (CIELAB sliced Wasserstein and "
@@ -239,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--size", type=int, default=512, help="size at which losses are computed")
     e.add_argument("--max-pixels", type=int, default=150_000_000)
 
+    return e
+
+
+def _add_apply(sub: Any) -> argparse.ArgumentParser:
+    """``photostyle apply``'s options."""
     ap = sub.add_parser("apply", help="re-render a saved look on its content at any strength "
                         "and size, without optimising again",
                         description="Apply the local affine transforms that 'photostyle "
@@ -261,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                     help="write OUT.json beside the output (default: on)")
     ap.add_argument("--max-pixels", type=int, default=150_000_000)
+    return ap
+
+
+def _add_ablate(sub: Any) -> argparse.ArgumentParser:
+    """``photostyle ablate``'s options."""
     a = sub.add_parser("ablate", help="run variants of the settings over pairs and tabulate",
                        description="Run the cartesian product of --vary settings on one pair "
                        "or a folder of pairs; write each output named after its variant, a "
@@ -285,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--vgg-weights", metavar="FILE")
     a.add_argument("--out", default="ablation", help="output folder (default: %(default)s)")
     add_executor_args(a)
+    return a
+
+
+def _add_segment(sub: Any) -> argparse.ArgumentParser:
+    """``photostyle segment``'s options."""
     g = sub.add_parser("segment", help="segment photos into a colour-coded mask (or a pair)",
                        description="Segment a photo (or a content/style pair, with aligned "
                        "labels) into the paper's colour code: a mask you can correct in any "
@@ -301,6 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-snap", action="store_true", help="do not snap borders to edges")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     g.add_argument("--max-pixels", type=int, default=150_000_000)
+    return g
+
+
+def _add_app(sub: Any) -> argparse.ArgumentParser:
+    """``photostyle app``'s options."""
     w = sub.add_parser("app", help="serve the web app (pip install -e \".[app]\")",
                        description="A local web app: drop two photos, see and paint the "
                        "regions, preview, run with live progress, set the strength, download "
@@ -320,6 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--max-pixels", type=int, default=100_000_000,
                    help="largest photo accepted, width x height (default %(default)s)")
     add_engine_args(w)
+    return w
+
+
+def _add_video(sub: Any) -> argparse.ArgumentParser:
+    """``photostyle video``'s options."""
     v = sub.add_parser("video", help="carry a style photo's look through a video clip",
                        description="Style a clip: keyframes are optimised, their local affine "
                        "transforms carried along the optical flow to the other frames (or, "
@@ -366,9 +396,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the flicker and look measures (a little faster)")
     v.add_argument("--max-pixels", type=int, default=7680 * 4320,
                    help="largest frame accepted (default: 8K)")
-    for p in (t, ap, m, e, a, g, w, v):
-        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
-        p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="photostyle", description="Photorealistic style transfer.")
+    parser.add_argument("--version", action="version", version=f"photostyle {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log details and show tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_transfer, _add_masks, _add_evaluate, _add_apply, _add_ablate, _add_segment,
+                _add_app, _add_video):
+        command = add(sub)
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="log details and show tracebacks")
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="no progress bar or info")
     return parser
 
 

@@ -13,17 +13,10 @@ from photostyle.errors import ConfigError
 
 def cmd_video(args: argparse.Namespace) -> int:
     from photostyle.engine.config import preset_config
-    from photostyle.engine.network import weights_file
-    from photostyle.files.paths import Folder, check_writes
     from photostyle.files.writers import save_json
     from photostyle.interrupts import deferred_interrupts
     from photostyle.runs.video.clip import VideoSink, VideoSource
-    from photostyle.runs.video.method import (
-        KeyframePolicy,
-        VideoOptions,
-        keyframe_mask_files,
-        stylise_clip,
-    )
+    from photostyle.runs.video.method import KeyframePolicy, VideoOptions, stylise_clip
 
     output = Path(args.output)
     if output.suffix and output.suffix.lower() not in VIDEO_SUFFIXES:
@@ -41,25 +34,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                            Path(args.style_mask) if args.style_mask else None,
                            measure=not args.no_measure)
     source = VideoSource(content, fps=args.fps, max_pixels=args.max_pixels)
-    # every file written, checked against every file read, before any work
-    report_file = output.with_name(output.name + ".json")
-    lut_file = None if args.lut is None else (
-        Path(args.lut) if args.lut else output.with_suffix(".cube"))
-    writes = [("report", report_file)] + ([("LUT", lut_file)] if lut_file else [])
-    folders = []
-    if output.suffix:
-        writes.insert(0, ("output", output))
-    else:
-        folders.append(Folder("frames folder", output, "*", fresh=True))
-    reads: list[tuple[str, Any]] = [("content frame", p) for p in source.files] or [
-        ("content video", content)]
-    reads += [("style image", args.style), ("style mask", args.style_mask)]
-    if options.keyframe_masks:
-        reads += [("keyframe mask", p) for p in keyframe_mask_files(options.keyframe_masks)
-                  .values()]
-    if any(config.iterations_per_level()):
-        reads.append(("VGG19 weights", weights_file(config.vgg_weights)))
-    check_writes(writes, reads, folders)
+    report_file, lut_file = _check_paths(args, output, source, options, config)
     info = source.info
     sink = VideoSink(output, info, None if source.files else content, args.codec, args.crf)
     bar: Any = None
@@ -104,16 +79,52 @@ def cmd_video(args: argparse.Namespace) -> int:
     if report["status"] == "truncated":
         print(f"photostyle: warning: {report['message']}", file=sys.stderr)
     if not args.quiet:
-        seconds = report["seconds"]
-        fps = seconds["other_frames_per_second"]
-        print(f"{report['status']}: {report['frames']} frames to {output}, "
-              f"{len(report['keyframes'])} optimised ({seconds['keyframes']:.0f} s)"
-              + (f", the others at {fps:.1f} frames/s" if fps else ""), file=sys.stderr)
-        if "flicker" in report:
-            look = report["look"]
-            print(f"flicker {report['flicker']['ratio']} (1.0 = none added); style distance "
-                  f"{look['style_distance_mean']} (keyframes {look['style_distance_keyframes']})",
-                  file=sys.stderr)
-        if report["message"] and report["status"] != "truncated":
-            print(f"photostyle: {report['message']}", file=sys.stderr)
+        _print_summary(report, output)
     return EXIT_INTERRUPTED if report["status"] == "interrupted" else EXIT_OK
+
+
+def _check_paths(args: argparse.Namespace, output: Path, source: Any, options: Any,
+                 config: Any) -> tuple[Path, Path | None]:
+    """Every file the command writes (the clip or frames folder, the report, the LUT),
+    checked against every file it reads, before any work; returns the report's and the
+    LUT's paths."""
+    from photostyle.engine.network import weights_file
+    from photostyle.files.paths import Folder, check_writes
+    from photostyle.runs.video.method import keyframe_mask_files
+
+    content = Path(args.content)
+    report_file = output.with_name(output.name + ".json")
+    lut_file = None if args.lut is None else (
+        Path(args.lut) if args.lut else output.with_suffix(".cube"))
+    writes = [("report", report_file)] + ([("LUT", lut_file)] if lut_file else [])
+    folders = []
+    if output.suffix:
+        writes.insert(0, ("output", output))
+    else:
+        folders.append(Folder("frames folder", output, "*", fresh=True))
+    reads: list[tuple[str, Any]] = [("content frame", p) for p in source.files] or [
+        ("content video", content)]
+    reads += [("style image", args.style), ("style mask", args.style_mask)]
+    if options.keyframe_masks:
+        reads += [("keyframe mask", p) for p in keyframe_mask_files(options.keyframe_masks)
+                  .values()]
+    if any(config.iterations_per_level()):
+        reads.append(("VGG19 weights", weights_file(config.vgg_weights)))
+    check_writes(writes, reads, folders)
+    return report_file, lut_file
+
+
+def _print_summary(report: dict[str, Any], output: Path) -> None:
+    """The closing lines: frames, keyframes, speed, the measures, why it stopped."""
+    seconds = report["seconds"]
+    fps = seconds["other_frames_per_second"]
+    print(f"{report['status']}: {report['frames']} frames to {output}, "
+          f"{len(report['keyframes'])} optimised ({seconds['keyframes']:.0f} s)"
+          + (f", the others at {fps:.1f} frames/s" if fps else ""), file=sys.stderr)
+    if "flicker" in report:
+        look = report["look"]
+        print(f"flicker {report['flicker']['ratio']} (1.0 = none added); style distance "
+              f"{look['style_distance_mean']} (keyframes {look['style_distance_keyframes']})",
+              file=sys.stderr)
+    if report["message"] and report["status"] != "truncated":
+        print(f"photostyle: {report['message']}", file=sys.stderr)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,18 +223,7 @@ def transfer(
     iterations = config.iterations_per_level()
     optimise = any(iterations)  # no step at all: the starting image is the result
     with timer.stage("network"):
-        if not optimise:
-            extractor = None
-        elif extractor is None:
-            extractor = network_for(config, layers, device)
-        else:
-            if getattr(extractor, "network", "vgg19") != config.network:
-                raise ConfigError(f"extractor is a {extractor.network.upper()}, the settings "
-                                  f"ask for {config.network.upper()}")
-            missing = [n for n in layers if n not in extractor.layers]
-            if missing:
-                raise ConfigError(f"extractor does not tap {', '.join(missing)}")
-            extractor = extractor.to(device)
+        extractor = _ready_network(extractor, config, layers, device) if optimise else None
 
     if optimise:
         _check_level_sizes(content_full.shape[:2], sizes[0], layers, _describe(content),
@@ -283,31 +272,14 @@ def transfer(
 
     assert x is not None
     working = _to_array(x)
-    content_out = photo.pixels  # in the content's own encoding
-    look: Look | None = None
-    try:
-        with timer.stage("smooth"):
-            if (out_h, out_w) != content_out.shape[:2]:
-                content_out = resize(photo.pixels, (out_h, out_w))
-            # the coefficients (the fit alone with smooth="none") are the look to save
-            a, b = affine_coefficients(content_work, working, config.smooth,
-                                       config.smooth_radius, config.smooth_eps,
-                                       config.smooth_sigma, config.smooth_spatial)
-            look = Look(a, b, _look_info(content, content_full, config))
-            final = render_result(a, b, working, content_out, config.smooth, config.strength,
-                                  encoding)
-    except KeyboardInterrupt:
-        # A result exists: never throw it away. The quickest path to the output size is
-        # the optimised image itself, resized; further interrupts wait until it is done.
-        with deferred_interrupts(), timer.stage("smooth"):
-            log.warning("interrupted while smoothing; keeping the unsmoothed result")
-            status = "interrupted"
-            message = ("interrupted while smoothing: the optimised image is kept without "
-                       "smoothing (resized to the output size)")
-            look = None
-            if content_out.shape[:2] != (out_h, out_w):
-                content_out = resize(photo.pixels, (out_h, out_w))
-            final = render_plain(working, content_out, config.strength, encoding)
+    with timer.stage("smooth"):
+        final, look, interrupted = _finish(working, content_work, photo, (out_h, out_w),
+                                           config, encoding, _look_info(content, content_full,
+                                                                        config))
+    if interrupted:
+        status = "interrupted"
+        message = ("interrupted while smoothing: the optimised image is kept without "
+                   "smoothing (resized to the output size)")
     with deferred_interrupts() as late:
         report = _run_report(content, style, content_full, style_full, (out_h, out_w), working,
                              config, device, extractor, masks, level_reports, timer)
@@ -317,6 +289,55 @@ def transfer(
     report["colour"] = _colour_report(photo, target, icc_out)
     return TransferResult(final, working, report, status, message, target, icc_out,
                           photo.bit_depth, look)
+
+
+def _ready_network(extractor: VGGFeatures | None, config: TransferConfig,
+                   layers: Sequence[str], device: torch.device) -> VGGFeatures:
+    """The network for the run: ``extractor`` when given (checked: its backbone and layers
+    must be the settings'), else the one the settings ask for.
+
+    Raises:
+        ConfigError: the given extractor is another backbone or lacks a layer in use.
+    """
+    if extractor is None:
+        return network_for(config, layers, device)
+    if getattr(extractor, "network", "vgg19") != config.network:
+        raise ConfigError(f"extractor is a {extractor.network.upper()}, the settings "
+                          f"ask for {config.network.upper()}")
+    missing = [n for n in layers if n not in extractor.layers]
+    if missing:
+        raise ConfigError(f"extractor does not tap {', '.join(missing)}")
+    return extractor.to(device)
+
+
+def _finish(working: np.ndarray, content_work: np.ndarray, photo: Photo,
+            out_size: tuple[int, int], config: TransferConfig, encoding: Encoding | None,
+            info: dict[str, Any]) -> tuple[np.ndarray, Look | None, bool]:
+    """The optimised image ``working`` (sRGB, at the working size) expressed as local affine
+    transforms of the content, smoothed and rendered at ``out_size`` in the output's
+    encoding: ``(final, look, interrupted)``.
+
+    A result exists, so an interrupt never throws it away: the quickest path to the output
+    size is the optimised image itself, resized (``look`` is then ``None``); further
+    interrupts wait until it is done.
+    """
+    content_out = photo.pixels  # in the content's own encoding
+    try:
+        if out_size != content_out.shape[:2]:
+            content_out = resize(photo.pixels, out_size)
+        # the coefficients (the fit alone with smooth="none") are the look to save
+        a, b = affine_coefficients(content_work, working, config.smooth, config.smooth_radius,
+                                   config.smooth_eps, config.smooth_sigma,
+                                   config.smooth_spatial)
+        final = render_result(a, b, working, content_out, config.smooth, config.strength,
+                              encoding)
+        return final, Look(a, b, info), False
+    except KeyboardInterrupt:
+        with deferred_interrupts():
+            log.warning("interrupted while smoothing; keeping the unsmoothed result")
+            if content_out.shape[:2] != out_size:
+                content_out = resize(photo.pixels, out_size)
+            return render_plain(working, content_out, config.strength, encoding), None, True
 
 
 def _output_encoding(photo: Photo, config: TransferConfig

@@ -14,6 +14,8 @@ MAX_UPLOAD_MB = 4096
 
 
 def run(args: argparse.Namespace) -> int:
+    """``photostyle app``: check the options, then serve the page until Ctrl-C; every file
+    the app made is deleted when it stops. Returns the exit status."""
     import importlib.util
 
     from photostyle.app import security

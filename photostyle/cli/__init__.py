@@ -29,34 +29,28 @@ def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-#: The photostyle modules each command imports beyond ``pipeline`` (imported for all).
-COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "transfer": (),
-    "apply": (),
-    "masks": ("engine.preview",),
-    "evaluate": ("engine.metrics",),
-    "ablate": ("runs.ablate", "engine.metrics"),
-    "segment": ("engine.segment",),
-    "app": (),
-    "video": ("runs.video", "engine.metrics"),
+#: Each command: its function as ``module:function``, then the large modules it needs (beyond
+#: the pipeline, imported for all), imported whole before it runs. Nothing is imported for
+#: ``--help`` (neither torch nor Gradio); the app's command lives with the app.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "transfer": ("photostyle.cli.transfer:cmd_transfer",),
+    "apply": ("photostyle.cli.apply:cmd_apply",),
+    "masks": ("photostyle.cli.masks:cmd_masks", "photostyle.engine.preview"),
+    "evaluate": ("photostyle.cli.evaluate:cmd_evaluate", "photostyle.engine.metrics"),
+    "ablate": ("photostyle.cli.ablate:cmd_ablate", "photostyle.runs.ablate",
+               "photostyle.engine.metrics"),
+    "segment": ("photostyle.cli.masks:cmd_segment", "photostyle.engine.segment"),
+    "app": ("photostyle.app.command:run",),
+    "video": ("photostyle.cli.video:cmd_video", "photostyle.runs.video",
+              "photostyle.engine.metrics"),
 }
-
-#: Each command's function, as ``module:function``, imported when the command runs (so that
-#: ``--help`` imports neither torch nor Gradio; the app's command lives with the app).
-COMMANDS = {"transfer": "photostyle.cli.transfer:cmd_transfer",
-            "apply": "photostyle.cli.apply:cmd_apply",
-            "masks": "photostyle.cli.masks:cmd_masks",
-            "evaluate": "photostyle.cli.evaluate:cmd_evaluate",
-            "ablate": "photostyle.cli.ablate:cmd_ablate",
-            "segment": "photostyle.cli.masks:cmd_segment",
-            "app": "photostyle.app.command:run",
-            "video": "photostyle.cli.video:cmd_video"}
 
 
 def command(name: str) -> Any:
     """The function that runs command ``name`` (its module imported whole)."""
-    module, _, function = COMMANDS[name].partition(":")
-    import_whole(module)
+    entry, *needs = COMMANDS[name]
+    module, _, function = entry.partition(":")
+    import_whole(module, *needs)
     return getattr(sys.modules[module], function)
 
 
@@ -139,8 +133,6 @@ def _main(argv: Sequence[str] | None) -> int:
                         stream=sys.stderr)
     logging.getLogger("photostyle").setLevel(logging.INFO if args.verbose else level)
     try:
-        # and the rest of what the command needs
-        import_whole(*(f"photostyle.{m}" for m in COMMAND_MODULES[args.command]))
         return command(args.command)(args)
     except KeyboardInterrupt:
         print("photostyle: interrupted before a result existed; nothing written",

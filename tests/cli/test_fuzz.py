@@ -258,6 +258,7 @@ def _args(command: str, out: Path, inp: Path, root: Path, numbers: dict[str, tup
 @example(("video", "fresh", "folder", {}))  # frames of different sizes: fails mid-clip
 @example(("video", "link_to_style", "good", {}))
 @example(("video", "device", "good", {}))
+@example(("video", "hardlink_to_content", "good", {}))  # a hard link to the clip itself
 @example(("batch", "fresh", "good", {}))
 def test_fuzzed_commands_never_lose_a_file(shallow_vgg_file: Path, fuzz_clip: Path | None, capsys,
                                            case) -> None:
@@ -279,7 +280,9 @@ def test_fuzzed_commands_never_lose_a_file(shallow_vgg_file: Path, fuzz_clip: Pa
             (root / "clip.mp4").write_bytes(fuzz_clip.read_bytes())
         good_in = root / "m.png" if command == "masks" else content
         inp = _make_in(in_kind, root, good_in)
-        out = _make_out(out_kind, root, content, style, ".mp4" if command == "video" else ".png")
+        # for video the content is the clip: an output over it (or a link to it) is refused
+        read = root / "clip.mp4" if command == "video" else content
+        out = _make_out(out_kind, root, read, style, ".mp4" if command == "video" else ".png")
         args = _args(command, out, inp, root, numbers, shallow_vgg_file)
         if command == "ablate":  # --out is a folder named after out without its extension
             out_bad = out_kind in ("in_a_file", "too_long", "proc", "device")

@@ -256,6 +256,7 @@ def _args(command: str, out: Path, inp: Path, root: Path, numbers: dict[str, tup
 @example(("apply", "link_to_style", "good", {}))  # found by CI: replaces the link, not s.png
 @example(("apply", "content", "good", {}))
 @example(("video", "fresh", "folder", {}))  # frames of different sizes: fails mid-clip
+@example(("video", "deep", "folder", {}))  # ... and the folders made for the output go too
 @example(("video", "link_to_style", "good", {}))
 @example(("video", "device", "good", {}))
 @example(("video", "hardlink_to_content", "good", {}))  # a hard link to the clip itself

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -241,6 +242,8 @@ class VideoSink:
         self.end: Fraction | None = None  # the end of the last frame written, in seconds
         self.last_pts: int | None = None
         parent = self.path.parent if str(self.path.parent) else Path(".")
+        #: folders made for the output, deepest first (removed again by abort when empty)
+        self.made: list[Path] = [p for p in (parent, *parent.parents) if not p.exists()]
         try:
             parent.mkdir(parents=True, exist_ok=True)
             if self.folder:
@@ -409,7 +412,8 @@ class VideoSink:
         return self.path
 
     def abort(self) -> None:
-        """Remove what the sink made (its temporary file or folder), nothing else."""
+        """Remove what the sink made (its temporary file or folder, and the folders it made
+        for the output while they are empty), nothing else."""
         try:
             if self.audio_in is not None:
                 self.audio_in.close()
@@ -422,3 +426,6 @@ class VideoSink:
             shutil.rmtree(self.temp, ignore_errors=True)
         else:
             self.temp.unlink(missing_ok=True)
+        for folder in self.made:  # the folders made for it, if nothing else came into them
+            with contextlib.suppress(OSError):
+                folder.rmdir()

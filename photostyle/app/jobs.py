@@ -409,8 +409,11 @@ class Studio:
         self.limits = limits or Limits()
         self.root = Path(root) if root is not None else Path(
             tempfile.mkdtemp(prefix="photostyle-app-"))
+        #: whether the folder is the app's own (deleted at close; else only what it made)
+        self.own_root = root is None or not self.root.exists()
         self.root.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
+        if self.own_root:
+            os.chmod(self.root, 0o700)
         # inside Gradio's folder (see security.UPLOADS): a download is served where it lies
         # and is gone with its session's folder
         self.sessions_root = self.root / UPLOADS / "sessions"
@@ -453,10 +456,11 @@ class Studio:
         log.info("session %s closed", s.folder.name)
 
     def close(self) -> None:
-        """Cancel every job and delete every file of the app."""
+        """Cancel every job and delete every file of the app (the whole root when the app
+        made it; in a folder it was given, only its own upload folder)."""
         for key in list(self.sessions):
             self.close_session(key)
-        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.root if self.own_root else self.root / UPLOADS, ignore_errors=True)
 
     # uploads and masks -----------------------------------------------------------------
 

@@ -501,3 +501,14 @@ def test_a_download_is_gone_with_its_tab(studio: Studio) -> None:
     assert uploads in path.parents and path.exists()
     studio.close_session("tab")
     assert not path.exists()
+
+
+def test_a_folder_given_to_the_app_keeps_what_was_there(tmp_path: Path,
+                                                        photos: tuple[Path, Path]) -> None:
+    root = tmp_path / "mine"
+    root.mkdir()
+    (root / "notes.txt").write_text("the user's")
+    s = Studio(root=root)
+    s.upload("t", "content", str(photos[0]))
+    s.close()
+    assert sorted(p.name for p in root.iterdir()) == ["notes.txt"]  # only its own files went

@@ -113,13 +113,11 @@ CLI_FAST = ["--content-layer", "relu2_1", "--style-layers", "relu1_1,relu2_1", "
         "--size", "32", "--iterations", "2", "-q"]
 
 
-
 def one_error_line(capsys) -> str:
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1, err
     assert "Traceback" not in err[0]
     return err[0]
-
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -131,7 +129,6 @@ def digests(folder: Path) -> dict[str, str]:
         else:
             out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
-
 
 
 def transfer_args(content: Path, style: Path, out: Path, weights: Path, *extra: str) -> list[str]:

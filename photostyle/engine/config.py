@@ -398,7 +398,6 @@ def _config_fields() -> dict[str, Any]:
     return {f.name: f for f in dataclasses.fields(TransferConfig) if f.name != "extra"}
 
 
-
 def parse_setting(key: str, text: str) -> Any:
     """Parse one value of a TransferConfig field (or ``masks``) from text.
 

@@ -11,13 +11,11 @@ from photostyle.errors import ConfigError
 NETWORKS = ("vgg19", "vgg16")
 
 
-
 # torchvision's configuration "E": channels per conv, "M" for max pooling.
 _VGG19_CFG: tuple[int | str, ...] = (
     64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
     512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
 )  # fmt: skip
-
 
 
 # torchvision's configuration "D" (VGG16)
@@ -26,9 +24,7 @@ _VGG16_CFG: tuple[int | str, ...] = (
 )  # fmt: skip
 
 
-
 CONFIGS = {"vgg19": _VGG19_CFG, "vgg16": _VGG16_CFG}
-
 
 
 def _layer_table(network: str = "vgg19") -> tuple[dict[str, int], dict[int, tuple[int, int]]]:
@@ -56,21 +52,17 @@ def _layer_table(network: str = "vgg19") -> tuple[dict[str, int], dict[int, tupl
     return names, convs
 
 
-
 #: Per network: layer name -> index in ``features``, and conv index -> (in, out) channels.
 LAYER_TABLES = {name: _layer_table(name) for name in CONFIGS}
 LAYER_INDEX, CONV_SHAPES = LAYER_TABLES["vgg19"]
 
 
-
 LAYER_NAMES = tuple(LAYER_INDEX)
-
 
 
 def layer_index(network: str = "vgg19") -> dict[str, int]:
     """Layer name -> index in ``features`` for ``network``."""
     return LAYER_TABLES[network][0]
-
 
 
 def check_layer_names(names: Iterable[str], setting: str, network: str = "vgg19") -> None:

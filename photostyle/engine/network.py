@@ -98,6 +98,8 @@ def named_weights(name: str | None = None, network: str = "vgg19") -> NamedWeigh
     """The downloadable weights ``name`` (default :data:`DEFAULT_WEIGHTS`) of ``network``."""
     table = VGG16_NAMED_WEIGHTS if network == "vgg16" else NAMED_WEIGHTS
     return table[name or DEFAULT_WEIGHTS]
+
+
 #: What ``vgg_weights=None`` means: the original weights, the ones every figure in
 #: docs/RESULTS.md was measured with (``../shared`` holds their first eight convolutions).
 DEFAULT_WEIGHTS = "original"
@@ -109,17 +111,6 @@ def weights_file(weights: str | os.PathLike | None) -> str | os.PathLike | None:
     if weights is None or str(weights) in NAMED_WEIGHTS or str(weights) == "random":
         return None
     return weights
-
-
-
-
-
-
-
-
-
-
-
 
 
 def build_vgg19_features(last_index: int, network: str = "vgg19") -> nn.Sequential:

@@ -27,10 +27,8 @@ def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
 
 
-
 def _to_array(image: torch.Tensor) -> np.ndarray:
     return image[0].detach().cpu().numpy().transpose(1, 2, 0).astype(np.float32)
-
 
 
 class LevelProblem:
@@ -139,7 +137,6 @@ class LevelProblem:
         return total, {k: float(v.detach()) for k, v in terms.items()}
 
 
-
 def loss_terms(
     content: np.ndarray,
     style: np.ndarray,
@@ -175,7 +172,6 @@ def _fingerprint(array: np.ndarray) -> str:
     digest = hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16)
     digest.update(str(array.shape).encode())
     return digest.hexdigest()
-
 
 
 def _style_size(style_shape: tuple[int, int], content_area: int) -> tuple[int, int]:

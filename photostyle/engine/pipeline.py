@@ -98,20 +98,12 @@ class TransferResult:
         return Photo(self.image, self.profile).srgb()
 
 
-
-
-
-
 def _describe(source: Any) -> str:
     if isinstance(source, str | os.PathLike):
         return str(source)
     if isinstance(source, Photo):
         return f"photo ({source.colour})"
     return type(source).__name__
-
-
-
-
 
 
 def read_masks(
@@ -158,8 +150,6 @@ def _auto_masks(
     masks.report.update({"mode": "auto", "model": config.seg_model,
                          "segmentation_seconds": [round(t, 3) for t in segmenter.seconds[-2:]]})
     return masks
-
-
 
 
 def transfer(
@@ -404,8 +394,6 @@ def apply_look(look: Look, content: ImageLike | Photo, config: TransferConfig | 
                           photo.bit_depth, look)
 
 
-
-
 def _look_info(content: Any, content_full: np.ndarray, config: TransferConfig
                ) -> dict[str, Any]:
     """What a saved :class:`~photostyle.engine.transforms.Look` records about its making."""
@@ -450,8 +438,6 @@ def _run_report(
         "timings": timer.as_dict(),
         "versions": versions(),
     }
-
-
 
 
 def _prepare_level(
@@ -535,8 +521,6 @@ def _run_level(
     )
 
 
-
-
 def _check_level_sizes(
     shape: tuple[int, int], coarsest: int, layers: list[str], source: str,
     network: str = "vgg19",
@@ -604,8 +588,6 @@ def _snapshot_writer(
             save_image(image, path / f"level{level}-{count:05d}.png")
 
     return write
-
-
 
 
 def _level_report(

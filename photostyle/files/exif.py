@@ -29,6 +29,7 @@ _UNIT = {5: 4, 10: 4}
 #: BigTIFF's 64-bit types and the 32-bit types they become when the value fits.
 _NARROW = {16: (4, "I"), 17: (9, "i"), 18: (13, "I")}
 
+#: EXIF tag of the orientation (1: upright).
 ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825

@@ -1,10 +1,9 @@
-"""Reading and writing images.
+"""Reading images (writing them: :mod:`photostyle.files.writers`).
 
 Images inside photostyle are ``float32`` numpy arrays of shape ``(H, W, 3)`` with values in
 ``[0, 1]`` (RGB), or torch tensors of shape ``(1, 3, H, W)`` with the same range.
 Files are read with EXIF orientation applied, every colour mode is converted to RGB, and
-sizes are checked before the pixels are decoded. Files are written atomically: to a
-temporary file in the target folder, then renamed over the target.
+sizes are checked before the pixels are decoded.
 """
 
 from __future__ import annotations
@@ -24,12 +23,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photostyle.errors import InputError
 from photostyle.files import icc
+from photostyle.files.exif import ORIENTATION
 from photostyle.files.icc import RGBProfile
 
 log = logging.getLogger(__name__)
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
-
 
 
 def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image",
@@ -53,7 +52,7 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image",
         # 100-megapixel camera file before --max-pixels is looked at): the header is read
         # without Pillow's check, the size checked here, and Pillow's check (frames of an
         # animation) set to the same limit for decoding
-        with _pillow_limit(None), warnings.catch_warnings():
+        with pillow_limit(None), warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             opened = Image.open(p)
             width, height = opened.size
@@ -87,7 +86,7 @@ _PILLOW_LIMIT = threading.Lock()
 
 
 @contextlib.contextmanager
-def _pillow_limit(max_pixels: int | None) -> Iterator[None]:
+def pillow_limit(max_pixels: int | None) -> Iterator[None]:
     """Pillow's decompression-bomb limit set to ``max_pixels`` (``None``: off) meanwhile,
     restored after. Pillow's limit is process-wide, so the opens that change it take
     turns (an app serving several people decodes one upload at a time)."""
@@ -361,48 +360,6 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` float in [0, 1] to uint8 with rounding."""
     return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-
-
-
-
-
-
-
-
-
-
-#: EXIF tag of the orientation (1: upright).
-ORIENTATION = 0x0112
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 #: Extensions read as photos in a folder.

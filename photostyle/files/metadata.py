@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from photostyle.files.exif import ORIENTATION
-from photostyle.files.images import _pillow_limit
+from photostyle.files.images import pillow_limit
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +32,12 @@ class Metadata:
         return bool(self.exif or self.xmp)
 
 
-
 #: TIFF tag holding an XMP packet.
 XMP_TAG = 700
 
 
-
 #: PNG text key of an XMP packet (an iTXt chunk).
 PNG_XMP_KEY = "XML:com.adobe.xmp"
-
 
 
 #: TIFF tags that describe how a file's pixels are stored (size, samples, compression,
@@ -49,7 +46,6 @@ PNG_XMP_KEY = "XML:com.adobe.xmp"
 STRUCTURE_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280,
                             281, 284, 317, 320, 322, 323, 324, 325, 330, 338, 339, 340, 341,
                             347, 513, 514, 530, 531, 532, XMP_TAG, 34675})
-
 
 
 def read_metadata(path: str | os.PathLike) -> Metadata:
@@ -65,7 +61,7 @@ def read_metadata(path: str | os.PathLike) -> Metadata:
     from photostyle.files import exif as tiff
 
     try:
-        with _pillow_limit(None), Image.open(path) as im:  # no pixel is decoded
+        with pillow_limit(None), Image.open(path) as im:  # no pixel is decoded
             fmt = im.format
             xmp = im.info.get("xmp")
             if xmp is None and isinstance(im.info.get(PNG_XMP_KEY), str):
@@ -102,11 +98,9 @@ def read_metadata(path: str | os.PathLike) -> Metadata:
     return Metadata(exif_bytes, xmp)
 
 
-
 _XMP_ORIENTATION = re.compile(
     rb"(tiff:Orientation\s*=\s*[\"'])\s*\d+\s*([\"'])|"
     rb"(<tiff:Orientation>)\s*\d+\s*(</tiff:Orientation>)")
-
 
 
 def upright_xmp(xmp: bytes) -> bytes:

@@ -32,7 +32,6 @@ WRITE_FORMATS = {
 }
 
 
-
 def check_image_extension(path: str | os.PathLike, what: str = "output") -> Path:
     """Check that ``path`` has an extension :func:`save_image` writes.
 
@@ -49,15 +48,11 @@ def check_image_extension(path: str | os.PathLike, what: str = "output") -> Path
     return p
 
 
-
-
-
 def _umask() -> int:
     """The process's umask (read by setting and restoring it)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
 
 
 @contextlib.contextmanager
@@ -86,15 +81,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
         raise
 
 
-
 #: Formats that can hold 16 bits per channel (written by :func:`save_image`).
 SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")
 
 
-
 #: Formats with a place for an ICC profile.
 PROFILE_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP")
-
 
 
 def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
@@ -145,13 +137,11 @@ def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
     return p
 
 
-
 def _is_srgb(data: bytes) -> bool:
     try:
         return icc.parse_rgb_profile(data).same_as(icc.srgb())
     except icc.ProfileError:
         return False
-
 
 
 def check_format(path: Path, bit_depth: int, icc_profile: bytes | None) -> None:
@@ -169,7 +159,6 @@ def check_format(path: Path, bit_depth: int, icc_profile: bytes | None) -> None:
     if icc_profile and fmt not in PROFILE_FORMATS:
         raise OutputError(f"output {path}: {fmt} has no place for a colour profile; write "
                           "PNG, JPEG, TIFF or WebP, or use --output-profile srgb")
-
 
 
 def _pillow_metadata(fmt: str, metadata: Metadata | None) -> dict[str, Any]:
@@ -191,14 +180,12 @@ def _pillow_metadata(fmt: str, metadata: Metadata | None) -> dict[str, Any]:
     return kwargs
 
 
-
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     import struct
     import zlib
 
     return struct.pack(">I", len(data)) + kind + data + struct.pack(
         ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
 
 
 def _png16(pixels: np.ndarray, metadata: Metadata | None, icc_profile: bytes | None) -> bytes:
@@ -224,15 +211,12 @@ def _png16(pixels: np.ndarray, metadata: Metadata | None, icc_profile: bytes | N
     return data[:header_end] + chunks + data[header_end:]
 
 
-
 #: Rows per strip of the TIFFs written here (each strip deflate-compressed).
 TIFF_ROWS_PER_STRIP = 64
 
 
-
 #: TIFF tags of the resolution, kept from the content or set to 72 dpi.
 _RESOLUTION = (282, 283, 296)
-
 
 
 def _tiff(pixels: np.ndarray, metadata: Metadata | None, icc_profile: bytes | None) -> bytes:
@@ -273,7 +257,6 @@ def _tiff(pixels: np.ndarray, metadata: Metadata | None, icc_profile: bytes | No
     return tiff.build(dirs, strips)
 
 
-
 def save_json(data: Any, path: str | os.PathLike) -> Path:
     """Write JSON atomically (UTF-8, indented)."""
     import json
@@ -286,7 +269,6 @@ def save_json(data: Any, path: str | os.PathLike) -> Path:
     except OSError as exc:
         raise OutputError(f"report {p}: cannot write ({exc})") from None
     return p
-
 
 
 def _json_default(obj: Any) -> Any:

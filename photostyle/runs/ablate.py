@@ -121,10 +121,6 @@ def find_pairs(folder: str | os.PathLike) -> list[Pair]:
     return sorted(pairs, key=order)
 
 
-
-
-
-
 def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
     """``["matting_weight=0,1e4", "smooth=local-affine,none"]`` to ``{key: [values]}``.
 
@@ -509,8 +505,6 @@ def _score_reference(pair: Pair, reference: Path, content: np.ndarray, style: np
     }
     _append(results_path, row)
     result.rows.append(row)
-
-
 
 
 def _contact_sheet(pair: Pair, content: np.ndarray, style: np.ndarray,

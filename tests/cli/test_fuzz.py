@@ -21,59 +21,13 @@ from ..conftest import digests, gradient_image, save_png
 # --- data loss: outputs over inputs ------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
 # --- interrupts: a finished level is never thrown away -----------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --- silent wrong results ----------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 # --- tracebacks and hangs ----------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --- the fuzz test: every command, its paths and its numbers -----------------------------

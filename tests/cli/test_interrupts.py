@@ -39,7 +39,6 @@ def test_interrupt_while_smoothing_keeps_the_optimised_image(
     assert report["status"] == "interrupted" and "smoothing" in report["message"]
 
 
-
 def test_interrupt_while_writing_finishes_the_files(
         image_pair, shallow_vgg_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     content, style = image_pair
@@ -62,7 +61,6 @@ def test_interrupt_while_writing_finishes_the_files(
     with Image.open(out) as im:
         im.load()
     assert signal.getsignal(signal.SIGINT) is before  # restored
-
 
 
 def test_ablate_interrupted_while_writing_a_variant_keeps_it(
@@ -90,7 +88,6 @@ def test_ablate_interrupted_while_writing_a_variant_keeps_it(
     assert (out / "metrics.csv").exists()
 
 
-
 def test_interrupt_after_a_level_keeps_it(image_pair, shallow_vgg_file: Path,
                                           monkeypatch) -> None:
     content, style = image_pair
@@ -111,7 +108,6 @@ def test_interrupt_after_a_level_keeps_it(image_pair, shallow_vgg_file: Path,
     assert result.image.shape == (40, 56, 3) and len(result.report["levels"]) == 1
 
 
-
 def test_importing_the_command_line_is_quick() -> None:
     """A Ctrl-C in the first second lands in code that handles it: the command line's own
     import does not pull in torch (which takes seconds)."""
@@ -119,7 +115,6 @@ def test_importing_the_command_line_is_quick() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip() == "False", done.stderr
-
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")
@@ -143,7 +138,6 @@ def test_ctrl_c_while_importing_torch(image_pair, shallow_vgg_file: Path,
     _, err = proc.communicate(timeout=120)
     assert "Traceback" not in err
     assert proc.returncode in (0, 130), err
-
 
 
 def test_broken_pipe_is_quiet_and_the_work_is_done(image_pair, tmp_path: Path) -> None:
@@ -176,7 +170,6 @@ def test_sigterm_writes_best_image_and_report(image_pair, shallow_vgg_file: Path
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert json.loads(report_path(out).read_text())["status"] == "interrupted"
-
 
 
 def test_ablate_interrupted_by_sigint_resumes(image_pair, shallow_vgg_file: Path,

@@ -38,8 +38,6 @@ def transfer_cli(content: Path, style: Path, out: Path, weights: Path, *extra: s
                  "--vgg-weights", str(weights), *LAYERS, *extra])
 
 
-
-
 def leftovers(folder: Path, keep: set[str]) -> set[str]:
     return {p.name for p in folder.iterdir()} - keep
 
@@ -144,12 +142,6 @@ def test_divergence_names_the_setting_and_keeps_last_good_image(
     assert json.loads(report_path(out).read_text())["status"] == "diverged"
 
 
-
-
-
-
-
-
 def test_malicious_weights_file_refused_in_one_line(image_pair, tmp_path: Path, capsys) -> None:
     class Evil:
         def __reduce__(self):
@@ -243,7 +235,6 @@ def test_evaluate_refuses_another_aspect_and_says_when_it_resizes(image_pair, tm
     assert "resized" in json.loads(js.read_text())["note"]
 
 
-
 def test_a_photo_is_not_a_mask(image_pair, shallow_vgg_file: Path, tmp_path: Path,
                                capsys) -> None:
     content, style = image_pair
@@ -265,7 +256,6 @@ def test_a_photo_is_not_a_mask(image_pair, shallow_vgg_file: Path, tmp_path: Pat
     assert sorted(labels.names) == ["black", "blue"]
 
 
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -285,7 +275,6 @@ def test_numbers_out_of_range(image_pair, shallow_vgg_file: Path, tmp_path: Path
     assert not (tmp_path / "o.png").exists()
 
 
-
 @pytest.mark.parametrize("value", ["nan", "inf", "-0.1", "0.5", "7"])
 def test_segment_min_fragment_is_validated(image_pair, tmp_path: Path, capsys,
                                            value: str) -> None:
@@ -293,7 +282,6 @@ def test_segment_min_fragment_is_validated(image_pair, tmp_path: Path, capsys,
     assert main(["segment", str(content), "-o", str(tmp_path / "m.png"),
                  "--min-fragment", value]) == 2
     assert "--min-fragment" in one_error_line(capsys)
-
 
 
 def test_messages_say_what_is_wrong(image_pair, tmp_path: Path, capsys) -> None:

@@ -31,7 +31,6 @@ def test_evaluate_json_over_an_input_is_refused(image_pair, tmp_path: Path, caps
     assert digests(tmp_path) == before
 
 
-
 def test_links_to_inputs_are_inputs(image_pair, shallow_vgg_file: Path, tmp_path: Path,
                                     capsys) -> None:
     content, style = image_pair
@@ -50,7 +49,6 @@ def test_links_to_inputs_are_inputs(image_pair, shallow_vgg_file: Path, tmp_path
     assert "report" in one_error_line(capsys)
     report_named.unlink()
     assert digests(tmp_path) == before
-
 
 
 def test_ablate_never_writes_over_its_pairs(shallow_vgg_file: Path, tmp_path: Path,
@@ -76,7 +74,6 @@ def test_ablate_never_writes_over_its_pairs(shallow_vgg_file: Path, tmp_path: Pa
     assert digests(tmp_path) == before
 
 
-
 def test_masks_and_segment_outputs_over_inputs(image_pair, tmp_path: Path, capsys) -> None:
     content, _ = image_pair
     mask = np.zeros((40, 56, 3), np.uint8)
@@ -89,7 +86,6 @@ def test_masks_and_segment_outputs_over_inputs(image_pair, tmp_path: Path, capsy
     assert main(["segment", str(content), "-o", str(content)]) == 2
     assert "is an input file" in one_error_line(capsys)
     assert digests(tmp_path) == before
-
 
 
 def test_segment_outputs_that_collide(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -108,7 +104,6 @@ def test_segment_outputs_that_collide(tmp_path: Path, capsys, monkeypatch) -> No
     assert digests(tmp_path) == before
 
 
-
 def test_outputs_differing_in_extension_keep_a_report_each(image_pair, shallow_vgg_file: Path,
                                                            tmp_path: Path) -> None:
     content, style = image_pair
@@ -117,7 +112,6 @@ def test_outputs_differing_in_extension_keep_a_report_each(image_pair, shallow_v
     reports = {ext: json.loads((tmp_path / f"o.{ext}.json").read_text()) for ext in ("png", "jpg")}
     assert reports["png"]["output"].endswith("o.png")
     assert reports["jpg"]["output"].endswith("o.jpg")
-
 
 
 def test_special_files_are_refused_without_hanging(image_pair, shallow_vgg_file: Path,
@@ -147,7 +141,6 @@ def test_special_files_are_refused_without_hanging(image_pair, shallow_vgg_file:
     assert not (tmp_path / "o.png").exists()
     with pytest.raises(InputError, match="named pipe"):
         check_input_file(fifo, "mask")
-
 
 
 def test_output_locations_are_checked_before_any_work(image_pair, shallow_vgg_file: Path,

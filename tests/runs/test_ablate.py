@@ -208,7 +208,6 @@ def test_variant_names_never_collide() -> None:
     assert len(set(names)) == 2
 
 
-
 def test_aggregate_counts_a_pair_once() -> None:
     row = {"variant": "a", "pair": "in1", "style_sw": 1.0, "style_frechet": 1.0,
            "style_closed": 0.5, "structure_ssim": 0.9, "affine_residual": 0.1, "seconds": 2}

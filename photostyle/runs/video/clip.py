@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 MAX_FRAME_PIXELS = 7680 * 4320
 
 
-
 @dataclass
 class ClipInfo:
     """What is known of a clip before it is read.
@@ -50,10 +49,8 @@ class ClipInfo:
     time_base: Fraction = Fraction(1, 25)
 
 
-
 #: FFmpeg's matrix codes (``AVColorSpace``) that PyAV's reformatter knows, by name.
 _MATRICES = {1: "ITU709", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020"}
-
 
 
 def matrix_of(info: ClipInfo) -> int:
@@ -61,7 +58,6 @@ def matrix_of(info: ClipInfo) -> int:
     lines up and BT.601 (SMPTE 170M) below, as players assume."""
     space = info.colour.get("colorspace", 2)
     return space if space in _MATRICES else (1 if info.size[0] >= 720 else 6)
-
 
 
 def _reformat_colour(info: ClipInfo) -> tuple[Any, Any]:
@@ -73,7 +69,6 @@ def _reformat_colour(info: ClipInfo) -> tuple[Any, Any]:
             ColorRange.JPEG if full else ColorRange.MPEG)
 
 
-
 def _needs_av() -> Any:
     try:
         import av
@@ -81,7 +76,6 @@ def _needs_av() -> Any:
         raise ConfigError("video files need PyAV: pip install -e \".[video]\" (a folder of "
                           "frames works without it)") from None
     return av
-
 
 
 class VideoSource:
@@ -200,11 +194,9 @@ class VideoSource:
             log.warning("%s: %s; the frames read so far are kept", self.path, self.error)
 
 
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
 
 
 class VideoSink:

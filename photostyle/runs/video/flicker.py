@@ -79,15 +79,12 @@ class FlickerMeter:
                 "input_difference": _round(self.input_sum / max(self.pixels, 1))}
 
 
-
 def _round(value: float, digits: int = 4) -> float | None:
     return None if not math.isfinite(value) else round(value, digits)
 
 
-
 #: Long side at which a frame's colour distance to the style is measured.
 LOOK_SIDE = 128
-
 
 
 def look_quantiles(image: np.ndarray) -> np.ndarray:
@@ -100,7 +97,6 @@ def look_quantiles(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         small /= 255
     return sliced_quantiles(to_lab(small).reshape(-1, 3))
-
 
 
 def look_distance(frame: np.ndarray, style: np.ndarray) -> float:

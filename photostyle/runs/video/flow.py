@@ -13,17 +13,14 @@ from photostyle.files.images import fit_long_side
 MEASURE_SIDE = 480
 
 
-
 def _resize(frame: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     """``frame`` at ``size`` ``(h, w)`` (area averaging)."""
     return cv2.resize(frame, (int(size[1]), int(size[0])), interpolation=cv2.INTER_AREA)
 
 
-
 def _gray(frame: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     """``frame`` as uint8 grey at ``size`` ``(h, w)``."""
     return cv2.cvtColor(_resize(frame, size), cv2.COLOR_RGB2GRAY)
-
 
 
 @functools.lru_cache(maxsize=8)
@@ -33,13 +30,11 @@ def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-
 def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """``image`` sampled at ``x + flow(x)`` (bilinear, borders replicated)."""
     grid_x, grid_y = _grid(*flow.shape[:2])
     return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
-
 
 
 def consistent(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
@@ -55,7 +50,6 @@ def consistent(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     inside = ((grid_x + backward[..., 0] >= 0) & (grid_x + backward[..., 0] <= w - 1)
               & (grid_y + backward[..., 1] >= 0) & (grid_y + backward[..., 1] <= h - 1))
     return ((loop**2).sum(-1) <= bound) & inside
-
 
 
 class Flow:

@@ -24,7 +24,6 @@ from photostyle.runs.video.flow import Flow, _gray, _resize, _warp, consistent
 log = logging.getLogger(__name__)
 
 
-
 # ------------------------------------------------------------------------------------------
 # the method
 
@@ -88,18 +87,6 @@ def apply_to_frame(coefficients: np.ndarray, frame: np.ndarray) -> np.ndarray:
     merged = np.asarray(cv2.merge(out))
     np.maximum(merged, 0.0, out=merged)  # convertScaleAbs would mirror negatives
     return np.asarray(cv2.convertScaleAbs(merged, alpha=255.0))  # rounds, saturates
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 class Propagator:
@@ -174,34 +161,8 @@ def fill_by_colour(coefficients: np.ndarray, colour: np.ndarray, known: np.ndarr
 # the measures
 
 
-
-
-
-
-
-
-
-
-
-
 # ------------------------------------------------------------------------------------------
 # files
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # ------------------------------------------------------------------------------------------
@@ -433,8 +394,6 @@ def stylise_clip(
             and distances else None,
             "per_frame": [round(d, 3) for d in distances]}
     return ClipOutcome(report, first_look, first_frame)
-
-
 
 
 def _keyframe_reason(index: int, propagator: Propagator | None, gray: np.ndarray | None,

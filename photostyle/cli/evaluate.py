@@ -69,14 +69,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def network_losses(args: argparse.Namespace, content: Any, style: Any, output: Any,
                     masks: Any) -> dict[str, float]:
     from photostyle.engine.config import TransferConfig
-    from photostyle.engine.network import cached_weights_path, network_for
+    from photostyle.engine.network import network_for
     from photostyle.engine.objective import loss_terms
     from photostyle.errors import WeightsError
 
     weights = args.vgg_weights
-    if weights is None and not cached_weights_path().exists():
-        log.info("no VGG19 weights: network losses skipped")
-        return {}
     settings: dict[str, Any] = {"size": args.size}
     if args.content_layer:
         settings["content_layer"] = args.content_layer

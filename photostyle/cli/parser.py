@@ -66,11 +66,13 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                     "(OUT.png -> OUT.png-snapshots/)")
     net = p.add_argument_group("network and losses")
     net.add_argument("--vgg-weights", default=None, metavar="FILE|NAME",
-                     help="VGG19 weights: 'original' (default: the Caffe-trained weights of "
-                     "the paper, vgg19-d01eb7cb.pth), 'torchvision' (torchvision's ImageNet "
-                     "weights), both downloaded into the torch cache on first use; or a "
-                     "state dict FILE (torchvision keys; may cover only the layers in use); "
-                     "or 'random'")
+                     help="VGG19 weights: 'embedded' (default: the paper's Caffe-trained "
+                     "VGG19 to relu3_4, inside photostyle, no download), 'original' (the "
+                     "whole of it, vgg19-d01eb7cb.pth, 548 MB: needed for layers beyond "
+                     "relu3_4 and chosen for them by default), 'torchvision' (torchvision's "
+                     "ImageNet weights), both downloaded into the torch cache on first use; "
+                     "or a state dict FILE (torchvision keys; may cover only the layers in "
+                     "use); or 'random'")
     net.add_argument("--network", choices=("vgg19", "vgg16"), default=d.network,
                      help="the backbone: vgg19 (the paper's, verified here) or vgg16 (same "
                      "layer names up to relu5_3; --vgg-weights then names VGG16 weights: "
@@ -237,8 +239,8 @@ def _add_evaluate(sub: Any) -> argparse.ArgumentParser:
     e.add_argument("--style-mask")
     e.add_argument("--json", metavar="FILE", help="also write the measures as JSON")
     e.add_argument("--vgg-weights", metavar="FILE",
-                   help="also report the content and style losses with these VGG19 weights "
-                   "(default: the default 'original' weights, if they are in the cache)")
+                   help="the VGG19 weights of the content and style losses it also reports "
+                   "(default: the embedded ones; see transfer)")
     e.add_argument("--content-layer", default=None)
     e.add_argument("--style-layers", default=None)
     e.add_argument("--size", type=int, default=512, help="size at which losses are computed")
@@ -435,7 +437,8 @@ def defaults_to_help(parser: argparse.ArgumentParser) -> None:
 def add_engine_args(parser: argparse.ArgumentParser) -> None:
     """The settings a long-running front-end (``app``, ``video``) takes for its transfers."""
     parser.add_argument("--vgg-weights", metavar="FILE", default=None,
-                        help="VGG weights: a file, 'original' or 'torchvision' (see transfer)")
+                        help="VGG weights: 'embedded' (default), a file, 'original' or "
+                        "'torchvision' (see transfer)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     parser.add_argument("--network", choices=("vgg19", "vgg16"), default=None)
     parser.add_argument("--seg-model", default=None, help="segmentation model (see transfer)")

@@ -116,9 +116,11 @@ class TransferConfig:
             own colour profile, which the written file embeds; ``"srgb"``: in sRGB. The
             work itself is always done in sRGB (see :mod:`photostyle.icc`).
         vgg_weights: path of a VGG19 state dict, ``"random"`` for untrained weights
-            (benchmarks, tests), ``"original"`` or ``"torchvision"`` for those ImageNet
-            weights (downloaded into the torch cache), or ``None`` for the default,
-            ``"original"`` (:data:`photostyle.engine.network.DEFAULT_WEIGHTS`).
+            (benchmarks, tests), ``"embedded"`` for the original VGG19's conv1_1 ...
+            conv3_4 that come with photostyle, ``"original"`` or ``"torchvision"`` for
+            those full ImageNet weights (downloaded into the torch cache), or ``None``
+            for the default: ``"embedded"`` when it covers the layers in use, else
+            ``"original"`` (:mod:`photostyle.engine.network`).
         network: the backbone, ``"vgg19"`` (default) or ``"vgg16"`` (same layer names, up
             to ``relu5_3``; its weights are VGG16's: ``vgg_weights`` names or files of VGG16).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.

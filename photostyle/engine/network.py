@@ -6,17 +6,21 @@ convolution and its ReLU can be tapped, trimmed after the deepest layer in use a
 Inputs are RGB tensors ``(B, 3, H, W)`` in ``[0, 1]``; the ImageNet normalisation is applied
 inside.
 
-Weights come from a file given by the user (``--vgg-weights FILE``), or by name from the
-torch hub cache (``$TORCH_HOME/hub/checkpoints/``), downloaded there on first use: the
-original Caffe-trained VGG19 (``original``, the default, ``vgg19-d01eb7cb.pth``, whose Caffe
-input convention is folded into the first convolution, :func:`fold_caffe_input`) or
-torchvision's ImageNet weights (``torchvision``, ``vgg19-dcbb9e9d.pth``). Every file is read
-with ``torch.load(..., weights_only=True)``.
+Weights, by default, come with the package (``embedded``): the original Caffe-trained
+VGG19's first eight convolutions (conv1_1 ... conv3_4, Simonyan and Zisserman, CC BY 4.0, see
+``weights/NOTICE.md``), those the default layers use stored exactly. Nothing is downloaded
+for the default layers. Deeper layers need full weights: a file given by the user
+(``--vgg-weights FILE``), or by name from the torch hub cache
+(``$TORCH_HOME/hub/checkpoints/``), downloaded there on first use: the whole original VGG19
+(``original``, ``vgg19-d01eb7cb.pth``, whose Caffe input convention is folded into the first
+convolution, :func:`fold_caffe_input`) or torchvision's ImageNet weights (``torchvision``,
+``vgg19-dcbb9e9d.pth``). Every file is read with ``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import socket
@@ -95,22 +99,64 @@ VGG16_NAMED_WEIGHTS = {
 
 
 def named_weights(name: str | None = None, network: str = "vgg19") -> NamedWeights:
-    """The downloadable weights ``name`` (default :data:`DEFAULT_WEIGHTS`) of ``network``."""
+    """The downloadable weights ``name`` (default :data:`DOWNLOAD_WEIGHTS`) of ``network``."""
     table = VGG16_NAMED_WEIGHTS if network == "vgg16" else NAMED_WEIGHTS
-    return table[name or DEFAULT_WEIGHTS]
+    return table[name or DOWNLOAD_WEIGHTS]
 
 
-#: What ``vgg_weights=None`` means: the original weights, the ones every figure in
-#: docs/RESULTS.md was measured with (``../shared`` holds their first eight convolutions).
-DEFAULT_WEIGHTS = "original"
+#: The weights that come with photostyle: the original VGG19's conv1_1 ... conv3_4 (the
+#: same numbers as ``../shared``'s file), derived by ``scripts/embed_vgg.py``.
+EMBEDDED = "embedded"
+EMBEDDED_PATH = Path(__file__).resolve().parent / "weights" / "vgg19-original-conv1_1-conv3_4.pth"
+#: Its SHA-256 (checked at every load: a damaged installation fails clearly).
+EMBEDDED_SHA256 = "7bef239202f46018af114be1bf4ac6021c43efd20b9a95abd3405004c0b94f7e"
+#: The deepest ``features`` index stored exactly (float32): conv3_2, the default content
+#: layer's; the two convolutions after it (to :data:`EMBEDDED_LAST`) are stored as float16.
+EMBEDDED_EXACT = 12
+EMBEDDED_LAST = 16
+#: What ``vgg_weights=None`` means: the embedded weights, the ones every figure in
+#: docs/RESULTS.md was measured with; layers deeper than relu3_4 fall back to
+#: :data:`DOWNLOAD_WEIGHTS`.
+DEFAULT_WEIGHTS = EMBEDDED
+#: The full weights downloaded by default for deeper layers (``original``).
+DOWNLOAD_WEIGHTS = "original"
+#: Every name ``vgg_weights`` takes besides a file.
+WEIGHT_NAMES = (EMBEDDED, *NAMED_WEIGHTS, "random")
 
 
 def weights_file(weights: str | os.PathLike | None) -> str | os.PathLike | None:
-    """The file a ``vgg_weights`` setting names, or ``None`` for a name (``original``,
-    ``torchvision``, ``random``) or the default."""
-    if weights is None or str(weights) in NAMED_WEIGHTS or str(weights) == "random":
+    """The file a ``vgg_weights`` setting names, or ``None`` for a name (``embedded``,
+    ``original``, ``torchvision``, ``random``) or the default."""
+    if weights is None or str(weights) in WEIGHT_NAMES:
         return None
     return weights
+
+
+def load_embedded_weights() -> dict[str, torch.Tensor]:
+    """The embedded state dict (float32 and float16 tensors, torchvision keys, photostyle's
+    input convention), its hash checked.
+
+    Raises:
+        WeightsError: the file is missing or damaged (the installation is broken).
+    """
+    path = EMBEDDED_PATH
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise WeightsError(f"the embedded VGG19 weights {path} cannot be read "
+                           f"({exc.strerror}); reinstall photostyle") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != EMBEDDED_SHA256:
+        raise WeightsError(f"the embedded VGG19 weights {path} are damaged (sha256 "
+                           f"{digest[:12]}..., expected {EMBEDDED_SHA256[:12]}...); "
+                           "reinstall photostyle")
+    return dict(read_state_dict(path))
+
+
+def embedded_covers(last_index: int, network: str = "vgg19") -> bool:
+    """True when the embedded weights hold every convolution up to ``features[last_index]``."""
+    convs = LAYER_TABLES[network][1]
+    return network == "vgg19" and all(i <= EMBEDDED_LAST for i in convs if i <= last_index)
 
 
 def build_vgg19_features(last_index: int, network: str = "vgg19") -> nn.Sequential:
@@ -458,9 +504,10 @@ def load_extractor(
 
     Args:
         layers: layer names in use.
-        weights: a state-dict path, a name of :data:`NAMED_WEIGHTS` (``"original"``,
-            ``"torchvision"``: cache or download), ``"random"``, or ``None`` for
-            :data:`DEFAULT_WEIGHTS`. A file in the original weights' layout (recognised by
+        weights: a state-dict path, ``"embedded"`` (the package's own, to relu3_4), a
+            name of :data:`NAMED_WEIGHTS` (``"original"``, ``"torchvision"``: cache or
+            download), ``"random"``, or ``None``: the embedded weights when they cover
+            ``layers``, else :data:`DOWNLOAD_WEIGHTS`. A file in the original weights' layout (recognised by
             its shifted classifier keys) has its Caffe input convention folded in.
         seed: seed of the random initialisation (used for ``"random"``).
         device: where the network lives.
@@ -477,8 +524,25 @@ def load_extractor(
                     network.upper())
         return model.to(device)
     state: Mapping[str, torch.Tensor]
-    if weights is None or str(weights) in NAMED_WEIGHTS:
+    check_layer_names(layers, "layers", network)
+    last = max(layer_index(network)[n] for n in layers)
+    if weights is None and embedded_covers(last, network):
+        weights = EMBEDDED
+    if weights is not None and str(weights) == EMBEDDED:
+        if not embedded_covers(last, network):
+            deepest = max(layers, key=lambda n: layer_index(network)[n])
+            raise WeightsError(
+                f"the embedded VGG19 weights cover layers up to relu3_4; {deepest} needs "
+                "full weights: --vgg-weights original (downloaded once, 548 MB) or a file"
+                if network == "vgg19" else
+                "the embedded weights are VGG19's; --network vgg16 needs --vgg-weights "
+                "original, torchvision or a VGG16 file")
+        state, source = load_embedded_weights(), EMBEDDED
+    elif weights is None or str(weights) in NAMED_WEIGHTS:
         name = None if weights is None else str(weights)
+        if weights is None:
+            log.info("layers beyond relu3_4: the full %s %s weights are needed",
+                     network.upper(), DOWNLOAD_WEIGHTS)
         state, source = load_default_weights(name=name, network=network)
     else:
         state, source = read_state_dict(weights), str(weights)

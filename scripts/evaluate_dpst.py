@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a TransferConfig setting (repeatable)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "dpst")
+    parser.add_argument("--masks", choices=("hand", "auto", "none"), default="hand",
+                        help="the pairs' hand-made masks (default), the automatic masks of "
+                             "the headline command (no mask files, --segment auto), or one "
+                             "label (--segment none); scoring always uses the hand masks")
     parser.add_argument("--reuse", action="store_true",
                         help="score the outputs already in --out (same settings) again")
     parser.add_argument("--eval-size", type=int, default=700,
@@ -82,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key.strip()] = parse_value(value.strip())
+    if args.masks != "hand":
+        overrides.setdefault("segment", args.masks)
     config = preset_config(args.preset, vgg_weights=str(args.weights), **overrides)
     ids = pair_ids(args.dpst) if args.pairs == "all" else [int(i) for i in args.pairs.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -100,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     layers = config.layers_in_use()
     extractor = load_extractor(layers, config.vgg_weights, network=config.network)
     rows: list[dict[str, Any]] = []
+    cache: dict[Any, Any] = {}
+    masks_used: dict[int, Any] = {}
     partial = args.out / "metrics.partial.jsonl"  # one line per scored image, as it comes
     partial.unlink(missing_ok=True)
     for i in ids:
@@ -110,8 +118,13 @@ def main(argv: list[str] | None = None) -> int:
             seconds = float(previous[str(i)]["seconds"])
         else:
             start = time.perf_counter()
-            result = transfer(c_path, s_path, config, content_mask=d / "seg_in" / f"in{i}.png",
-                              style_mask=d / "seg_tar" / f"tar{i}.png", extractor=extractor)
+            hand = args.masks == "hand"
+            result = transfer(c_path, s_path, config,
+                              content_mask=d / "seg_in" / f"in{i}.png" if hand else None,
+                              style_mask=d / "seg_tar" / f"tar{i}.png" if hand else None,
+                              extractor=extractor, cache=cache)
+            if not hand:  # the masks the transfer made, beside its output
+                masks_used[i] = result.report.get("masks", {})
             seconds = time.perf_counter() - start
             save_image(result.image, out_path)
         output = load_image(out_path)  # scored as written (8-bit), like the paper's PNGs
@@ -146,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         writer.writeheader()
         writer.writerows(rows)
     (args.out / "metrics.json").write_text(json.dumps(
-        {"config": config.to_dict(), "pairs": ids, "rows": rows, "mean": summary}, indent=2))
+        {"config": config.to_dict(), "masks": args.masks, "pairs": ids, "rows": rows,
+         "mean": summary, "masks_used": masks_used}, indent=2))
     return 0
 
 

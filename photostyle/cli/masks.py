@@ -57,7 +57,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
     from photostyle.engine.config import TransferConfig
     from photostyle.engine.masks import align_labels
     from photostyle.engine.network import resolve_device
-    from photostyle.engine.segment import Segmenter, legend_text, write_mask
+    from photostyle.engine.pipeline import load_segmenter, segmenter_description
+    from photostyle.engine.segment import legend_text, write_mask
     from photostyle.files.images import load_image
     from photostyle.files.paths import check_writes
     from photostyle.files.writers import check_image_extension
@@ -80,10 +81,13 @@ def cmd_segment(args: argparse.Namespace) -> int:
     check_writes([*zip(names, targets, strict=True), ("legend", legend)],
                  [("image", src) for src, _ in jobs])
     images = [load_image(src, max_pixels=args.max_pixels, what="image") for src, _ in jobs]
-    segmenter = Segmenter.load(args.seg_model, resolve_device(args.device))
+    segmenter = load_segmenter(args.seg_model, resolve_device(args.device))
     options = {"min_fragment": args.min_fragment, "snap_edges": not args.no_snap}
-    maps = [segmenter.label_map(img, str(src), **options) for img, (src, _) in
-            zip(images, jobs, strict=True)]
+    if pair:  # together: the built-in segmenter's labels match only when made so
+        maps = list(segmenter.segment_pair(images[0], images[1], **options))
+    else:
+        maps = [segmenter.label_map(images[0], str(jobs[0][0]), **options)]
+    print(f"segmenter: {segmenter_description(args.seg_model)}")
     if pair:
         masks = align_labels(maps[0], maps[1], min_fraction=args.min_fragment)
         for name in masks.report["orphans"]:
@@ -94,7 +98,11 @@ def cmd_segment(args: argparse.Namespace) -> int:
         print(f"wrote {target} ({seconds:.1f} s): {areas}")
     from photostyle.files.writers import atomic_write
 
+    from photostyle.engine.autoseg import NAME, legend as builtin_legend
+
+    builtin = args.seg_model == NAME
     with atomic_write(legend, "w") as handle:
-        handle.write(legend_text() + "\n")
-    print(f"legend (colour = group: ADE20K classes) in {legend}")
+        handle.write((builtin_legend() if builtin else legend_text()) + "\n")
+    print(f"legend in {legend}" if builtin else
+          f"legend (colour = group: ADE20K classes) in {legend}")
     return EXIT_OK

@@ -150,11 +150,15 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                      "(default), or sRGB")
     msk = p.add_argument_group("masks")
     msk.add_argument("--segment", choices=("auto", "none"), default=d.segment,
-                     help="without mask files: segment both photos automatically (auto, the "
-                     "default; downloads a segmentation model on first use) or transfer the "
-                     "style photo as a whole (none)")
+                     help="without mask files: segment both photos automatically into "
+                     "matching regions (auto, the default) or transfer the style photo as a "
+                     "whole (none)")
     msk.add_argument("--seg-model", default=d.seg_model,
-                     help="segmentation model: hub name or local folder (default: %(default)s)")
+                     help="the segmenter of --segment auto: 'builtin' (default: inside "
+                     "photostyle, no download; clusters both photos together) or a "
+                     "SegFormer hub name or local folder, e.g. "
+                     "smp-hub/segformer-b2-512x512-ade-160k (a 110 MB download; its weights "
+                     "are licensed for non-commercial use only)")
     msk.add_argument("--orphan-policy", choices=("whole-style", "drop"), default=d.orphan_policy)
     msk.add_argument("--min-label-fraction", type=float, default=d.min_label_fraction)
     msk.add_argument("--mask-tolerance", type=int, default=d.mask_tolerance)
@@ -317,7 +321,9 @@ def _add_segment(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--style", help="style photo (pair mode)")
     g.add_argument("--content-out", help="content mask (default: <content>-mask.png)")
     g.add_argument("--style-out", help="style mask (default: <style>-mask.png)")
-    g.add_argument("--seg-model", default="smp-hub/segformer-b2-512x512-ade-160k")
+    g.add_argument("--seg-model", default="builtin",
+                   help="'builtin' (default, no download; a pair is clustered together) or a "
+                   "SegFormer hub name or folder (see transfer --seg-model)")
     g.add_argument("--min-fragment", type=float, default=0.002,
                    help="fragments below this share of the image are absorbed")
     g.add_argument("--no-snap", action="store_true", help="do not snap borders to edges")

@@ -33,6 +33,8 @@ MAX_LR = 1e6
 #: must stay a float32 number; beyond 3 it already does worse (docs/RESULTS.md).
 MAX_PRECONDITION_BOOST = 16.0
 
+#: The ADE20K SegFormer that ``seg_model`` can name (a download; non-commercial licence).
+SEGFORMER_MODEL = "smp-hub/segformer-b2-512x512-ade-160k"
 DEFAULT_ITERATIONS = 40
 DEFAULT_COARSE_ITERATIONS = 80
 #: The paper's layers (content relu4_2; style relu1_1 ... relu5_1): they need full VGG19
@@ -125,11 +127,14 @@ class TransferConfig:
             to ``relu5_3``; its weights are VGG16's: ``vgg_weights`` names or files of VGG16).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         max_pixels: largest image (width x height) that is opened.
-        segment: without mask files, ``"auto"`` segments both photos automatically (the
-            paper's behaviour, see :mod:`photostyle.segment`) and ``"none"`` transfers the
-            style image as a whole. Mask files, when given, always take precedence.
-        seg_model: segmentation model: a segmentation-models-pytorch hub name or a local
-            folder.
+        segment: without mask files, ``"auto"`` segments both photos automatically into
+            matching regions (with ``seg_model``) and ``"none"`` transfers the style image
+            as a whole. Mask files, when given, always take precedence.
+        seg_model: the segmenter of ``segment="auto"``: ``"builtin"`` (default: no
+            download, :mod:`photostyle.engine.autoseg`), or a segmentation-models-pytorch
+            hub name or local folder of an ADE20K SegFormer (:mod:`photostyle.engine.segment`,
+            downloaded on first use; SegFormer's weights are licensed for non-commercial
+            use only), e.g. :data:`SEGFORMER_MODEL`.
         orphan_policy: what styles a content label that the style image lacks:
             ``"whole-style"`` (the whole style image) or ``"drop"`` (no style loss there).
         min_label_fraction: labels covering less than this share of either image are dropped.
@@ -176,7 +181,7 @@ class TransferConfig:
     device: str = "auto"
     max_pixels: int = 150_000_000
     segment: str = "auto"
-    seg_model: str = "smp-hub/segformer-b2-512x512-ade-160k"
+    seg_model: str = "builtin"
     orphan_policy: str = "whole-style"
     min_label_fraction: float = 0.002
     mask_tolerance: int = 48

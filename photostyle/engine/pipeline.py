@@ -134,22 +134,48 @@ def _auto_masks(
     cache: dict[Any, Any] | None,
     device: torch.device | None,
 ) -> MaskSet:
-    """Segment both photos (the model is kept in ``cache`` when one is given)."""
-    from photostyle.engine.segment import Segmenter
-
-    key = ("segmenter", config.seg_model, str(device))
-    segmenter = cache.get(key) if cache is not None else None
-    if segmenter is None:
-        segmenter = Segmenter.load(config.seg_model, device or "cpu")
-        if cache is not None:
-            cache[key] = segmenter
+    """Segment both photos with ``config.seg_model`` (the segmenter is kept in ``cache``
+    when one is given)."""
+    segmenter = load_segmenter(config.seg_model, device, cache)
     content_labels, style_labels = segmenter.segment_pair(
         *images, min_fragment=config.min_label_fraction)
     masks = align_labels(content_labels, style_labels, orphan_policy=config.orphan_policy,
                          min_fraction=config.min_label_fraction)
     masks.report.update({"mode": "auto", "model": config.seg_model,
+                         "segmenter": segmenter_description(config.seg_model),
                          "segmentation_seconds": [round(t, 3) for t in segmenter.seconds[-2:]]})
     return masks
+
+
+def load_segmenter(name: str, device: torch.device | str | None = None,
+                   cache: dict[Any, Any] | None = None) -> Any:
+    """The segmenter ``name`` names: ``"builtin"`` (:mod:`photostyle.engine.autoseg`, no
+    download) or a SegFormer hub name or folder (:mod:`photostyle.engine.segment`); kept in
+    ``cache`` when one is given. Both have ``segment_pair``, ``label_map`` and ``seconds``.
+
+    Raises:
+        SegmentationError: a named model that cannot be had (offline, not cached...).
+    """
+    from photostyle.engine.autoseg import NAME, FeatureSegmenter
+    from photostyle.engine.segment import Segmenter
+
+    key = ("segmenter", name, str(device))
+    segmenter = cache.get(key) if cache is not None else None
+    if segmenter is None:
+        segmenter = (FeatureSegmenter.load(device or "cpu") if name == NAME
+                     else Segmenter.load(name, device or "cpu"))
+        if cache is not None:
+            cache[key] = segmenter
+    return segmenter
+
+
+def segmenter_description(name: str) -> str:
+    """What made automatic masks, in words (reports, the console, the app)."""
+    from photostyle.engine.autoseg import DESCRIPTION, NAME
+
+    if name == NAME:
+        return DESCRIPTION
+    return f"SegFormer model {name} (ADE20K; its weights are for non-commercial use only)"
 
 
 def transfer(

@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the pairs' hand-made masks (default), the automatic masks of "
                              "the headline command (no mask files, --segment auto), or one "
                              "label (--segment none); scoring always uses the hand masks")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the pairs already scored in --out's metrics.partial.jsonl "
+                             "(an interrupted run) and do only the others")
     parser.add_argument("--reuse", action="store_true",
                         help="score the outputs already in --out (same settings) again")
     parser.add_argument("--eval-size", type=int, default=700,
@@ -109,8 +112,21 @@ def main(argv: list[str] | None = None) -> int:
     cache: dict[Any, Any] = {}
     masks_used: dict[int, Any] = {}
     partial = args.out / "metrics.partial.jsonl"  # one line per scored image, as it comes
-    partial.unlink(missing_ok=True)
+    done: set[int] = set()
+    if args.resume and partial.exists():
+        kept = [json.loads(line) for line in partial.read_text().splitlines() if line.strip()]
+        methods: dict[int, set[str]] = {}
+        for row in kept:
+            methods.setdefault(int(row["pair"]), set()).add(row["method"])
+        done = {i for i, m in methods.items() if m == {"ours", "paper"} and i in ids}
+        rows.extend(r for r in kept if int(r["pair"]) in done)
+        partial.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        print(f"--resume: {len(done)} pair(s) kept from {partial}", flush=True)
+    else:
+        partial.unlink(missing_ok=True)
     for i in ids:
+        if i in done:
+            continue
         d = args.dpst
         c_path, s_path = d / "input" / f"in{i}.png", d / "style" / f"tar{i}.png"
         out_path = args.out / f"out{i}.png"

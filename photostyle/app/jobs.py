@@ -48,6 +48,8 @@ DISPLAY_SIDE = 1024
 UNPAINTED = "unpainted"
 #: Mask sources the page offers.
 MASK_MODES = ("whole", "auto", "paint", "files")
+#: Opacity of the automatic regions when they are put on the editors to correct.
+AUTO_LAYER_ALPHA = 160
 #: Presets the page offers for the full run (``preview`` has its own button).
 RUN_PRESETS = ("default", "quality", "paper")
 #: Download formats: label -> extension.
@@ -538,6 +540,31 @@ class Studio:
             raise InputError(explain(exc)) from exc
         sheet = render_preview(masks, cshow, sshow)
         return np.asarray(sheet), mask_summary(masks)
+
+    def auto_layers(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """The automatic regions of both photos as painting layers, to start the brush
+        from: ``(h, w, 4)`` uint8 RGBA at the size each photo is shown, every pixel painted
+        in its region's palette colour (alpha 160: the photo shows through, and
+        :func:`painted_labels` reads every pixel back as that region)."""
+        from photostyle.engine.pipeline import read_masks
+
+        s = self.session(key)
+        content, style = self._photos(s)
+        config = self.config.replace(segment="auto")
+        cshow, sshow = content.display_float(), style.display_float()
+        try:
+            with self.preview_lock:  # the segmenter is the previews' to keep
+                masks = read_masks(None, None, cshow.shape[:2], sshow.shape[:2], config,
+                                   (cshow, sshow), self.preview_state.cache)
+        except PhotostyleError as exc:
+            raise InputError(explain(exc)) from exc
+        colours = np.array([PALETTE[n] for n in masks.labels] + [(0, 0, 0)], np.uint8)
+        layers = []
+        for ids in (masks.content_ids, masks.style_ids):
+            rgb = colours[np.where(ids >= 0, ids, len(masks.labels))]
+            alpha = np.where(ids >= 0, AUTO_LAYER_ALPHA, 0).astype(np.uint8)[..., None]
+            layers.append(np.concatenate([rgb, alpha], axis=2))  # unlabelled: unpainted
+        return layers[0], layers[1]
 
     # transfers ------------------------------------------------------------------------
 

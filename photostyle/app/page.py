@@ -109,6 +109,13 @@ def build(studio: Studio) -> Any:
     def choice(mode: str, cfile: Any, sfile: Any, cpaint: Any, spaint: Any) -> MaskChoice:
         return MaskChoice(mode, cfile, sfile, cpaint, spaint)
 
+    @guarded
+    def auto_paint(content: Any, style: Any, request: gr.Request) -> tuple[Any, Any]:
+        """The editors with the automatic regions painted in, to correct with the brush."""
+        layers = studio.auto_layers(_key(request))
+        return tuple({"background": shown, "layers": [layer], "composite": None}
+                     for shown, layer in zip((content, style), layers, strict=True))
+
     def editor_value(display: Any) -> Any:
         return None if display is None else {"background": display, "layers": [],
                                              "composite": None}
@@ -195,6 +202,8 @@ def build(studio: Studio) -> Any:
                              default_size=24)
             with gr.Column(visible=False, elem_id="paint-group") as paint_group:
                 gr.HTML(legend_html())
+                start_auto = gr.Button("Start from the automatic regions", size="sm",
+                                       elem_id="start-auto")
                 with gr.Row():
                     content_paint, style_paint = (checked_editor(gr.ImageEditor(
                         label=f"paint on the {which}", elem_id=f"{which}-paint",
@@ -235,11 +244,14 @@ def build(studio: Studio) -> Any:
             export_button = gr.Button("Make the full-resolution file", elem_id="export")
         download = gr.File(label="Download", interactive=False, elem_id="download")
 
+        content_view, style_view = photos["content"][2], photos["style"][2]
         for which, editor in (("content", content_paint), ("style", style_paint)):
             source, info, view = photos[which]
             source.change(on_upload(which), [source], [view, info, editor],
                           concurrency_limit=4, concurrency_id="light")
         mode.change(mode_changed, [mode], [paint_group, files_group], queue=False)
+        start_auto.click(auto_paint, [content_view, style_view], [content_paint, style_paint],
+                         concurrency_limit=2, concurrency_id="preview")
         masks_inputs = [mode, content_mask, style_mask, content_paint, style_paint]
         masks_button.click(show_masks, masks_inputs, [mask_view, mask_text],
                            concurrency_limit=2, concurrency_id="preview")

@@ -94,18 +94,51 @@ def test_a_painting_far_larger_than_the_photo_shown_is_refused() -> None:
     assert painted_labels({"layers": [huge[:200, :300]]}, "content", (200, 300)) is not None
 
 
-def test_automatic_segmentation_offline_says_what_to_do(studio: Studio) -> None:
-    """No model can be fetched here: the message says so and what the page offers."""
-    for call in (lambda: studio.masks("tab", MaskChoice("auto")),
-                 lambda: studio.preview("tab", MaskChoice("auto"))):
-        with pytest.raises(InputError) as err:
-            call()
-        assert "segmentation model" in str(err.value)
-        assert "choose 'Whole photos', paint the regions, or upload mask files" in str(
-            err.value)
+def test_automatic_regions_work_offline_and_start_the_brush(studio: Studio) -> None:
+    """The built-in segmenter needs no download: the regions show, a run uses them, and the
+    editors can start from them (every pixel painted, read back as the same regions)."""
+    sheet, summary = studio.masks("tab", MaskChoice("auto"))
+    assert sheet.ndim == 3 and "shared label" in summary
+    c_layer, s_layer = studio.auto_layers("tab")
+    session = studio.session("tab")
+    for layer, upload in ((c_layer, session.content), (s_layer, session.style)):
+        assert layer.shape == (*upload.display_float().shape[:2], 4)
+        assert (layer[..., 3] >= 128).all()  # painted everywhere: the brush corrects it
+    c, st, segment = studio.mask_sources(session, MaskChoice(
+        "paint", content_paint={"layers": [c_layer]}, style_paint={"layers": [s_layer]}))
+    from photostyle.engine.pipeline import read_masks
+
+    config = studio.config.replace(segment="auto")
+    auto = read_masks(None, None, c_layer.shape[:2], s_layer.shape[:2], config,
+                      (session.content.display_float(), session.style.display_float()))
+    assert segment == "none" and c is not None and st is not None
+    assert [c.names[i] for i in c.ids.ravel()] == [auto.labels[i] for i in
+                                                    auto.content_ids.ravel()]
     studio.begin("tab", MaskChoice("auto"))
     final = list(studio.run("tab", "default"))[-1]
-    assert final.done and final.text.startswith("**stopped**: segmentation model")
+    assert final.done and final.result is not None
+
+
+def test_a_segformer_offline_says_what_to_do(tmp_path: Path, shallow_vgg_file: Path,
+                                              photos: tuple[Path, Path]) -> None:
+    """A named SegFormer cannot be fetched here: the message says so and what the page
+    offers."""
+    settings = {**tiny_settings(shallow_vgg_file),
+                "seg_model": "smp-hub/segformer-b2-512x512-ade-160k"}
+    s = Studio(settings, root=tmp_path / "app")
+    try:
+        s.upload("tab", "content", str(photos[0]))
+        s.upload("tab", "style", str(photos[1]))
+        for call in (lambda: s.masks("tab", MaskChoice("auto")),
+                     lambda: s.preview("tab", MaskChoice("auto")),
+                     lambda: s.auto_layers("tab")):
+            with pytest.raises(InputError) as err:
+                call()
+            assert "segmentation model" in str(err.value)
+            assert "choose 'Whole photos', paint the regions, or upload mask files" in str(
+                err.value)
+    finally:
+        s.close()
 
 
 def test_painting_on_the_display_lands_on_the_full_photo(tmp_path: Path) -> None:

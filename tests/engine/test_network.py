@@ -133,13 +133,16 @@ def test_malicious_pickle_is_refused(tmp_path: Path) -> None:
 
 
 def test_offline_without_cache_fails_fast_and_clearly() -> None:
+    """Layers beyond the embedded ones need the download: offline, one clear message."""
     start = time.perf_counter()
     with pytest.raises(WeightsError) as info:
-        load_extractor(["relu1_1"], None)
+        load_extractor(["relu4_2"], None)
     assert time.perf_counter() - start < 5
     message = str(info.value)
     assert str(cached_weights_path()) in message and "--vgg-weights" in message
-    assert NAMED_WEIGHTS[DEFAULT_WEIGHTS].url in message
+    assert NAMED_WEIGHTS["original"].url in message
+    with pytest.raises(WeightsError, match="vgg19-d01eb7cb.pth"):
+        load_extractor(["relu1_1"], "original")
     with pytest.raises(WeightsError, match="vgg19-dcbb9e9d.pth"):
         load_extractor(["relu1_1"], "torchvision")
 
@@ -159,7 +162,8 @@ def test_cached_weights_are_used(tmp_path: Path) -> None:
     path = cached_weights_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(random_vgg_state("relu2_1", seed=5), path)
-    model = load_extractor(["relu2_1"], None)
+    assert load_extractor(["relu2_1"], None).source == "embedded"  # no download needed
+    model = load_extractor(["relu2_1"], "original")
     assert model.source == str(path)
 
 
@@ -169,8 +173,8 @@ def test_random_weights_are_seeded() -> None:
     torch.testing.assert_close(a.features[0].weight, b.features[0].weight)
 
 
-def test_default_weights_are_the_original_ones() -> None:
-    assert DEFAULT_WEIGHTS == "original"
+def test_default_weights_are_the_embedded_original_ones() -> None:
+    assert DEFAULT_WEIGHTS == "embedded"
     assert cached_weights_path().name == "vgg19-d01eb7cb.pth" == ORIGINAL_URL.rsplit("/", 1)[1]
     assert cached_weights_path("torchvision").name == "vgg19-dcbb9e9d.pth"
 
@@ -220,7 +224,7 @@ def test_original_layout_loads_from_the_cache_and_from_a_file(tmp_path: Path) ->
     path = cached_weights_path("original")
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(_original_layout(state), path)
-    for weights in (None, "original", path):  # the default, the name, and a file
+    for weights in ("original", path):  # the name, and a file
         got = load_extractor(["relu1_1", "relu2_1"], weights)(x)
         for name in expected:
             torch.testing.assert_close(got[name], expected[name], rtol=1e-4, atol=1e-5)

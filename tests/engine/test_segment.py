@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -113,17 +114,29 @@ def test_cli_segment_pair(model_dir: Path, image_pair, tmp_path: Path) -> None:
     assert "sky" in legend and "skyscraper" in legend
 
 
-def test_transfer_default_segments_and_offline_message(image_pair, tmp_path: Path) -> None:
+def test_transfer_default_needs_no_download_a_segformer_says_what_to_do(
+        image_pair, tmp_path: Path) -> None:
+    """The headline command (two photos, an output, nothing else) runs offline with empty
+    caches; naming a SegFormer that is not cached fails with one clear line."""
     content, style = image_pair
     env = {"PHOTOSTYLE_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
            "TORCH_HOME": str(tmp_path / "th"), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "photostyle", "transfer", "-c", str(content), "-s", str(style),
-         "-o", str(tmp_path / "o.png"), "--vgg-weights", "random"],
-        capture_output=True, text=True, env=env, timeout=120)
+    command = [sys.executable, "-m", "photostyle", "transfer", "--content", str(content),
+               "--style", str(style)]
+    proc = subprocess.run([*command, "-o", str(tmp_path / "o.png")], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "built-in segmenter" in proc.stderr
+    report = json.loads((tmp_path / "o.png.json").read_text())
+    assert report["masks"]["mode"] == "auto" and report["masks"]["model"] == "builtin"
+    assert report["config"]["vgg_weights"] is None and report["vgg_weights"] == "embedded"
+    assert not (tmp_path / "th").exists() or not any((tmp_path / "th").rglob("*.pth"))
+    proc = subprocess.run([*command, "-o", str(tmp_path / "p.png"), "--seg-model",
+                           "smp-hub/segformer-b2-512x512-ade-160k"],
+                          capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2
     assert "segmentation model" in proc.stderr and "--segment none" in proc.stderr
-    assert not (tmp_path / "o.png").exists()
+    assert not (tmp_path / "p.png").exists()
 
 
 def test_transfer_with_auto_segmentation(model_dir: Path) -> None:

@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO))
 
 from photostyle.engine.network import (  # noqa: E402
     EMBEDDED_EXACT,
-    EMBEDDED_PATH,
     EMBEDDED_LAST,
+    EMBEDDED_PATH,
     fold_caffe_input,
     has_caffe_signature,
     read_state_dict,

@@ -112,9 +112,9 @@ def build(studio: Studio) -> Any:
     @guarded
     def auto_paint(content: Any, style: Any, request: gr.Request) -> tuple[Any, Any]:
         """The editors with the automatic regions painted in, to correct with the brush."""
-        layers = studio.auto_layers(_key(request))
-        return tuple({"background": shown, "layers": [layer], "composite": None}
-                     for shown, layer in zip((content, style), layers, strict=True))
+        c_layer, s_layer = studio.auto_layers(_key(request))
+        return ({"background": content, "layers": [c_layer], "composite": None},
+                {"background": style, "layers": [s_layer], "composite": None})
 
     def editor_value(display: Any) -> Any:
         return None if display is None else {"background": display, "layers": [],

@@ -96,9 +96,9 @@ def cmd_segment(args: argparse.Namespace) -> int:
         write_mask(labels, target)
         areas = ", ".join(f"{n} {a:.0%}" for n, a in labels.areas().items())
         print(f"wrote {target} ({seconds:.1f} s): {areas}")
+    from photostyle.engine.autoseg import NAME
+    from photostyle.engine.autoseg import legend as builtin_legend
     from photostyle.files.writers import atomic_write
-
-    from photostyle.engine.autoseg import NAME, legend as builtin_legend
 
     builtin = args.seg_model == NAME
     with atomic_write(legend, "w") as handle:

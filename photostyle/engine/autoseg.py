@@ -193,7 +193,7 @@ class FeatureSegmenter:
         start = time.perf_counter()
         soft = self.assign(images)
         maps = []
-        for image, probs, source in zip(images, soft, sources, strict=True):
+        for image, probs in zip(images, soft, strict=True):
             ids = _to_image(probs, image, snap_edges)
             ids = remove_fragments(ids, min_fragment)
             maps.append(ids)

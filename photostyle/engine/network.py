@@ -507,8 +507,9 @@ def load_extractor(
         weights: a state-dict path, ``"embedded"`` (the package's own, to relu3_4), a
             name of :data:`NAMED_WEIGHTS` (``"original"``, ``"torchvision"``: cache or
             download), ``"random"``, or ``None``: the embedded weights when they cover
-            ``layers``, else :data:`DOWNLOAD_WEIGHTS`. A file in the original weights' layout (recognised by
-            its shifted classifier keys) has its Caffe input convention folded in.
+            ``layers``, else :data:`DOWNLOAD_WEIGHTS`. A file in the original weights'
+            layout (recognised by its shifted classifier keys) has its Caffe input
+            convention folded in.
         seed: seed of the random initialisation (used for ``"random"``).
         device: where the network lives.
         network: ``"vgg19"`` (default) or ``"vgg16"``: the named weights are that

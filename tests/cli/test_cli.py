@@ -132,12 +132,13 @@ def test_not_an_image(tmp_path: Path, shallow_vgg_file: Path, image_pair, capsys
 
 
 def test_missing_weights_offline_is_fast_and_clear(image_pair, tmp_path: Path) -> None:
+    """The paper's preset needs the whole VGG19 (a download): offline, one clear line."""
     content, style = image_pair
     env = {**os.environ, "PHOTOSTYLE_OFFLINE": "1", "TORCH_HOME": str(tmp_path / "th")}
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "photostyle", "transfer", "-c", str(content), "-s", str(style),
-         "-o", str(tmp_path / "o.png"), "--segment", "none"],
+         "-o", str(tmp_path / "o.png"), "--segment", "none", "--preset", "paper"],
         capture_output=True, text=True, env=env, timeout=120,
     )
     elapsed = time.perf_counter() - start

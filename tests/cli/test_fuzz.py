@@ -215,6 +215,8 @@ def _args(command: str, out: Path, inp: Path, root: Path, numbers: dict[str, tup
 @example(("video", "device", "good", {}))
 @example(("video", "hardlink_to_content", "good", {}))  # a hard link to the clip itself
 @example(("batch", "fresh", "good", {}))
+@example(("segment", "link_to_style", "good", {}))  # segment reads no style: a name to replace
+@example(("segment", "deep", "good", {}))  # the built-in segmenter works offline
 def test_fuzzed_commands_never_lose_a_file(shallow_vgg_file: Path, fuzz_clip: Path | None, capsys,
                                            case) -> None:
     command, out_kind, in_kind, numbers = case
@@ -245,7 +247,7 @@ def test_fuzzed_commands_never_lose_a_file(shallow_vgg_file: Path, fuzz_clip: Pa
             out_bad = False
         elif command == "evaluate":
             out_bad = OUT_PATHS[out_kind] and out_kind != "bad_ext"  # --json: any name
-        elif command == "apply":  # reads no style: a link to it is just a name to replace
+        elif command in ("apply", "segment"):  # read no style: a link to it is a name
             out_bad = OUT_PATHS[out_kind] and out_kind != "link_to_style"
         else:
             out_bad = OUT_PATHS[out_kind]
@@ -260,7 +262,8 @@ def test_fuzzed_commands_never_lose_a_file(shallow_vgg_file: Path, fuzz_clip: Pa
         err = capsys.readouterr().err
         assert "Traceback" not in err and "internal error" not in err, (args, err)
         for name, digest in inputs_before.items():
-            if name.startswith(("old", "a/")) or (command == "apply" and name == "link.png"):
+            if name.startswith(("old", "a/")) or (command in ("apply", "segment")
+                                                      and name == "link.png"):
                 continue  # an existing output is meant to be replaced
             assert digests(root).get(name) == digest, (args, name)
         if bad:

@@ -7,6 +7,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -134,3 +135,15 @@ def digests(folder: Path) -> dict[str, str]:
 def transfer_args(content: Path, style: Path, out: Path, weights: Path, *extra: str) -> list[str]:
     return ["transfer", "-c", str(content), "-s", str(style), "-o", str(out),
             "--vgg-weights", str(weights), *CLI_FAST, *extra]
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/NAME.py`` imported as a module (scripts/ is not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from photostyle.engine.autoseg import MIN_SHARE, FeatureSegmenter
 from photostyle.engine.masks import align_labels, read_mask
 
-REPO = Path(__file__).resolve().parents[2]
+from ..conftest import load_script
 
 
 def scene(h: int, w: int, sky: tuple[float, float, float], ground: tuple[float, float, float],
@@ -97,11 +96,7 @@ def test_transfer_without_masks_reports_the_builtin_segmenter() -> None:
 
 
 def test_agreement_measure_by_hand() -> None:
-    spec = importlib.util.spec_from_file_location("agreement",
-                                                  REPO / "scripts" / "mask_agreement.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("mask_agreement")
     hand = [np.array([[0, 0, 1, 1]]), np.array([[0, 1, 1, -1]])]
     # labels swapped in both photos: the one-to-one matching undoes it -> perfect
     assert module.agreement([1 - np.clip(h, 0, 1) for h in hand], hand) == pytest.approx(1.0)

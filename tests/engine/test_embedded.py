@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from photostyle.engine.network import (
 )
 from photostyle.errors import WeightsError
 
-from ..conftest import SHARED_WEIGHTS
+from ..conftest import SHARED_WEIGHTS, load_script
 
 REPO = Path(__file__).resolve().parents[2]
 #: Features of the embedded network on a fixed image (``_probe``), written down once from
@@ -104,10 +103,7 @@ def test_script_folds_the_published_layout(tmp_path: Path) -> None:
     the script writes the folded first convolution."""
     from photostyle.engine.network import fold_caffe_input, unfold_caffe_input
 
-    spec = importlib.util.spec_from_file_location("embed_vgg", REPO / "scripts" / "embed_vgg.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("embed_vgg")
     folded = load_embedded_weights()
     caffe = unfold_caffe_input({k: v.float() for k, v in folded.items()})
     caffe["classifier.1.weight"] = torch.zeros(2, 2)  # the original file's signature

@@ -3,7 +3,6 @@ FFmpeg as an outside reader), keyframes, bad clips and interruptions."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
@@ -34,6 +33,7 @@ from ..conftest import (
     REPO,
     SHARED_WEIGHTS,
     gradient_image,
+    load_script,
     requires_shared,
     save_png,
 )
@@ -44,12 +44,7 @@ STYLE = REPO / "data" / "style.png"
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "make_test_clip", REPO / "scripts" / "make_test_clip.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_test_clip")
 
 
 make_test_clip = _script()

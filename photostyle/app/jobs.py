@@ -524,40 +524,37 @@ class Studio:
     def masks(self, key: str, choice: MaskChoice) -> tuple[np.ndarray, str]:
         """The masks as the transfer will use them: a preview image (masks over both
         photos, with a legend) and the report in Markdown."""
-        from photostyle.engine.pipeline import read_masks
         from photostyle.engine.preview import render_preview
 
         s = self.session(key)
+        masks, cshow, sshow = self._shown_masks(s, *self.mask_sources(s, choice))
+        sheet = render_preview(masks, cshow, sshow)
+        return np.asarray(sheet), mask_summary(masks)
+
+    def _shown_masks(self, s: Session, content_mask: LabelMap | None,
+                     style_mask: LabelMap | None, segment: str
+                     ) -> tuple[MaskSet, np.ndarray, np.ndarray]:
+        """The masks of the session's photos as shown (``segment``: without mask files,
+        ``"auto"`` or ``"none"``) and those photos, float ``(h, w, 3)`` in [0, 1]."""
+        from photostyle.engine.pipeline import read_masks
+
         content, style = self._photos(s)
-        c, st, segment = self.mask_sources(s, choice)
         config = self.config.replace(segment=segment)
         cshow, sshow = content.display_float(), style.display_float()
         try:
-            with self.preview_lock:  # the segmentation model is the previews' to keep
-                masks = read_masks(c, st, cshow.shape[:2], sshow.shape[:2], config,
-                                   (cshow, sshow), self.preview_state.cache)
+            with self.preview_lock:  # the segmenter is the previews' to keep
+                masks = read_masks(content_mask, style_mask, cshow.shape[:2], sshow.shape[:2],
+                                   config, (cshow, sshow), self.preview_state.cache)
         except PhotostyleError as exc:
             raise InputError(explain(exc)) from exc
-        sheet = render_preview(masks, cshow, sshow)
-        return np.asarray(sheet), mask_summary(masks)
+        return masks, cshow, sshow
 
     def auto_layers(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """The automatic regions of both photos as painting layers, to start the brush
         from: ``(h, w, 4)`` uint8 RGBA at the size each photo is shown, every pixel painted
         in its region's palette colour (alpha 160: the photo shows through, and
         :func:`painted_labels` reads every pixel back as that region)."""
-        from photostyle.engine.pipeline import read_masks
-
-        s = self.session(key)
-        content, style = self._photos(s)
-        config = self.config.replace(segment="auto")
-        cshow, sshow = content.display_float(), style.display_float()
-        try:
-            with self.preview_lock:  # the segmenter is the previews' to keep
-                masks = read_masks(None, None, cshow.shape[:2], sshow.shape[:2], config,
-                                   (cshow, sshow), self.preview_state.cache)
-        except PhotostyleError as exc:
-            raise InputError(explain(exc)) from exc
+        masks, _, _ = self._shown_masks(self.session(key), None, None, "auto")
         colours = np.array([PALETTE[n] for n in masks.labels] + [(0, 0, 0)], np.uint8)
         layers = []
         for ids in (masks.content_ids, masks.style_ids):

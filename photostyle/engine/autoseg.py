@@ -96,7 +96,7 @@ class FeatureSegmenter:
             self._extractor = load_extractor([LAYER], EMBEDDED)
         return self._extractor
 
-    def describe(self, image: np.ndarray) -> torch.Tensor:
+    def describe(self, image: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         """Per-pixel descriptors of one photo, before the joint PCA.
 
         Args:
@@ -104,8 +104,8 @@ class FeatureSegmenter:
 
         Returns:
             ``(h * w, C + 4)`` float32: standardised ``relu3_1`` features (C = 256), then
-            standardised L, a, b and the height (0 top, 1 bottom), on the feature grid
-            ``(h, w)`` (stored in :attr:`last_grid`).
+            standardised L, a, b and the height (0 top, 1 bottom), on the feature grid;
+            and that grid's ``(h, w)``.
         """
         import cv2
 
@@ -128,16 +128,13 @@ class FeatureSegmenter:
         lab = torch.from_numpy(cv2.cvtColor(grid, cv2.COLOR_RGB2LAB).reshape(-1, 3))
         lab = (lab - lab.mean(0)) / (lab.std(0) + 1.0)
         height = torch.linspace(0.0, 1.0, fh).view(fh, 1).expand(fh, fw).reshape(-1, 1)
-        self.last_grid = (fh, fw)
-        return torch.cat([f, lab, height], 1)
+        return torch.cat([f, lab, height], 1), (fh, fw)
 
     def assign(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Soft region assignments of each photo on its feature grid, ``(h, w, k)`` in
         [0, 1] summing to 1 over k."""
-        parts, grids = [], []
-        for image in images:
-            parts.append(self.describe(image))
-            grids.append(self.last_grid)
+        described = [self.describe(image) for image in images]
+        parts, grids = [d[0] for d in described], [d[1] for d in described]
         sizes = [len(p) for p in parts]
         data = torch.cat(parts)
         feats, lab, height = data[:, :-4], data[:, -4:-1], data[:, -1:]

@@ -35,6 +35,7 @@ from photostyle.engine.masks import PALETTE, LabelMap, MaskSet, read_mask
 from photostyle.engine.pipeline import TransferResult, apply_look, transfer
 from photostyle.engine.smooth import render, render_plain
 from photostyle.errors import InputError, PhotostyleError, describe
+from photostyle.files import heif
 from photostyle.files.images import Photo, fit_long_side, read_photo, resize, to_uint8
 from photostyle.files.metadata import Metadata, read_metadata
 from photostyle.files.writers import SIXTEEN_BIT_FORMATS, WRITE_FORMATS
@@ -53,7 +54,9 @@ AUTO_LAYER_ALPHA = 160
 #: Presets the page offers for the full run (``preview`` has its own button).
 RUN_PRESETS = ("default", "quality", "paper")
 #: Download formats: label -> extension.
-FORMATS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WebP": ".webp"}
+FORMATS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WebP": ".webp", "AVIF": ".avif"}
+if heif.available():  # the heif extra (pillow-heif) is installed
+    FORMATS["HEIC"] = ".heic"
 #: Seconds between two images sent to the page while a run improves.
 IMAGE_INTERVAL = 1.0
 #: Seconds between two progress updates sent to the page.

@@ -43,7 +43,7 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                     "one --segment decides. A photo that fails is skipped, the rest finish; "
                     "re-running skips the photos already done with the same settings")
     io.add_argument("--format", metavar="EXT", help="batch: output format of every "
-                    "result (png, jpg, tif, webp, bmp)")
+                    "result (png, jpg, tif, webp, avif, heic, bmp)")
     io.add_argument("--content-mask", help="content mask: colour-coded PNG or label map")
     io.add_argument("--style-mask", help="style mask, same labels as the content mask")
     io.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,

@@ -26,7 +26,7 @@ import io
 import logging
 import struct
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -341,3 +341,102 @@ class Encoding:
         if self.target is None:
             return np.asarray(pixels, dtype=np.float64)
         return convert(pixels, srgb(), self.target)
+
+
+#: The ICC profile connection space's white (D50), XYZ.
+D50 = (0.9642, 1.0, 0.8249)
+
+#: Bradford cone response matrix (chromatic adaptation, as ICC v4's ``chad`` tags use).
+_BRADFORD = np.array([[0.8951, 0.2664, -0.1614],
+                      [-0.7502, 1.7135, 0.0367],
+                      [0.0389, -0.0685, 1.0296]])
+
+#: Working spaces photostyle writes profiles for: primaries (red, green, blue) and white as
+#: CIE xy, and the tone curve as ICC parametric curve parameters ``(g, a, b, c, d)``
+#: (type 3: ``(a x + b)^g`` above ``d``, ``c x`` below) or ``(g,)`` (a pure power).
+Space = tuple[tuple[tuple[float, float], ...], tuple[float, float], tuple[float, ...]]
+SPACES: dict[str, Space] = {
+    # Display P3: DCI-P3 primaries, D65, the sRGB curve (Apple's phones and screens)
+    "Display P3": (((0.680, 0.320), (0.265, 0.690), (0.150, 0.060)), (0.3127, 0.3290),
+                   (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)),
+    # ProPhoto RGB (ROMM RGB): D50, gamma 1.8 with a linear toe below 1/512
+    "ProPhoto RGB": (((0.7347, 0.2653), (0.1596, 0.8404), (0.0366, 0.0001)),
+                     (0.3457, 0.3585), (1.8, 1.0, 0.0, 1 / 16, 1 / 32)),
+}
+
+
+def _xyz(xy: tuple[float, float]) -> np.ndarray:
+    x, y = xy
+    return np.array([x / y, 1.0, (1.0 - x - y) / y])
+
+
+def colorants(primaries: tuple[tuple[float, float], ...],
+              white: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(3, 3)`` linear RGB -> XYZ (D50) matrix of an RGB space given its primaries and
+    white as CIE xy (adapted to D50 by Bradford, as ICC profiles store it), and the
+    ``(3, 3)`` adaptation matrix from its white to D50."""
+    xyz = np.stack([_xyz(p) for p in primaries], axis=1)
+    scale = np.linalg.solve(xyz, _xyz(white))
+    to_xyz = xyz * scale  # columns: the colorants; RGB (1, 1, 1) -> the white, Y = 1
+    source = _BRADFORD @ _xyz(white)
+    target = _BRADFORD @ np.array(D50)
+    adapt = np.linalg.inv(_BRADFORD) @ np.diag(target / source) @ _BRADFORD
+    return adapt @ to_xyz, adapt
+
+
+def _s15(values: np.ndarray | tuple[float, ...] | list[float]) -> bytes:
+    return b"".join(struct.pack(">i", round(float(v) * 65536.0)) for v in values)
+
+
+def _mluc(text: str) -> bytes:
+    encoded = text.encode("utf-16-be")
+    return b"mluc\0\0\0\0" + struct.pack(">II2s2sII", 1, 12, b"en", b"US", len(encoded), 28) \
+        + encoded
+
+
+def make_profile(name: str) -> bytes:
+    """ICC v4 display profile bytes for one of :data:`SPACES` (a matrix/TRC profile that
+    littleCMS, browsers and photo editors read; its colorants computed from the space's
+    published primaries).
+
+    Raises:
+        KeyError: an unknown space.
+    """
+    primaries, white, curve = SPACES[name]
+    matrix, adapt = colorants(primaries, white)
+    kind = 0 if len(curve) == 1 else 3
+    trc = b"para\0\0\0\0" + struct.pack(">HH", kind, 0) + _s15(curve)
+    tags = [
+        (b"desc", _mluc(name)),
+        (b"cprt", _mluc("No copyright, use freely")),
+        (b"wtpt", b"XYZ \0\0\0\0" + _s15(D50)),
+        (b"chad", b"sf32\0\0\0\0" + _s15(adapt.ravel())),
+        (b"rXYZ", b"XYZ \0\0\0\0" + _s15(matrix[:, 0])),
+        (b"gXYZ", b"XYZ \0\0\0\0" + _s15(matrix[:, 1])),
+        (b"bXYZ", b"XYZ \0\0\0\0" + _s15(matrix[:, 2])),
+        (b"rTRC", trc), (b"gTRC", trc), (b"bTRC", trc),
+    ]
+    table_end = 128 + 4 + 12 * len(tags)
+    body, entries, offset, placed = b"", b"", table_end, {}
+    for sig, data in tags:
+        if data in placed:  # the three tone curves share one copy, as usual
+            entries += struct.pack(">4sII", sig, placed[data], len(data))
+            continue
+        padded = data + b"\0" * (-len(data) % 4)
+        placed[data] = offset
+        entries += struct.pack(">4sII", sig, offset, len(data))
+        body += padded
+        offset += len(padded)
+    size = table_end + len(body)
+    header = struct.pack(
+        ">I4sI4s4s4s6H4s4sI4sI8sI", size, b"\0\0\0\0", 0x04300000, b"mntr", b"RGB ", b"XYZ ",
+        2026, 1, 1, 0, 0, 0, b"acsp", b"\0\0\0\0", 0, b"\0\0\0\0", 0, b"\0" * 8, 0,
+    ) + _s15(D50) + b"phst" + b"\0" * 16 + b"\0" * 28
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + entries + body
+
+
+@cache
+def space(name: str) -> RGBProfile:
+    """The :class:`RGBProfile` of one of :data:`SPACES`, with ICC bytes to embed."""
+    return parse_rgb_profile(make_profile(name), name)

@@ -44,9 +44,12 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image",
     Raises:
         InputError: missing, unreadable, not an image, truncated, empty or too large.
     """
+    from photostyle.files import heif
     from photostyle.files.paths import check_input_file
 
     p = check_input_file(path, what)
+    if heif.looks_like_heif(p) and not heif.available():
+        raise InputError(f"{what} {p}: a HEIF/HEIC photo; to read it, {heif.INSTALL_HINT}")
     try:
         # photostyle's limit, not Pillow's fixed 89.5 megapixels (which would refuse a
         # 100-megapixel camera file before --max-pixels is looked at): the header is read
@@ -67,6 +70,11 @@ def open_image(path: str | os.PathLike, *, max_pixels: int, what: str = "image",
                     "file is trusted)"
                 )
             Image.MAX_IMAGE_PIXELS = max_pixels
+            frames = getattr(opened, "n_frames", 1)
+            if opened.format in ("HEIF", "AVIF") and frames > 1:
+                raise InputError(
+                    f"{what} {p}: holds {frames} images (a sequence, burst or animation); "
+                    "photostyle styles one photo: export the one you want to its own file")
             if not transpose:
                 return opened
             opened.load()
@@ -193,8 +201,9 @@ def read_photo(source: str | os.PathLike | Image.Image, *, max_pixels: int = 150
                what: str = "image") -> Photo:
     """Read a photo at full precision, with its colour profile (see :class:`Photo`).
 
-    16-bit RGB PNG and TIFF are decoded by OpenCV (Pillow reduces them to 8 bits); every
-    other file by Pillow. The EXIF orientation is applied. An embedded profile is read with
+    16-bit RGB PNG and TIFF are decoded by OpenCV (Pillow reduces them to 8 bits), 10- and
+    12-bit HEIF by libheif (:mod:`photostyle.files.heif`) as 16 bits; every other file by
+    Pillow. The EXIF orientation is applied. An embedded profile is read with
     :mod:`photostyle.icc`: sRGB profiles need no conversion; RGB matrix/TRC profiles are
     kept for conversion in floating point; other profiles (CMYK, greyscale, LUT-based RGB)
     are converted to 8-bit sRGB by littleCMS; a broken one is ignored with a warning.
@@ -210,6 +219,12 @@ def read_photo(source: str | os.PathLike | Image.Image, *, max_pixels: int = 150
         name = f"{what} {source}"
         upright, pixels16 = _open_full_precision(source, max_pixels=max_pixels, what=what)
         data = upright.info.get("icc_profile") or None
+        if data is None and upright.format in ("HEIF", "AVIF"):
+            from photostyle.files import heif
+
+            nclx = heif.nclx_space(upright.info, name)
+            if nclx is not None:  # a phone's Display P3 photo without an ICC profile
+                data = icc.space(nclx).data
     bit_depth = 16 if pixels16 is not None or upright.mode.startswith("I;16") else 8
     pixels = pixels16 if pixels16 is not None else pil_to_array(upright)
     if data is None:
@@ -254,6 +269,15 @@ def _open_full_precision(
         rawmode = rawmode[0]
     sixteen = (image.format in ("PNG", "TIFF") and image.mode in ("RGB", "RGBA")
                and isinstance(rawmode, str) and ";16" in rawmode)
+    if image.format == "HEIF" and int(image.info.get("bit_depth") or 8) > 8:
+        from photostyle.files import heif
+
+        try:
+            pixels = heif.read_high_bit_depth(path)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise InputError(f"{what} {path}: cannot decode its "
+                             f"{image.info['bit_depth']}-bit pixels ({exc})") from None
+        return image, pixels  # libheif turned them upright (its header says orientation 1)
     if not sixteen:
         image.close()
         return open_image(path, max_pixels=max_pixels, what=what), None
@@ -363,7 +387,8 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 #: Extensions read as photos in a folder.
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp",
+                              ".heic", ".heif", ".hif", ".avif"})
 
 
 def read_content(content: ImageLike | Photo, max_pixels: int) -> Photo:

@@ -29,6 +29,9 @@ WRITE_FORMATS = {
     ".tiff": "TIFF",
     ".webp": "WEBP",
     ".bmp": "BMP",
+    ".heic": "HEIF",
+    ".heif": "HEIF",
+    ".avif": "AVIF",
 }
 
 
@@ -86,7 +89,10 @@ SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")
 
 
 #: Formats with a place for an ICC profile.
-PROFILE_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP")
+PROFILE_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "HEIF", "AVIF")
+
+#: Formats with a quality setting (``--jpeg-quality``).
+QUALITY_FORMATS = ("JPEG", "WEBP", "HEIF", "AVIF")
 
 
 def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
@@ -96,12 +102,13 @@ def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
 
     Args:
         quality: JPEG and WebP quality (1-100).
-        metadata: EXIF and XMP to embed (JPEG, PNG, TIFF, WebP; BMP has no place for them).
+        metadata: EXIF and XMP to embed (JPEG, PNG, TIFF, WebP, HEIF, AVIF; BMP has no
+            place for them).
         bit_depth: 8, or 16 for PNG and TIFF (16-bit PNG is encoded by OpenCV; TIFF is
             written here, 8 or 16 bits, with the EXIF's own tag types: Pillow writes 8-bit
             RGB only and re-types EXIF tags).
         icc_profile: ICC bytes of the colour profile the pixels are encoded in, embedded
-            (PNG, JPEG, TIFF, WebP); ``None``: none (sRGB by convention).
+            (PNG, JPEG, TIFF, WebP, HEIF, AVIF); ``None``: none (sRGB by convention).
 
     Raises:
         OutputError: unknown extension, a format without 16 bits or a colour profile asked
@@ -126,7 +133,7 @@ def save_image(image: np.ndarray, path: str | os.PathLike, *, quality: int = 95,
             return p
         pil = Image.fromarray(to_uint8(image))
         kwargs = _pillow_metadata(fmt, metadata)
-        if fmt in ("JPEG", "WEBP"):
+        if fmt in QUALITY_FORMATS:
             kwargs["quality"] = quality
         if icc_profile:
             kwargs["icc_profile"] = icc_profile
@@ -151,6 +158,18 @@ def check_format(path: Path, bit_depth: int, icc_profile: bytes | None) -> None:
         OutputError: naming the file and what to do.
     """
     fmt = WRITE_FORMATS.get(path.suffix.lower())
+    if fmt == "HEIF":
+        from photostyle.files import heif
+
+        if not heif.available():
+            raise OutputError(f"output {path}: to write HEIF/HEIC, {heif.INSTALL_HINT}; or "
+                              "write a .jpg, .avif or .tif")
+    if fmt == "AVIF":
+        from PIL import features
+
+        if not features.check("avif"):
+            raise OutputError(f"output {path}: this Pillow was built without AVIF; write a "
+                              ".jpg or .tif, or install a Pillow wheel (11.3 or later)")
     if bit_depth not in (8, 16):
         raise OutputError(f"output {path}: bit depth must be 8 or 16, got {bit_depth}")
     if bit_depth == 16 and fmt not in SIXTEEN_BIT_FORMATS:

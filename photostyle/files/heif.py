@@ -11,6 +11,8 @@ description (Display P3 primaries with the sRGB curve, see :func:`nclx_space`).
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -57,7 +59,7 @@ def looks_like_heif(path: str | Path) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
 
 
-def read_high_bit_depth(path: str | Path) -> np.ndarray:
+def read_high_bit_depth(path: str | os.PathLike) -> np.ndarray:
     """The pixels of a 10- or 12-bit HEIF's primary image: ``(H, W, 3)`` float32 in [0, 1],
     upright (libheif applies the file's rotation and mirroring), alpha over white."""
     import pillow_heif
@@ -82,7 +84,7 @@ NCLX_PRIMARIES = {1: None, 2: None, 12: "Display P3"}
 NCLX_SDR_TRANSFERS = frozenset({1, 2, 6, 13, 14, 15})
 
 
-def nclx_space(info: dict[str, Any], name: str) -> str | None:
+def nclx_space(info: Mapping[Any, Any], name: str) -> str | None:
     """The working space (a name in :data:`photostyle.files.icc.SPACES`) of a HEIF/AVIF that
     describes its colour by ``nclx`` instead of an ICC profile; ``None``: sRGB.
 

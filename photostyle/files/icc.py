@@ -417,7 +417,8 @@ def make_profile(name: str) -> bytes:
         (b"rTRC", trc), (b"gTRC", trc), (b"bTRC", trc),
     ]
     table_end = 128 + 4 + 12 * len(tags)
-    body, entries, offset, placed = b"", b"", table_end, {}
+    body, entries, offset = b"", b"", table_end
+    placed: dict[bytes, int] = {}
     for sig, data in tags:
         if data in placed:  # the three tone curves share one copy, as usual
             entries += struct.pack(">4sII", sig, placed[data], len(data))

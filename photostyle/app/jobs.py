@@ -785,7 +785,7 @@ class Studio:
         path = s.folder / f"photostyle-{s.downloads}{FORMATS[fmt]}"
         metadata = Metadata()
         try:
-            metadata = read_metadata(content.path)
+            metadata = read_metadata(content.path).for_output(source="the content")
         except PhotostyleError:
             log.warning("the content's metadata could not be read; written without it")
         rendered.save(path, metadata=metadata, bit_depth=bit_depth)

@@ -31,6 +31,29 @@ class Metadata:
     def __bool__(self) -> bool:
         return bool(self.exif or self.xmp)
 
+    def for_output(self, *, action: str = "converted", source: str = "content") -> Metadata:
+        """The metadata of an output made from this photo: the XMP as
+        :func:`photostyle.files.xmp.for_output` makes it (a new instance, photostyle's history
+        entry, no raw develop settings; a fresh packet when the photo had none) and the EXIF
+        with ``Software`` naming photostyle."""
+        from photostyle.files import exif as tiff
+        from photostyle.files import xmp as packets
+
+        tool = packets.tool_name()
+        exif = self.exif
+        if exif:
+            try:
+                dirs = tiff.read_directories(exif[6:] if exif.startswith(b"Exif\0\0") else exif)
+                dirs = dirs.replace(tiff.Entry.raw(SOFTWARE, tool.encode("ascii") + b"\0", 2))
+                exif = b"Exif\0\0" + tiff.build(dirs)
+            except (tiff.ExifError, ValueError) as exc:
+                log.warning("%s: EXIF not carried (%s)", source, exc)
+                exif = None
+        return Metadata(exif, packets.for_output(self.xmp, action=action, source=source))
+
+
+#: EXIF/TIFF tag naming the software that made the file.
+SOFTWARE = 0x0131
 
 #: TIFF tag holding an XMP packet.
 XMP_TAG = 700

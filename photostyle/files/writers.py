@@ -186,7 +186,7 @@ def _pillow_metadata(fmt: str, metadata: Metadata | None) -> dict[str, Any]:
     if not metadata or fmt == "BMP":
         return kwargs
     if metadata.exif:
-        kwargs["exif"] = metadata.exif
+        kwargs["exif"] = _jpeg_exif(metadata.exif) if fmt == "JPEG" else metadata.exif
     if metadata.xmp:
         if fmt == "PNG":
             from PIL.PngImagePlugin import PngInfo
@@ -197,6 +197,24 @@ def _pillow_metadata(fmt: str, metadata: Metadata | None) -> dict[str, Any]:
         else:
             kwargs["xmp"] = metadata.xmp
     return kwargs
+
+
+def _jpeg_exif(exif: bytes) -> bytes:
+    """A JPEG's EXIF: with ``YCbCrPositioning``, which the EXIF standard requires of a JPEG's
+    first directory (a TIFF or PNG content's EXIF has none)."""
+    from photostyle.files import exif as tiff
+
+    try:
+        dirs = tiff.read_directories(exif[6:] if exif.startswith(b"Exif\0\0") else exif)
+    except (tiff.ExifError, ValueError):
+        return exif
+    if dirs.get(YCBCR_POSITIONING) is not None:
+        return exif
+    return b"Exif\0\0" + tiff.build(dirs.replace(tiff.Entry.short(YCBCR_POSITIONING, 1)))
+
+
+#: EXIF tag: where chroma samples sit (1: centred), required in a JPEG's IFD0.
+YCBCR_POSITIONING = 0x0213
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -105,7 +105,7 @@ def write_outputs(result: Any, output: Path, content: Any, style: Any,
 
     metadata = Metadata()
     if not options.strip_metadata and isinstance(content, str | Path):
-        metadata = read_metadata(content)
+        metadata = read_metadata(content).for_output(source=str(content))
     result.save(output, quality=options.quality, metadata=metadata,
                 bit_depth=options.bit_depth)
     report = result.report

@@ -240,3 +240,67 @@ def test_broken_and_hostile_blocks_give_what_can_be_read() -> None:
            + struct.pack("<Q", 0))
     entries = tiff.read_directories(big).ifd0
     assert [(e.tag, e.kind, e.ints()) for e in entries] == [(256, 4, (4000,))]
+
+
+def lightroom_xmp_tiff(path: Path) -> Path:
+    """A 16-bit TIFF as Lightroom hands it to an external editor: a document and instance ID,
+    a history, Camera Raw develop settings, a title and keywords (written by exiftool)."""
+    save_image(gradient_image(40, 56), path, bit_depth=16)
+    exiftool("-q", "-overwrite_original", "-Make=Nikon", "-XMP-dc:Title=harbour",
+             "-XMP-dc:Subject=boats", "-XMP-xmpMM:DocumentID=xmp.did:1234-abcd",
+             "-XMP-xmpMM:InstanceID=xmp.iid:old-instance", "-XMP-xmp:CreatorTool=Lightroom",
+             "-XMP-crs:Exposure2012=+0.50", "-XMP-crs:Temperature=5500",
+             "-XMP-crs:ToneCurvePV2012=0, 0", "-XMP-xmpMM:HistoryAction=derived",
+             "-XMP-xmpMM:HistorySoftwareAgent=Adobe Lightroom", str(path))
+    return path
+
+
+def xmp_tags(path: Path) -> dict[str, str]:
+    import json
+
+    out = exiftool("-j", "-a", "-G1", "-struct", "-XMP:all", "-IFD0:Software", str(path))
+    return json.loads(out)[0]
+
+
+@needs_exiftool
+def test_output_xmp_is_a_new_instance_by_photostyle_without_develop_settings(
+        tmp_path: Path) -> None:
+    source = lightroom_xmp_tiff(tmp_path / "DSC_0001.tif")
+    before = xmp_tags(source)
+    assert before["XMP-crs:Exposure2012"] in ("+0.50", 0.5, "0.5")
+    style = save_png(gradient_image(40, 56)[::-1].copy(), tmp_path / "style.png")
+    for ext in ("tif", "jpg", "png"):
+        out = tmp_path / f"out.{ext}"
+        assert main(["transfer", "-c", str(source), "-s", str(style), "-o", str(out),
+                     *FAST]) == 0
+        after = xmp_tags(out)
+        assert not [k for k in after if k.startswith("XMP-crs:")], after
+        assert after["XMP-xmpMM:DocumentID"] == "xmp.did:1234-abcd"
+        assert after["XMP-xmpMM:InstanceID"].startswith("xmp.iid:")
+        assert after["XMP-xmpMM:InstanceID"] != "xmp.iid:old-instance"
+        assert after["XMP-xmp:CreatorTool"].startswith("photostyle")
+        assert after["IFD0:Software"].startswith("photostyle")
+        assert after["XMP-dc:Title"] == "harbour"
+        assert after["XMP-dc:Subject"] in ("boats", ["boats"])
+        history = after["XMP-xmpMM:History"]
+        assert [e["Action"] for e in history] == ["derived", "converted"]
+        assert history[-1]["SoftwareAgent"].startswith("photostyle")
+        assert history[-1]["InstanceID"] == after["XMP-xmpMM:InstanceID"]
+        # exiftool finds nothing wrong with the metadata (it calls Adobe Deflate, which
+        # every TIFF reader reads, a non-baseline compression)
+        warnings = [line for line in exiftool("-validate", "-warning", "-a", str(out))
+                    .splitlines() if line.startswith("Warning") and "Compression" not in line]
+        assert not warnings
+    assert xmp_tags(source) == before  # the content is untouched
+
+
+def test_output_xmp_of_a_photo_without_any_and_of_a_hostile_packet() -> None:
+    from photostyle.files import xmp
+
+    fresh = xmp.for_output(None)
+    assert b"xmpMM:DocumentID=\"xmp.did:" in fresh and b"photostyle" in fresh
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+            b'<x:xmpmeta xmlns:x="adobe:ns:meta/">&b;</x:xmpmeta>')
+    replaced = xmp.for_output(bomb)
+    assert b"aaaa" not in replaced and b"ENTITY" not in replaced
+    assert b"CreatorTool" in xmp.for_output(b"<not xml")

@@ -7,7 +7,7 @@ import sys
 
 from photostyle.cli.common import EXIT_OK, check_output_options, output_options, print_lut
 from photostyle.errors import PhotostyleError
-from photostyle.runs.outputs import transforms_path
+from photostyle.runs.outputs import find_transforms
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -23,10 +23,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
                             output_profile=args.output_profile, strength=args.strength)
     transforms = args.transforms
     if transforms is None and args.look_of:
-        transforms = str(transforms_path(args.look_of))
+        transforms = str(find_transforms(args.look_of))
     if transforms is None:
-        raise PhotostyleError("give --transforms FILE (saved by 'photostyle transfer' beside "
-                              "its output as OUT.png.transforms.npz) or --look-of OUT.png")
+        raise PhotostyleError("give --transforms FILE (saved by 'photostyle transfer' with "
+                              "its output as OUT.png.transforms.npz, in photostyle-sidecars/ "
+                              "beside it by default) or --look-of OUT.png")
     output = check_image_extension(args.output)
     config = check_output_options(args, [output], config)
     options = output_options(args)

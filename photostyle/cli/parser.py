@@ -47,13 +47,13 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
     io.add_argument("--content-mask", help="content mask: colour-coded PNG or label map")
     io.add_argument("--style-mask", help="style mask, same labels as the content mask")
     io.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
-                    help="write a JSON report beside the output, named after it: OUT.png -> "
-                    "OUT.png.json (default: on)")
+                    help="write a JSON report named after the output, OUT.png -> "
+                    "OUT.png.json, where --sidecars says (default: on)")
     add_output_args(io)
     io.add_argument("--save-transforms", action=argparse.BooleanOptionalAction, default=True,
-                    help="save the look (its local affine transforms, a small file) beside the "
-                    "output, OUT.png -> OUT.png.transforms.npz, for 'photostyle apply' "
-                    "(default: on)")
+                    help="save the look (its local affine transforms, a small file) named "
+                    "after the output, OUT.png -> OUT.png.transforms.npz, where --sidecars "
+                    "says, for 'photostyle apply' (default: on)")
     io.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
                     help="also write the look as a 3D LUT (33 points a side, .cube: "
                     "Photoshop, Resolve, Premiere, ffmpeg) fitted to the result, and print "
@@ -196,7 +196,12 @@ def add_output_args(group: Any) -> None:
                        help="write no EXIF or XMP (camera, date, GPS ...); by default the "
                        "content's are carried to the output, with the orientation reset")
     group.add_argument("--jpeg-quality", type=int, default=95, metavar="Q",
-                       help="JPEG and WebP quality, 1-100 (default 95)")
+                       help="JPEG, WebP, AVIF and HEIC quality, 1-100 (default 95)")
+    group.add_argument("--sidecars", choices=("folder", "beside", "none"), default="folder",
+                       help="where the report (OUT.png.json) and the transforms "
+                       "(OUT.png.transforms.npz) go: folder: in photostyle-sidecars/ beside "
+                       "the output (default: one folder, not two files per photo); beside: "
+                       "next to the output; none: not written")
     group.add_argument("--bit-depth", type=int, choices=(8, 16), default=None,
                        help="bits per channel of a PNG or TIFF output (default: 16 when the "
                        "content has 16, else 8)")
@@ -275,7 +280,7 @@ def _add_apply(sub: Any) -> argparse.ArgumentParser:
                     help="also write this rendering as a 3D LUT (see transfer --lut)")
     add_output_args(ap)
     ap.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
-                    help="write OUT.json beside the output (default: on)")
+                    help="write a report OUT.png.json where --sidecars says (default: on)")
     ap.add_argument("--max-pixels", type=int, default=150_000_000)
     return ap
 
@@ -393,6 +398,9 @@ def _add_video(sub: Any) -> argparse.ArgumentParser:
                    "%(default)s)")
     v.add_argument("--preset", default="default", help="preview, default, quality, paper")
     v.add_argument("--strength", type=float, default=None, help="0 to 1 (default 1)")
+    v.add_argument("--sidecars", choices=("folder", "beside", "none"), default="folder",
+                   help="where the report (OUT.mp4.json) goes: in photostyle-sidecars/ beside "
+                   "the output (default), beside it, or nowhere")
     v.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
                    help="also write the first keyframe's look as a 3D LUT (default "
                    "OUT.cube)")

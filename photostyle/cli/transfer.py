@@ -22,7 +22,6 @@ from photostyle.cli.common import (
 )
 from photostyle.cli.progress import BatchProgress, Progress
 from photostyle.errors import PhotostyleError
-from photostyle.runs.outputs import report_path
 
 log = logging.getLogger("photostyle")
 
@@ -67,7 +66,8 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     with deferred_interrupts() as late:
         report = write_outputs(result, output, content, args.style, options,
                                config.max_pixels, {"preset": args.preset})
-    where = f"{output}" + (f" (report {report_path(output)})" if args.report else "")
+    where = f"{output}" + (f" (report {options.report_file(output)})"
+                           if options.writes_report else "")
     if result.status == "interrupted" or late.received is not None:
         what = "best image so far" if result.status == "interrupted" else "finished result"
         print(f"photostyle: interrupted; {what} written to {where}", file=sys.stderr)

@@ -75,7 +75,8 @@ def cmd_video(args: argparse.Namespace) -> int:
             first = report["keyframes"][0]["frame"] if report["keyframes"] else 0
             report["lut"] = export_lut(outcome.keyframe, outcome.keyframe_frame, lut_file,
                                        name=f"{content.name}, frame {first}")
-        save_json(report, report_file)
+        if report_file is not None:
+            save_json(report, report_file)
     if report["status"] == "truncated":
         print(f"photostyle: warning: {report['message']}", file=sys.stderr)
     if not args.quiet:
@@ -84,7 +85,7 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 
 def _check_paths(args: argparse.Namespace, output: Path, source: Any, options: Any,
-                 config: Any) -> tuple[Path, Path | None]:
+                 config: Any) -> tuple[Path | None, Path | None]:
     """Every file the command writes (the clip or frames folder, the report, the LUT),
     checked against every file it reads, before any work; returns the report's and the
     LUT's paths."""
@@ -93,10 +94,13 @@ def _check_paths(args: argparse.Namespace, output: Path, source: Any, options: A
     from photostyle.runs.video.method import keyframe_mask_files
 
     content = Path(args.content)
-    report_file = output.with_name(output.name + ".json")
+    from photostyle.runs.outputs import report_path
+
+    report_file = None if args.sidecars == "none" else report_path(output, args.sidecars)
     lut_file = None if args.lut is None else (
         Path(args.lut) if args.lut else output.with_suffix(".cube"))
-    writes = [("report", report_file)] + ([("LUT", lut_file)] if lut_file else [])
+    writes = ([("report", report_file)] if report_file else []) + (
+        [("LUT", lut_file)] if lut_file else [])
     folders = []
     if output.suffix:
         writes.insert(0, ("output", output))

@@ -35,7 +35,7 @@ from photostyle.errors import InputError, PhotostyleError
 from photostyle.files.images import IMAGE_EXTENSIONS
 from photostyle.files.paths import file_identity
 from photostyle.files.writers import WRITE_FORMATS
-from photostyle.runs.outputs import OutputOptions, compare_path, report_path, write_outputs
+from photostyle.runs.outputs import OutputOptions, compare_path, write_outputs
 
 if TYPE_CHECKING:
     from photostyle.runs.executors import Executor
@@ -177,9 +177,12 @@ def item_key(item: BatchItem, style: str | os.PathLike, style_mask: str | os.Pat
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def already_done(item: BatchItem) -> bool:
-    """Whether ``item``'s output and report exist and record a completed run of its key."""
-    report = report_path(item.output)
+def already_done(item: BatchItem, options: OutputOptions) -> bool:
+    """Whether ``item``'s output and report exist and record a completed run of its key
+    (with ``--sidecars none`` there is no report: every photo is made again)."""
+    if not options.writes_report:
+        return False
+    report = options.report_file(item.output)
     if not (item.output.is_file() and report.is_file()):
         return False
     try:
@@ -231,7 +234,7 @@ def run_batch(
         item.key = item_key(item, style, style_mask, config, options)
     todo = []
     for index, item in enumerate(batch.items):
-        if already_done(item):
+        if already_done(item, options):
             item.status, item.message = "skipped", "already done with these settings"
             if on_item is not None:
                 on_item(index, item)

@@ -1,11 +1,15 @@
-"""Writing a result: the image and the files beside it, named after it.
+"""Writing a result: the image and the files that go with it, named after it.
 
-For an output ``OUT.png`` a transfer may write ``OUT.png.json`` (the report),
-``OUT.png.transforms.npz`` (the look, for ``photostyle apply``), ``OUT.png-compare.png``
-(content, style and result side by side) and a LUT (``--lut``). Every front-end (a single
-transfer, a batch, the app) writes them through :func:`write_outputs`, inside
-:func:`~photostyle.interrupts.deferred_interrupts` so that an interrupt waits until each
-file is whole.
+For an output ``OUT.png`` a transfer may write a report (``OUT.png.json``) and the look's
+transforms (``OUT.png.transforms.npz``, for ``photostyle apply``): the *sidecars*. Where
+they go is ``--sidecars`` (:data:`SIDECARS`): in a ``photostyle-sidecars`` folder beside
+the output (the default: a photographer's folder of 500 photos keeps 500 photos and one
+folder, and a researcher still has every report, named after its photo), beside the output
+itself, or nowhere. Files the user asks for by name stay beside the output:
+``OUT.png-compare.png`` (content, style and result side by side) and a LUT (``--lut``).
+Every front-end (a single transfer, a batch, the app) writes them through
+:func:`write_outputs`, inside :func:`~photostyle.interrupts.deferred_interrupts` so that an
+interrupt waits until each file is whole.
 """
 
 from __future__ import annotations
@@ -20,11 +24,30 @@ log = logging.getLogger(__name__)
 #: Height of each tile of the ``--compare`` image.
 COMPARE_HEIGHT = 480
 
+#: Where reports and transforms go: a folder beside the output, beside the output, nowhere.
+SIDECARS = ("folder", "beside", "none")
 
-def report_path(output: str | Path) -> Path:
-    """The JSON report beside an output: its full name plus ``.json`` (``out.png.json``), so
-    that ``out.png`` and ``out.jpg`` keep a report each."""
+#: The default of ``--sidecars``.
+DEFAULT_SIDECARS = "folder"
+
+#: The folder, beside the outputs, that ``--sidecars folder`` writes into.
+SIDECAR_FOLDER = "photostyle-sidecars"
+
+
+def sidecar_base(output: str | Path, sidecars: str = DEFAULT_SIDECARS) -> Path:
+    """The path a sidecar's name is made from: the output itself (``beside``) or the same
+    name in :data:`SIDECAR_FOLDER` beside it (``folder``)."""
     p = Path(output)
+    if sidecars not in SIDECARS:
+        raise ValueError(f"sidecars: one of {', '.join(SIDECARS)}, not {sidecars!r}")
+    return p.parent / SIDECAR_FOLDER / p.name if sidecars == "folder" else p
+
+
+def report_path(output: str | Path, sidecars: str = DEFAULT_SIDECARS) -> Path:
+    """The JSON report of an output: its full name plus ``.json`` (``out.png.json``), so
+    that ``out.png`` and ``out.jpg`` keep a report each; in :data:`SIDECAR_FOLDER` unless
+    ``sidecars`` is ``beside``."""
+    p = sidecar_base(output, sidecars)
     return p.with_name(p.name + ".json")
 
 
@@ -34,10 +57,20 @@ def compare_path(output: str | Path) -> Path:
     return p.with_name(p.name + "-compare.png")
 
 
-def transforms_path(output: str | Path) -> Path:
-    """Where the look's transforms are saved: ``<output name>.transforms.npz``."""
-    p = Path(output)
+def transforms_path(output: str | Path, sidecars: str = DEFAULT_SIDECARS) -> Path:
+    """Where the look's transforms are saved: ``<output name>.transforms.npz``, in
+    :data:`SIDECAR_FOLDER` unless ``sidecars`` is ``beside``."""
+    p = sidecar_base(output, sidecars)
     return p.with_name(p.name + ".transforms.npz")
+
+
+def find_transforms(output: str | Path) -> Path:
+    """The transforms saved with ``output``, wherever ``--sidecars`` put them (the folder
+    first, then beside it); the folder's name when neither exists."""
+    for sidecars in ("folder", "beside"):
+        if transforms_path(output, sidecars).is_file():
+            return transforms_path(output, sidecars)
+    return transforms_path(output)
 
 
 def lut_path(output: str | Path) -> Path:
@@ -59,6 +92,8 @@ class OutputOptions:
         compare: write the side-by-side image.
         lut: write a 3D LUT: ``None`` no; ``""`` beside the output (:func:`lut_path`);
             else that file.
+        sidecars: where the report and the transforms go (:data:`SIDECARS`); ``none``
+            writes neither.
     """
 
     quality: int = 95
@@ -68,14 +103,36 @@ class OutputOptions:
     save_transforms: bool = True
     compare: bool = False
     lut: str | None = None
+    sidecars: str = DEFAULT_SIDECARS
+
+    def __post_init__(self) -> None:
+        if self.sidecars not in SIDECARS:
+            from photostyle.errors import ConfigError
+
+            raise ConfigError(f"--sidecars: one of {', '.join(SIDECARS)}, not "
+                              f"{self.sidecars!r}")
+
+    @property
+    def writes_report(self) -> bool:
+        return self.report and self.sidecars != "none"
+
+    @property
+    def writes_transforms(self) -> bool:
+        return self.save_transforms and self.sidecars != "none"
+
+    def report_file(self, output: Path) -> Path:
+        return report_path(output, "beside" if self.sidecars == "none" else self.sidecars)
+
+    def transforms_file(self, output: Path) -> Path:
+        return transforms_path(output, "beside" if self.sidecars == "none" else self.sidecars)
 
     def files(self, output: Path) -> list[tuple[str, Path]]:
         """Every file written for ``output``, as ``(what, path)`` (for checks before work)."""
         files = [("output", output)]
-        if self.report:
-            files.append(("report", report_path(output)))
-        if self.save_transforms:
-            files.append(("transforms file", transforms_path(output)))
+        if self.writes_report:
+            files.append(("report", self.report_file(output)))
+        if self.writes_transforms:
+            files.append(("transforms file", self.transforms_file(output)))
         if self.compare:
             files.append(("comparison image", compare_path(output)))
         if self.lut is not None:
@@ -121,9 +178,9 @@ def write_outputs(result: Any, output: Path, content: Any, style: Any,
         "quality": options.quality}
     report["metadata"] = {"exif": metadata.exif is not None, "xmp": metadata.xmp is not None,
                           "stripped": options.strip_metadata}
-    if options.save_transforms and result.look is not None:
-        result.look.save(transforms_path(output))
-        report["transforms"] = str(transforms_path(output))
+    if options.writes_transforms and result.look is not None:
+        result.look.save(options.transforms_file(output))
+        report["transforms"] = str(options.transforms_file(output))
     if options.lut is not None:
         from photostyle.runs.lut import export_lut
 
@@ -131,8 +188,8 @@ def write_outputs(result: Any, output: Path, content: Any, style: Any,
         report["lut"] = export_lut(result, content, target, max_pixels=max_pixels)
     if options.compare and isinstance(content, str | Path) and isinstance(style, str | Path):
         write_compare(content, style, result, output, max_pixels)
-    if options.report:
-        save_json(report, report_path(output))
+    if options.writes_report:
+        save_json(report, options.report_file(output))
     return report
 
 

@@ -16,6 +16,7 @@ import pytest
 from photostyle.cli import main
 from photostyle.errors import InputError
 from photostyle.files.paths import check_input_file
+from photostyle.runs.outputs import report_path
 
 from ..conftest import CLI_FAST, digests, gradient_image, one_error_line, save_png, transfer_args
 
@@ -43,11 +44,13 @@ def test_links_to_inputs_are_inputs(image_pair, shallow_vgg_file: Path, tmp_path
         assert main(transfer_args(content, style, out, shallow_vgg_file)) == 2
         assert "is an input file" in one_error_line(capsys)
     # a report that would land on an input is refused too: out.png's report is out.png.json
-    report_named = tmp_path / "x.png.json"
+    report_named = tmp_path / "photostyle-sidecars" / "x.png.json"
+    report_named.parent.mkdir()
     report_named.write_text("{}")
     assert main(transfer_args(content, report_named, tmp_path / "x.png", shallow_vgg_file)) == 2
     assert "report" in one_error_line(capsys)
     report_named.unlink()
+    report_named.parent.rmdir()
     assert digests(tmp_path) == before
 
 
@@ -109,7 +112,8 @@ def test_outputs_differing_in_extension_keep_a_report_each(image_pair, shallow_v
     content, style = image_pair
     for ext in ("png", "jpg"):
         assert main(transfer_args(content, style, tmp_path / f"o.{ext}", shallow_vgg_file)) == 0
-    reports = {ext: json.loads((tmp_path / f"o.{ext}.json").read_text()) for ext in ("png", "jpg")}
+    reports = {ext: json.loads(report_path(tmp_path / f"o.{ext}").read_text())
+               for ext in ("png", "jpg")}
     assert reports["png"]["output"].endswith("o.png")
     assert reports["jpg"]["output"].endswith("o.jpg")
 

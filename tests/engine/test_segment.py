@@ -25,6 +25,7 @@ from photostyle.engine.segment import (
     remove_fragments,
     write_mask,
 )
+from photostyle.runs.outputs import report_path
 
 from ..conftest import gradient_image
 
@@ -127,7 +128,7 @@ def test_transfer_default_needs_no_download_a_segformer_says_what_to_do(
                           text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "built-in segmenter" in proc.stderr
-    report = json.loads((tmp_path / "o.png.json").read_text())
+    report = json.loads(report_path(tmp_path / "o.png").read_text())
     assert report["masks"]["mode"] == "auto" and report["masks"]["model"] == "builtin"
     assert report["config"]["vgg_weights"] is None and report["vgg_weights"] == "embedded"
     assert not (tmp_path / "th").exists() or not any((tmp_path / "th").rglob("*.pth"))

@@ -194,7 +194,8 @@ def test_a_batch_into_its_own_folder_resumes_and_names_the_style(
     args = ["transfer", "-c", str(folder), "-s", str(style), "--out-dir", str(folder),
             "--vgg-weights", str(shallow_vgg_file), "--compare", *FAST]
     assert main(args) == 0
-    first = {p.name: p.read_bytes() for p in folder.iterdir()}
+    first = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+             if p.is_file()}
     assert {"a-styled.png", "b-styled.png", "a-styled.png-compare.png"} <= set(first)
     report = json.loads(report_path(folder / "a-styled.png").read_text())
     assert report["inputs"]["style"] == str(style)  # the file, not "ndarray"
@@ -204,5 +205,6 @@ def test_a_batch_into_its_own_folder_resumes_and_names_the_style(
     table = capsys.readouterr().out
     assert "2 skipped" in table, table
     assert "an output of this batch" in table
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == first
+    assert {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file()} == first
     assert not list(folder.glob("*-styled-styled*"))

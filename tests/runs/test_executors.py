@@ -20,7 +20,7 @@ from photostyle.engine.config import TransferConfig
 from photostyle.runs.ablate import find_pairs, read_results, run_ablation
 from photostyle.runs.batch import collect, run_batch
 from photostyle.runs.executors import RayExecutor
-from photostyle.runs.outputs import OutputOptions
+from photostyle.runs.outputs import OutputOptions, report_path, transforms_path
 
 from ..conftest import gradient_image, make_pairs, save_png
 
@@ -113,9 +113,9 @@ def test_ray_batch_writes_what_a_local_batch_writes(tmp_path: Path) -> None:
     assert status == "completed"
     assert {i.content.name: i.status for i in batch.items} == {
         "a.png": "done", "b.png": "done", "c.png": "failed"}
-    report = json.loads((tmp_path / "out" / "a-styled.png.json").read_text())
+    report = json.loads(report_path(tmp_path / "out" / "a-styled.png").read_text())
     assert report["inputs"]["content"] == str(folder / "a.png") and report["lut"]["size"] == 33
-    assert (tmp_path / "out" / "b-styled.png.transforms.npz").exists()
+    assert transforms_path(tmp_path / "out" / "b-styled.png").exists()
     # and a local re-run skips what Ray finished
     again = collect([folder], tmp_path / "out")
     run_batch(again, style, TINY, options)

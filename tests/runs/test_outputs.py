@@ -19,8 +19,11 @@ from photostyle.runs.outputs import (
 
 def test_the_files_beside_an_output_are_named_after_its_full_name() -> None:
     out = Path("shoot/a.png")
-    assert report_path(out) == Path("shoot/a.png.json")  # a.png and a.jpg keep one each
-    assert transforms_path(out) == Path("shoot/a.png.transforms.npz")
+    # a.png and a.jpg keep one each; in one folder beside the photos by default
+    assert report_path(out) == Path("shoot/photostyle-sidecars/a.png.json")
+    assert transforms_path(out) == Path("shoot/photostyle-sidecars/a.png.transforms.npz")
+    assert report_path(out, "beside") == Path("shoot/a.png.json")
+    assert transforms_path(out, "beside") == Path("shoot/a.png.transforms.npz")
     assert compare_path(out) == Path("shoot/a.png-compare.png")
     assert lut_path(out) == Path("shoot/a.png.cube")
     every = OutputOptions(compare=True, lut="")

@@ -15,6 +15,7 @@ from photostyle.cli import main
 from photostyle.engine.config import TransferConfig
 from photostyle.engine.smooth import render
 from photostyle.errors import ConfigError, InputError
+from photostyle.runs.outputs import report_path
 from photostyle.runs.video.clip import VideoSink, VideoSource
 from photostyle.runs.video.flicker import FlickerMeter
 from photostyle.runs.video.flow import consistent
@@ -227,9 +228,9 @@ def test_ffmpeg_reads_the_output(tmp_path: Path, shallow_vgg_file: Path) -> None
             # frames to one tick and says so; every frame is still there (below)
             assert check.stderr == "", (name, check.stderr)
         assert len(decode(out)) == 8
-        report = json.loads(out.with_name(out.name + ".json").read_text())
+        report = json.loads(report_path(out).read_text())
         assert report["frames"] == 8 and report["audio"] is True
-    report = json.loads((tmp_path / "styled.mp4.json").read_text())
+    report = json.loads(report_path(tmp_path / "styled.mp4").read_text())
     assert report["lut"]["size"] == 33 and (tmp_path / "styled.cube").exists()
     with pytest.raises(ConfigError, match="libvpx-vp9"):
         VideoSink(tmp_path / "x.webm", VideoSource(clip).info)
@@ -267,7 +268,7 @@ def test_frames_folder_in_and_out(tmp_path: Path, shallow_vgg_file: Path) -> Non
                  "--set", "content_layer=relu2_1", "--set", "style_layers=relu1_1+relu2_1",
                  "--set", "iterations=3+2", "-q"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [f"{i:06d}.png" for i in range(4)]
-    report = json.loads((tmp_path / "styled.json").read_text())
+    report = json.loads(report_path(tmp_path / "styled").read_text())
     assert report["fps"] == "12" and report["frames"] == 4
 
 
@@ -532,7 +533,7 @@ def test_a_cut_short_clip_is_reported_truncated(tmp_path: Path, shallow_vgg_file
     out = tmp_path / "out.mp4"
     assert video(cut, STYLE, out, shallow_vgg_file) == 0
     err = capsys.readouterr().err
-    report = json.loads((tmp_path / "out.mp4.json").read_text())
+    report = json.loads(report_path(tmp_path / "out.mp4").read_text())
     assert report["status"] == "truncated" and 1 <= report["frames"] < 30, report
     assert report["frames_stated"] == 30
     assert "warning" in err and "of the 30 frames" in err

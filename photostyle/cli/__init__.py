@@ -43,6 +43,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "app": ("photostyle.app.command:run",),
     "video": ("photostyle.cli.video:cmd_video", "photostyle.runs.video",
               "photostyle.engine.metrics"),
+    "looks": ("photostyle.cli.looks:cmd_looks",),
+    "edit": ("photostyle.cli.looks:cmd_edit",),
 }
 
 

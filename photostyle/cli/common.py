@@ -65,13 +65,50 @@ ARG_FIELDS = {
 }
 
 
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (the options left at ``None`` were not)."""
+    return {field: getattr(args, dest) for dest, field in ARG_FIELDS.items()
+            if getattr(args, dest, None) is not None}
+
+
+def use_look(args: argparse.Namespace) -> None:
+    """``--look NAME``: its style photo (and mask) in place of ``--style``; its settings are
+    taken by :func:`config_from_args` (kept as ``args.look_stored``).
+
+    Raises:
+        ConfigError: both or neither of ``--style`` and ``--look``, or an unknown look.
+    """
+    name = getattr(args, "look", None)
+    if name is None:
+        if not getattr(args, "style", None):
+            raise ConfigError("give --style PHOTO, or --look NAME (a look saved with "
+                              "'photostyle looks save')")
+        return
+    if getattr(args, "style", None):
+        raise ConfigError("--look and --style: give one (a look brings its style photo)")
+    from photostyle.runs.looks import load_look
+
+    look = load_look(name)
+    args.look_stored = look
+    args.style = str(look.style)
+    # the look's style mask pairs with a content mask (or a batch's NAME-mask.png files)
+    wants_mask = getattr(args, "content_mask", None) or getattr(args, "out_dir", None)
+    if look.style_mask is not None and getattr(args, "style_mask", None) is None and wants_mask:
+        args.style_mask = str(look.style_mask)
+
+
 def config_from_args(args: argparse.Namespace) -> Any:
     """A validated TransferConfig: ``--preset``'s settings, then every option given."""
     from photostyle.engine.config import preset_config
 
-    given = {field: getattr(args, dest) for dest, field in ARG_FIELDS.items()
-             if getattr(args, dest, None) is not None}
-    config = preset_config(getattr(args, "preset", None) or "default", **given)
+    given = given_settings(args)
+    look = getattr(args, "look_stored", None)
+    if look is not None:
+        from photostyle.runs.looks import resolve_config
+
+        config = resolve_config(given, getattr(args, "preset", None), look)
+    else:
+        config = preset_config(getattr(args, "preset", None) or "default", **given)
     if "lr" not in given and config.optimizer == "adam":
         config = config.replace(lr=0.02)
     return config

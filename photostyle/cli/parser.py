@@ -32,7 +32,10 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
     io.add_argument("--content", "-c", required=True, nargs="+", metavar="CONTENT",
                     help="content photo (its structure is kept); several photos or a folder "
                     "make a batch (see --out-dir)")
-    io.add_argument("--style", "-s", required=True, help="style photo (its colour and light)")
+    io.add_argument("--style", "-s", help="style photo (its colour and light)")
+    io.add_argument("--look", metavar="NAME", help="a look saved with 'photostyle looks save' "
+                    "instead of --style: its style photo and settings (the options given "
+                    "here win)")
     io.add_argument("-o", "--output", help="output image; format from the extension "
                     "(default: <content>-styled.png in the current folder). An existing "
                     "file is overwritten; an input file never is")
@@ -165,8 +168,9 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pixels", type=int, default=d.max_pixels,
                    help="largest image opened (width x height)")
     add_executor_args(p)
-    p.add_argument("--preset", choices=tuple(PRESETS), default="default",
-                   help="a named set of settings, which the options given override: preview "
+    p.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help="a named set of settings, which the options given override (default: "
+                   "default, or a --look's own): preview "
                    "(no VGG19, no optimisation: the per-region colour transfer made locally "
                    "affine, a 700-px photo in about a second), default, quality (512-px "
                    "working size), paper (the paper's layers, weights and 1000 iterations), "
@@ -371,7 +375,9 @@ def _add_video(sub: Any) -> argparse.ArgumentParser:
     v.add_argument("--content", "-c", required=True,
                    help="the clip: a video file (pip install -e \".[video]\") or a folder "
                    "of frames")
-    v.add_argument("--style", "-s", required=True, help="style photo")
+    v.add_argument("--style", "-s", help="style photo")
+    v.add_argument("--look", metavar="NAME", help="a saved look instead of --style (see "
+                   "'photostyle looks')")
     v.add_argument("-o", "--output", required=True,
                    help="output video (.mp4, .mov, .mkv, .webm) or a folder for PNG frames")
     v.add_argument("--method", choices=("propagate", "frames"), default="propagate",
@@ -396,7 +402,8 @@ def _add_video(sub: Any) -> argparse.ArgumentParser:
     v.add_argument("--blend", type=int, default=8,
                    help="frames over which a new keyframe's look fades in (default "
                    "%(default)s)")
-    v.add_argument("--preset", default="default", help="preview, default, quality, paper")
+    v.add_argument("--preset", default=None, help="preview, default, quality, paper (default: "
+                   "default, or a --look's own)")
     v.add_argument("--strength", type=float, default=None, help="0 to 1 (default 1)")
     v.add_argument("--sidecars", choices=("folder", "beside", "none"), default="folder",
                    help="where the report (OUT.mp4.json) goes: in photostyle-sidecars/ beside "
@@ -423,13 +430,59 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_transfer, _add_masks, _add_evaluate, _add_apply, _add_ablate, _add_segment,
-                _add_app, _add_video):
+                _add_app, _add_video, _add_looks, _add_edit):
         command = add(sub)
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help="log details and show tracebacks")
         command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                              help="no progress bar or info")
     return parser
+
+
+def _add_looks(sub: Any) -> argparse.ArgumentParser:
+    """``photostyle looks save|list|remove``."""
+    from photostyle.engine.config import PRESETS
+
+    lk = sub.add_parser("looks", help="keep looks by name: a style photo and its settings",
+                        description="Save a style photo with the settings to use it with, "
+                        "under a name that --look takes wherever --style is (transfer, "
+                        "batches, video, edit, the app). Looks live in the user's data folder "
+                        "(Linux: ~/.local/share/photostyle/looks; $PHOTOSTYLE_LOOKS overrides "
+                        "it), one readable folder each.")
+    actions = lk.add_subparsers(dest="looks_action", metavar="ACTION", required=True)
+    save = actions.add_parser("save", help="save a look")
+    save.add_argument("name", help="its name (letters, digits, spaces, - _ .)")
+    save.add_argument("--style", "-s", required=True, help="the style photo (copied)")
+    save.add_argument("--style-mask", help="its mask, for transfers with masks")
+    save.add_argument("--preset", choices=tuple(PRESETS), default="default",
+                      help="the preset it is used with (default: default)")
+    save.add_argument("--strength", type=float, default=None,
+                      help="how much of the look, 0 to 1 (default 1)")
+    save.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="any other setting, as transfer --set (repeatable)")
+    save.add_argument("--replace", action="store_true", help="replace a look of that name")
+    actions.add_parser("list", help="list the saved looks")
+    remove = actions.add_parser("remove", help="delete a saved look")
+    remove.add_argument("name")
+    return lk
+
+
+def _add_edit(sub: Any) -> argparse.ArgumentParser:
+    """``photostyle edit``'s options."""
+    ed = sub.add_parser(
+        "edit", help="apply a saved look to a file in place (Lightroom's Edit In)",
+        description="Apply --look to FILE and write the result into FILE itself, as an "
+        "external editor does (Lightroom Classic's 'Edit In', Capture One's 'Open With'). The "
+        "original stays until the new file is complete and read back; its format, colour "
+        "profile, bit depth and metadata are kept. Any failure leaves FILE as it was.")
+    ed.add_argument("file", help="the photo to edit (usually a 16-bit TIFF an editor made)")
+    ed.add_argument("--look", required=True, metavar="NAME", help="a saved look")
+    ed.add_argument("--strength", type=float, default=None, help="0 to 1 (default: the look's)")
+    ed.add_argument("--sidecars", choices=("folder", "beside", "none"), default="none",
+                    help="where a report goes (default: none: an editor's folder gets "
+                    "nothing but the edited file)")
+    ed.add_argument("--max-pixels", type=int, default=150_000_000)
+    return ed
 
 
 def defaults_to_help(parser: argparse.ArgumentParser) -> None:

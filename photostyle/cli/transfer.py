@@ -19,11 +19,21 @@ from photostyle.cli.common import (
     output_options,
     print_lut,
     snapshot_folder,
+    use_look,
 )
 from photostyle.cli.progress import BatchProgress, Progress
 from photostyle.errors import PhotostyleError
 
 log = logging.getLogger("photostyle")
+
+
+def look_report(args: argparse.Namespace) -> dict[str, Any]:
+    """The report's ``preset`` (and ``look``, when one was used)."""
+    look = getattr(args, "look_stored", None)
+    if look is None:
+        return {"preset": args.preset or "default"}
+    return {"preset": args.preset or look.preset, "look": {"name": look.name,
+                                                            "folder": str(look.folder)}}
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
@@ -34,6 +44,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     from photostyle.interrupts import deferred_interrupts
     from photostyle.runs.outputs import write_outputs
 
+    use_look(args)
     config = config_from_args(args)
     options = output_options(args)
     if len(args.content) > 1 or args.out_dir or Path(args.content[0]).is_dir():
@@ -65,7 +76,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     # A result exists: an interrupt from here on waits until the files are whole.
     with deferred_interrupts() as late:
         report = write_outputs(result, output, content, args.style, options,
-                               config.max_pixels, {"preset": args.preset})
+                               config.max_pixels, look_report(args))
     where = f"{output}" + (f" (report {options.report_file(output)})"
                            if options.writes_report else "")
     if result.status == "interrupted" or late.received is not None:

@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from photostyle.cli.common import EXIT_INTERRUPTED, EXIT_OK, VIDEO_SUFFIXES, settings_from_args
+from photostyle.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    VIDEO_SUFFIXES,
+    settings_from_args,
+    use_look,
+)
 from photostyle.errors import ConfigError
 
 
@@ -27,7 +33,13 @@ def cmd_video(args: argparse.Namespace) -> int:
                              "size", "strength"))
     if args.keyframe_masks:
         given.setdefault("segment", "none")
-    config = preset_config(args.preset, **given)
+    use_look(args)
+    if args.look:
+        from photostyle.runs.looks import resolve_config
+
+        config = resolve_config(given, args.preset, args.look_stored)
+    else:
+        config = preset_config(args.preset or "default", **given)
     options = VideoOptions(args.method, KeyframePolicy(args.drift, args.cut, args.max_gap,
                                                        args.blend),
                            Path(args.keyframe_masks) if args.keyframe_masks else None,

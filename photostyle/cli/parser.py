@@ -37,8 +37,8 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                     "instead of --style: its style photo and settings (the options given "
                     "here win)")
     io.add_argument("-o", "--output", help="output image; format from the extension "
-                    "(default: <content>-styled.png in the current folder). An existing "
-                    "file is overwritten; an input file never is")
+                    "(default: <content>-styled.png in the current folder; .tif for a raw "
+                    "photo). An existing file is overwritten; an input file never is")
     io.add_argument("--out-dir", metavar="DIR",
                     help="batch: write each content's result here as NAME-styled.EXT (EXT: "
                     "the content's own format, or --format); a content's mask is the file "

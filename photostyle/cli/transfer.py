@@ -27,6 +27,14 @@ from photostyle.errors import PhotostyleError
 log = logging.getLogger("photostyle")
 
 
+def default_output(content: Path) -> str:
+    """Without ``-o``: ``<content>-styled.png`` in the current folder (``.tif`` for a raw
+    content, whose 16 bits a TIFF keeps)."""
+    from photostyle.files.raw import is_raw
+
+    return f"{content.stem}-styled{'.tif' if is_raw(content) else '.png'}"
+
+
 def look_report(args: argparse.Namespace) -> dict[str, Any]:
     """The report's ``preset`` (and ``look``, when one was used)."""
     look = getattr(args, "look_stored", None)
@@ -57,7 +65,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
                               "--out-dir) and ablations")
     content = args.content[0]
     output = check_image_extension(
-        args.output if args.output else f"{Path(content).stem}-styled.png")
+        args.output if args.output else default_output(Path(content)))
     config = check_output_options(args, [output], config)
     reads = [("content image", content), ("style image", args.style),
              ("content mask", args.content_mask), ("style mask", args.style_mask)]

@@ -25,6 +25,7 @@ from photostyle.errors import InputError
 from photostyle.files import icc
 from photostyle.files.exif import ORIENTATION
 from photostyle.files.icc import RGBProfile
+from photostyle.files.raw import RAW_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,10 @@ def read_photo(source: str | os.PathLike | Image.Image, *, max_pixels: int = 150
     Raises:
         InputError: the file cannot be read (see :func:`open_image`).
     """
+    from photostyle.files import raw
+
+    if not isinstance(source, Image.Image) and raw.is_raw(source):
+        return raw.read_raw(source, max_pixels=max_pixels, what=what)
     if isinstance(source, Image.Image):
         name = what
         upright, pixels16 = ImageOps.exif_transpose(source), None
@@ -388,7 +393,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 #: Extensions read as photos in a folder.
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp",
-                              ".heic", ".heif", ".hif", ".avif"})
+                              ".heic", ".heif", ".hif", ".avif"}) | RAW_EXTENSIONS
 
 
 def read_content(content: ImageLike | Photo, max_pixels: int) -> Photo:

@@ -82,7 +82,10 @@ def read_metadata(path: str | os.PathLike) -> Metadata:
     ``tiff:Orientation`` alike: the pixels written are upright.
     """
     from photostyle.files import exif as tiff
+    from photostyle.files import raw as raws
 
+    if raws.is_raw(path):
+        return raws.read_raw_metadata(path)
     try:
         with pillow_limit(None), Image.open(path) as im:  # no pixel is decoded
             fmt = im.format

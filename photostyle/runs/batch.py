@@ -140,9 +140,12 @@ def collect(contents: list[str | os.PathLike], out_dir: str | os.PathLike,
 
 
 def _output_name(content: Path, ext: str | None) -> str:
-    """The name of a content's output: ``<name>-styled.<ext>``."""
+    """The name of a content's output: ``<name>-styled.<ext>``, in the content's own format
+    (a 16-bit TIFF for a raw file; PNG for a format photostyle does not write)."""
+    from photostyle.files.raw import is_raw
+
     suffix = ext or (content.suffix.lower() if content.suffix.lower() in WRITE_FORMATS
-                     else ".png")
+                     else ".tif" if is_raw(content) else ".png")
     return f"{content.stem}-styled{suffix}"
 
 

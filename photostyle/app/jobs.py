@@ -161,6 +161,7 @@ class Session:
     closed: bool = False
     running: bool = False
     downloads: int = 0
+    look: Any = None  # the saved look whose style photo is the style (runs.looks.StoredLook)
 
 
 def sanitise_message(text: str, upload: Path | str | None, name: str) -> str:
@@ -480,7 +481,34 @@ class Studio:
         setattr(s, which, upload)
         if which == "content":
             s.result = None  # a result belongs to its content
+        else:
+            s.look = None
         return upload.display, upload.describe()
+
+    def use_look(self, key: str, name: str | None) -> tuple[np.ndarray | None, str]:
+        """A saved look (``photostyle looks save``) chosen as the style: its photo becomes
+        the style and its settings those of the runs with its preset. Returns the display
+        image and a description; ``None`` or ``""`` clears the style."""
+        from photostyle.runs.looks import load_look
+
+        s = self.session(key)
+        if not name:
+            s.style, s.look = None, None
+            return None, ""
+        look = load_look(name)
+        upload = read_upload(look.style, "style photo", self.limits, name=f"look {name!r}")
+        s.style, s.look = upload, look
+        changed = ", ".join(f"{k}={v}" for k, v in look.settings.items())
+        return upload.display, (f"look **{name}** (its {look.preset} settings"
+                                + (f": {changed}" if changed else "") + "); "
+                                + upload.describe())
+
+    @staticmethod
+    def look_names() -> list[str]:
+        """The saved looks' names, for the page's picker."""
+        from photostyle.runs.looks import list_looks
+
+        return [look.name for look in list_looks()]
 
     def _read_mask_file(self, path: str | None, what: str) -> LabelMap | None:
         if path is None:
@@ -584,8 +612,9 @@ class Studio:
         s.cancel.set()
         return "cancelling: the best image so far is kept" if s.running else "cancelled"
 
-    def run_config(self, preset: str, segment: str) -> TransferConfig:
-        """The settings of a run: the preset's, the server's options on top."""
+    def run_config(self, preset: str, segment: str, look: Any = None) -> TransferConfig:
+        """The settings of a run: the preset's (with a saved ``look``'s settings when it was
+        saved with that preset), the server's options on top."""
         from photostyle.engine.config import PRESETS
 
         if preset not in (*RUN_PRESETS, "preview"):
@@ -594,7 +623,9 @@ class Studio:
         # (--set iterations=... does not turn the preview into an optimisation)
         own = PRESETS[preset] if preset == "preview" else {}
         settings = {k: v for k, v in self.overrides.items() if k not in own}
-        return preset_config(preset, **{"segment": segment, **settings})
+        saved = dict(look.settings) if look is not None and look.preset == preset else {}
+        saved.pop("segment", None)  # the page's region choice decides
+        return preset_config(preset, **{**saved, "segment": segment, **settings})
 
     def preview(self, key: str, choice: MaskChoice) -> Update:
         """The ``preview`` preset (no network, no optimisation): a result in seconds."""
@@ -632,7 +663,7 @@ class Studio:
         if choice is not None:
             s.masks = self.mask_sources(s, choice)
         c, st, segment = s.masks
-        config = self.run_config(preset, segment)
+        config = self.run_config(preset, segment, s.look)
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         clock = _Clock(config, max(content.photo.pixels.shape[:2]))
         shown = [0.0]

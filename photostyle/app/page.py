@@ -130,6 +130,11 @@ def build(studio: Studio) -> Any:
         return handler
 
     @guarded
+    def pick_look(name: str | None, request: gr.Request) -> Any:
+        display, info = studio.use_look(_key(request), name)
+        return display, info, editor_value(display)
+
+    @guarded
     def show_masks(mode: str, cfile: Any, sfile: Any, cpaint: Any, spaint: Any,
                    request: gr.Request) -> Any:
         return studio.masks(_key(request), choice(mode, cfile, sfile, cpaint, spaint))
@@ -188,9 +193,14 @@ def build(studio: Studio) -> Any:
             for which, label in (("content", "Content photo (yours)"),
                                  ("style", "Style photo (the look)")):
                 with gr.Column():
+                    file = gr.File(label=label, elem_id=f"{which}-file", type="filepath",
+                                   file_count="single")
+                    if which == "style":
+                        looks = gr.Dropdown(["", *studio.look_names()], value="",
+                                            label="…or a saved look (photostyle looks save)",
+                                            elem_id="look")
                     photos[which] = (
-                        gr.File(label=label, elem_id=f"{which}-file", type="filepath",
-                                file_count="single"),
+                        file,
                         gr.Markdown(elem_id=f"{which}-info"),
                         gr.Image(label=which, interactive=False, height=260,
                                  elem_id=f"{which}-view", format="png"))
@@ -249,6 +259,8 @@ def build(studio: Studio) -> Any:
             source, info, view = photos[which]
             source.change(on_upload(which), [source], [view, info, editor],
                           concurrency_limit=4, concurrency_id="light")
+        looks.input(pick_look, [looks], [photos["style"][2], photos["style"][1], style_paint],
+                    concurrency_limit=4, concurrency_id="light")
         mode.change(mode_changed, [mode], [paint_group, files_group], queue=False)
         start_auto.click(auto_paint, [content_view, style_view], [content_paint, style_paint],
                          concurrency_limit=2, concurrency_id="preview")

@@ -545,3 +545,30 @@ def test_a_folder_given_to_the_app_keeps_what_was_there(tmp_path: Path,
     s.upload("t", "content", str(photos[0]))
     s.close()
     assert sorted(p.name for p in root.iterdir()) == ["notes.txt"]  # only its own files went
+
+
+def test_a_saved_look_is_the_style_with_its_settings(studio: Studio, tmp_path: Path,
+                                                      monkeypatch) -> None:
+    """The page's picker: a look saved by 'photostyle looks save' becomes the style photo,
+    and its settings those of a run with its preset; a new upload replaces it."""
+    from photostyle.engine.config import preset_config
+    from photostyle.runs.looks import save_look
+
+    monkeypatch.setenv("PHOTOSTYLE_LOOKS", str(tmp_path / "looks"))
+    night = save_png(gradient_image(30, 44, seed=5), tmp_path / "night.png")
+    save_look("night", night, preset_config("default", strength=0.6, tv_weight=0.01))
+    assert studio.look_names() == ["night"]
+    display, info = studio.use_look("tab", "night")
+    session = studio.session("tab")
+    assert display is not None and "night" in info and session.look.name == "night"
+    assert session.style.display_float().shape[:2] == (30, 44)
+    config = studio.run_config("default", "none", session.look)
+    assert config.strength == 0.6 and config.tv_weight == 0.01
+    assert studio.run_config("quality", "none", session.look).strength == 1.0
+    studio.begin("tab", MaskChoice("whole"))
+    final = list(studio.run("tab", "default"))[-1]
+    assert final.done and final.result is not None
+    studio.upload("tab", "style", str(night))
+    assert studio.session("tab").look is None
+    with pytest.raises(ConfigError, match="not found"):
+        studio.use_look("tab", "gone")

@@ -383,7 +383,10 @@ def _add_video(sub: Any) -> argparse.ArgumentParser:
     v.add_argument("--method", choices=("propagate", "frames"), default="propagate",
                    help="propagate (default): optimise keyframes, carry their transforms; "
                    "frames: optimise every frame (the slow, flickering baseline)")
-    v.add_argument("--codec", default="libx264", help="FFmpeg encoder (default %(default)s)")
+    v.add_argument("--codec", default=None,
+                   help="FFmpeg encoder (default: libx264, H.264, for 8-bit clips; libx265, "
+                   "HEVC Main10, for 10- and 12-bit ones; prores_ks: ProRes 4:2:2 10-bit "
+                   "in .mov)")
     v.add_argument("--crf", type=int, default=18,
                    help="quality of x264/x265/VP9/AV1, lower is better (default %(default)s)")
     v.add_argument("--fps", type=float, default=None, help="frame rate of a folder of frames "

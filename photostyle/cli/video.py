@@ -21,7 +21,12 @@ def cmd_video(args: argparse.Namespace) -> int:
     from photostyle.engine.config import preset_config
     from photostyle.files.writers import save_json
     from photostyle.interrupts import deferred_interrupts
-    from photostyle.runs.video.clip import VideoSink, VideoSource
+    from photostyle.runs.video.clip import (
+        VideoSink,
+        VideoSource,
+        default_codec,
+        pixel_format,
+    )
     from photostyle.runs.video.method import KeyframePolicy, VideoOptions, stylise_clip
 
     output = Path(args.output)
@@ -48,7 +53,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     source = VideoSource(content, fps=args.fps, max_pixels=args.max_pixels)
     report_file, lut_file = _check_paths(args, output, source, options, config)
     info = source.info
-    sink = VideoSink(output, info, None if source.files else content, args.codec, args.crf)
+    codec = args.codec or default_codec(info.bit_depth)
+    sink = VideoSink(output, info, None if source.files else content, codec, args.crf)
     bar: Any = None
     if not args.quiet:
         from tqdm import tqdm
@@ -79,7 +85,9 @@ def cmd_video(args: argparse.Namespace) -> int:
     with deferred_interrupts():
         sink.close()
         report.update({"content": str(content), "style": str(args.style),
-                       "output": str(output), "codec": args.codec, "crf": args.crf,
+                       "output": str(output), "codec": codec, "crf": args.crf,
+                       "bit_depth": (16 if info.bit_depth > 8 else 8) if not output.suffix
+                       else 10 if "10le" in pixel_format(codec, info.bit_depth) else 8,
                        "audio": info.audio})
         if lut_file is not None and outcome.keyframe is not None:
             from photostyle.runs.lut import export_lut

@@ -587,3 +587,77 @@ def test_the_video_lut_is_titled_after_the_clip(tmp_path: Path, shallow_vgg_file
     assert video(clip, STYLE, tmp_path / "out.mp4", shallow_vgg_file, "--lut") == 0
     title = (tmp_path / "out.cube").read_text().splitlines()[0]
     assert title == 'TITLE "photostyle look of holiday.mp4, frame 0"', title
+
+
+def ten_bit_clip(path: Path, frames: int = 6, h: int = 64, w: int = 96) -> Path:
+    """An HEVC Main10 clip of a slow horizontal ramp over 600 ten-bit levels (more than 8
+    bits can hold), moving a little each frame."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx265", rate=12)
+        stream.height, stream.width, stream.pix_fmt = h, w, "yuv420p10le"
+        stream.options = {"crf": "4", "x265-params": "log-level=error"}
+        for i in range(frames):
+            x = np.linspace(0.2, 0.2 + 600 / 1023, w)[None, :] + 0.002 * i
+            y = np.linspace(0.0, 0.05, h)[:, None]
+            rgb = np.stack([x + 0 * y, 0.5 + y + 0 * x, 0.9 - x + 0 * y], -1)
+            data = (np.clip(rgb, 0, 1) * 65535).astype(np.uint16)
+            frame = av.VideoFrame.from_ndarray(data, format="rgb48le").reformat(
+                format="yuv420p10le")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def levels(values: np.ndarray) -> int:
+    return len(np.unique(values))
+
+
+@pytest.mark.parametrize("name,codec,pix_fmt", [("graded.mp4", None, "yuv420p10le"),
+                                                ("graded.mov", "prores_ks", "yuv422p10le")])
+def test_ten_bit_clips_stay_ten_bit(tmp_path: Path, shallow_vgg_file: Path, name: str,
+                                    codec: str | None, pix_fmt: str) -> None:
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    clip = ten_bit_clip(tmp_path / "main10.mp4")
+    source = VideoSource(clip)
+    assert source.info.bit_depth == 10
+    first = next(iter(source.frames()))
+    assert first.dtype == np.uint16 and levels(first[0, :, 0] >> 6) > 80
+    out = tmp_path / name
+    args = ["video", "-c", str(clip), "-s", str(STYLE), "-o", str(out), "--vgg-weights",
+            str(shallow_vgg_file), "--segment", "none", "--size", "48", "--set",
+            "content_layer=relu2_1", "--set", "style_layers=relu1_1+relu2_1", "--set",
+            "iterations=3+2", "--strength", "0.5", "-q"]
+    assert main([*args, *(["--codec", codec] if codec else [])]) == 0
+    # an outside reader: FFmpeg names the stream's pixel format (and HEVC's Main 10 profile)
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(out)],
+                           capture_output=True, text=True)
+    assert pix_fmt in probe.stderr, probe.stderr
+    if codec is None:
+        assert "hevc (Main 10)" in probe.stderr, probe.stderr
+    else:
+        assert "prores" in probe.stderr
+    check = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(out),
+                            "-f", "null", "-"], capture_output=True, text=True)
+    assert check.returncode == 0 and check.stderr == "", check.stderr
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgb48le") for f in container.decode(video=0)]
+    assert len(frames) == 6 and frames[0].dtype == np.uint16
+    # the look was applied in floating point: the ramp keeps more levels than 8 bits hold
+    row = frames[2][32, :, 0] >> 6
+    assert levels(row) > 64 and np.all(np.diff(row.astype(int)) >= -3)
+    report = json.loads(report_path(out).read_text())
+    assert report["bit_depth"] == 10 and report["codec"] == (codec or "libx265")
+
+
+def test_apply_to_a_sixteen_bit_frame_keeps_its_precision() -> None:
+    rng = np.random.default_rng(3)
+    coefficients = rng.normal(0, 0.05, (4, 6, 12)).astype(np.float32)
+    frame16 = (rng.random((32, 48, 3)) * 65535).astype(np.uint16)
+    frame8 = ((frame16.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    out16, out8 = apply_to_frame(coefficients, frame16), apply_to_frame(coefficients, frame8)
+    assert out16.dtype == np.uint16 and out8.dtype == np.uint8
+    assert np.abs(out16 / 65535 - out8 / 255).max() < 1.5 / 255  # the same look
+    identity = np.zeros((4, 6, 12), np.float32)
+    assert np.abs(apply_to_frame(identity, frame16).astype(int) - frame16).max() <= 1

@@ -38,6 +38,8 @@ class ClipInfo:
         audio: whether there is an audio stream (copied to the output).
         codec: the input's video codec.
         time_base: the unit of the input's timestamps, in seconds.
+        bit_depth: bits per sample of the video stream (8, or 10 and 12 for HEVC Main10,
+            ProRes ...): above 8 its frames are read and written as 16-bit RGB.
     """
 
     fps: Fraction
@@ -47,6 +49,7 @@ class ClipInfo:
     audio: bool = False
     codec: str = ""
     time_base: Fraction = Fraction(1, 25)
+    bit_depth: int = 8
 
 
 #: FFmpeg's matrix codes (``AVColorSpace``) that PyAV's reformatter knows, by name.
@@ -138,7 +141,8 @@ class VideoSource:
                       for k in ("colorspace", "color_range", "color_primaries", "color_trc")}
             self.info = ClipInfo(rate, int(stream.frames or 0), (h, w), colour,
                                  bool(container.streams.audio), ctx.name,
-                                 Fraction(stream.time_base) if stream.time_base else 1 / rate)
+                                 Fraction(stream.time_base) if stream.time_base else 1 / rate,
+                                 _bits(ctx))
             if self.info.frames:
                 self.expected, self.expected_exact = self.info.frames, True
             else:
@@ -154,7 +158,8 @@ class VideoSource:
     def timed_frames(self) -> Iterator[tuple[Fraction, np.ndarray]]:
         """``(time, frame)``: each frame's presentation time in seconds (the file's own
         timestamps, so a variable frame rate is kept; ``index / fps`` for a folder) and its
-        pixels ``(H, W, 3)`` uint8 RGB. A stream corrupt in the middle, or one that ends
+        pixels ``(H, W, 3)`` RGB: uint8, or uint16 (0-65535) for a clip of more than 8 bits.
+        A stream corrupt in the middle, or one that ends
         before the frames its file states, ends the iteration (the frames so far stand)
         and sets :attr:`error`."""
         if self.files:
@@ -167,6 +172,7 @@ class VideoSource:
             return
         av = _needs_av()
         colorspace, rng = _reformat_colour(self.info)
+        rgb = "rgb48le" if self.info.bit_depth > 8 else "rgb24"  # uint16 or uint8 RGB
         read = 0
         with av.open(str(self.path)) as container:
             stream = container.streams.video[0]
@@ -182,7 +188,7 @@ class VideoSource:
                         t = last + 1 / self.info.fps
                     last = t
                     read += 1
-                    yield t, frame.to_ndarray(format="rgb24", src_colorspace=colorspace,
+                    yield t, frame.to_ndarray(format=rgb, src_colorspace=colorspace,
                                               src_color_range=rng)
             except av.error.FFmpegError as exc:
                 self.error = f"the video stream is corrupt ({_first_line(exc)})"
@@ -194,9 +200,37 @@ class VideoSource:
             log.warning("%s: %s; the frames read so far are kept", self.path, self.error)
 
 
+def _bits(ctx: Any) -> int:
+    """Bits per sample of a decoder's pixel format (8 when unknown)."""
+    try:
+        return max(8, max(int(c.bits) for c in ctx.format.components))
+    except (AttributeError, TypeError, ValueError):
+        return 8
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+#: Encoders that write 10 bits per sample, and the pixel format they get.
+TEN_BIT_FORMATS = {"libx265": "yuv420p10le", "hevc": "yuv420p10le",
+                   "libx264": "yuv420p10le", "prores_ks": "yuv422p10le",
+                   "prores": "yuv422p10le", "libaom-av1": "yuv420p10le",
+                   "libvpx-vp9": "yuv420p10le"}
+
+
+def pixel_format(codec: str, bit_depth: int) -> str:
+    """The pixel format a clip of ``bit_depth`` bits is encoded in by ``codec``: 8-bit 4:2:0,
+    or 10 bits (4:2:2 for ProRes, which has no 8-bit or 4:2:0 form) for deeper clips."""
+    if codec in ("prores_ks", "prores"):
+        return "yuv422p10le"
+    return TEN_BIT_FORMATS.get(codec, "yuv420p") if bit_depth > 8 else "yuv420p"
+
+
+def default_codec(bit_depth: int) -> str:
+    """The encoder of ``--codec``'s default: H.264 for 8-bit clips, HEVC Main10 above."""
+    return "libx265" if bit_depth > 8 else "libx264"
 
 
 class VideoSink:
@@ -266,7 +300,10 @@ class VideoSink:
                 f"({_first_line(exc)}); for .webm use --codec libvpx-vp9") from None
         h, w = info.size
         self.stream.height, self.stream.width = h - h % 2, w - w % 2  # 4:2:0 needs even
-        self.stream.pix_fmt = "yuv420p"
+        self.stream.pix_fmt = pixel_format(codec, info.bit_depth)
+        if codec in ("libx265", "hevc") and self.path.suffix.lower() in (".mp4", ".mov",
+                                                                         ".m4v"):
+            self.stream.codec_tag = "hvc1"  # what Apple's players want of HEVC
         # the input's own clock, so that every frame keeps its timestamp
         self.stream.time_base = info.time_base
         self.stream.codec_context.time_base = info.time_base
@@ -296,8 +333,9 @@ class VideoSink:
         return OutputError(f"output {self.path}: cannot write ({reason})")
 
     def write(self, frame: np.ndarray, time: Fraction | None = None) -> None:
-        """Append one ``(H, W, 3)`` uint8 RGB frame shown at ``time`` seconds (default: the
-        next frame at the clip's rate).
+        """Append one ``(H, W, 3)`` RGB frame (uint8, or uint16 for a clip of more than 8
+        bits: written as 10 bits, or as 16-bit PNG frames) shown at ``time`` seconds
+        (default: the next frame at the clip's rate).
 
         Raises:
             OutputError: the file cannot be written (a full disk ...).
@@ -308,7 +346,9 @@ class VideoSink:
             from photostyle.files.writers import save_image
 
             try:
-                save_image(frame.astype(np.float32) / 255, self.temp / f"{self.count:06d}.png")
+                sixteen = frame.dtype == np.uint16
+                save_image(frame.astype(np.float32) / (65535 if sixteen else 255),
+                           self.temp / f"{self.count:06d}.png", bit_depth=16 if sixteen else 8)
             except OutputError as exc:  # named after the output, not the temporary folder
                 cause = exc.__context__ if isinstance(exc.__context__, OSError) else exc
                 raise self._failed(cause) from None
@@ -316,8 +356,10 @@ class VideoSink:
             return
         av = _needs_av()
         h, w = self.stream.height, self.stream.width
-        rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
-        yuv = rgb.reformat(format="yuv420p", dst_colorspace=self.colorspace,
+        rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]),
+                                         format="rgb48le" if frame.dtype == np.uint16
+                                         else "rgb24")
+        yuv = rgb.reformat(format=self.stream.pix_fmt, dst_colorspace=self.colorspace,
                            dst_color_range=self.colour_range)
         base = self.info.time_base
         pts = round(time / base)

@@ -67,8 +67,9 @@ def look_coefficients(a: np.ndarray, b: np.ndarray, strength: float = 1.0) -> np
 
 
 def apply_to_frame(coefficients: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """Apply ``(h, w, 12)`` transforms (:func:`look_coefficients`) to an 8-bit RGB frame
-    ``(H, W, 3)`` uint8 (upsampled bilinearly): ``c + (A - I) c + b``, uint8.
+    """Apply ``(h, w, 12)`` transforms (:func:`look_coefficients`) to an RGB frame
+    ``(H, W, 3)`` uint8 or uint16 (upsampled bilinearly): ``c + (A - I) c + b``, in float32,
+    returned in the frame's own type (rounded, saturated).
 
     The video path of :func:`photostyle.engine.smooth.apply_coefficients`, in float32 (8-bit
     frames need no more) and on planes rather than interleaved channels (OpenCV's
@@ -77,7 +78,8 @@ def apply_to_frame(coefficients: np.ndarray, frame: np.ndarray) -> np.ndarray:
     big_h, big_w = frame.shape[:2]
     planes = [cv2.resize(np.ascontiguousarray(coefficients[..., i]), (big_w, big_h),
                          interpolation=cv2.INTER_LINEAR) for i in range(12)]
-    c = [p.astype(np.float32) * np.float32(1 / 255) for p in cv2.split(frame)]
+    top = 65535.0 if frame.dtype == np.uint16 else 255.0
+    c = [p.astype(np.float32) * np.float32(1 / top) for p in cv2.split(frame)]
     out = []
     for k in range(3):
         o = cv2.add(c[k], planes[9 + k])
@@ -86,7 +88,16 @@ def apply_to_frame(coefficients: np.ndarray, frame: np.ndarray) -> np.ndarray:
         out.append(o)
     merged = np.asarray(cv2.merge(out))
     np.maximum(merged, 0.0, out=merged)  # convertScaleAbs would mirror negatives
+    if frame.dtype == np.uint16:
+        return (np.minimum(merged, 1.0) * 65535.0 + 0.5).astype(np.uint16)
     return np.asarray(cv2.convertScaleAbs(merged, alpha=255.0))  # rounds, saturates
+
+
+def eight_bits(frame: np.ndarray) -> np.ndarray:
+    """A frame as uint8 (for the flow, the cut test and the measures, which need no more)."""
+    if frame.dtype == np.uint8:
+        return frame
+    return (frame.astype(np.uint32) * 255 + 32767) // 65535  # type: ignore[no-any-return]
 
 
 class Propagator:
@@ -309,13 +320,16 @@ def stylise_clip(
         for when, frame in source.timed_frames():
             index += 1
             is_key = False
+            frame8 = eight_bits(frame).astype(np.uint8, copy=False)
             if options.method == "frames":
-                output = to_uint8(optimise(frame, index, "every frame").image)
+                image = optimise(frame, index, "every frame").image
+                output = (to_uint8(image) if frame.dtype == np.uint8 else
+                          (np.clip(image, 0, 1) * 65535 + 0.5).astype(np.uint16))
                 is_key = True
             else:
                 small = gray = None
                 if propagator is not None:  # the frame at the transforms' size, once
-                    small = _resize(frame, propagator.gray.shape)
+                    small = _resize(frame8, propagator.gray.shape)
                     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
                 reason = _keyframe_reason(index, propagator, gray, policy, mask_files)
                 if reason is None and propagator is not None:
@@ -337,7 +351,7 @@ def stylise_clip(
                     coefficients = look_coefficients(result.look.a, result.look.b,
                                                      config.strength)
                     if gray is None or gray.shape != coefficients.shape[:2]:
-                        gray = _gray(frame, coefficients.shape[:2])
+                        gray = _gray(frame8, coefficients.shape[:2])
                     if propagator is not None and reason in ("drift", "gap") and (
                             policy.blend > 0 and propagator.gray.shape == gray.shape):
                         fading = (propagator, policy.blend)
@@ -362,8 +376,9 @@ def stylise_clip(
                 other_seconds += seconds
                 others += 1
             if meter is not None:
-                meter.add(frame, output)
-                distances.append(look_distance(output, style_quantiles))
+                output8 = eight_bits(output).astype(np.uint8, copy=False)
+                meter.add(frame8, output8)
+                distances.append(look_distance(output8, style_quantiles))
             if progress is not None:
                 progress(index, total, is_key)
             started = time.perf_counter()  # the measures are not the method's time

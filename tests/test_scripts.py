@@ -118,3 +118,33 @@ def test_compare_runs_reads_the_variants_of_an_ablation(
         compare_runs.main([str(folder), "--baseline", "c"])
     with pytest.raises(SystemExit, match="--variants: c: not a variant"):
         compare_runs.main([str(folder), "--variants", "c"])
+
+
+def test_ablation_chart_summarises_the_pairs_every_variant_finished(tmp_path: Path,
+                                                                    capsys) -> None:
+    import json
+
+    chart = _load("ablation_chart")
+    rows = []
+    values = {"published": [4.0, 6.0, 9.0], "masks=manual__matting_weight=10000": [1.0, 3.0],
+              "masks=none__matting_weight=0": [2.0, 2.0, 5.0]}
+    for variant, sw in values.items():
+        for i, v in enumerate(sw):
+            rows.append({"pair": f"in{i + 1}", "variant": variant, "style_sw": v,
+                         "style_frechet": 2 * v, "structure_ssim": 0.5, "affine_residual": 0.1,
+                         "flat_paint": 1.0,
+                         "status": "published" if variant == "published" else "completed"})
+    rows.append({"pair": "in3", "variant": "masks=manual__matting_weight=10000",
+                 "status": "failed"})
+    (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    assert chart.main([str(tmp_path), "-o", str(tmp_path / "chart.png")]) == 0
+    out = capsys.readouterr().out
+    assert "2 pairs finished by every variant: in1, in2" in out  # in3 failed for one
+    # hand masks: mean 2 ± 1 (the standard error of 1 and 3); no masks beats it on 1 of 2
+    assert "| hand masks, matting on | 2.000 ± 1.000 |" in out
+    assert "| no masks, matting off | 2.000 ± 0.000 (1/2) |" in out
+    assert "| paper's results | 5.000 ± 1.000 (0/2) |" in out
+    from PIL import Image
+
+    with Image.open(tmp_path / "chart.png") as image:
+        assert image.width > 1000 and image.height > 300

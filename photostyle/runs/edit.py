@@ -89,7 +89,7 @@ def edit_in_place(result: Any, path: str | os.PathLike, *, quality: int = 95) ->
                             f"{result.image.shape[:2]}")
         if check.bit_depth != depth:
             problems.append(f"{check.bit_depth} bits instead of {depth}")
-        if (check.icc or None) != (result.icc_profile or None) and result.icc_profile:
+        if result.icc_profile and check.icc != result.icc_profile:
             problems.append("its colour profile did not survive")
         if problems:
             raise OutputError(f"photo to edit {p}: the new file read back wrong "

@@ -123,6 +123,7 @@ def save_look(name: str, style: str | os.PathLike, config: TransferConfig, *,
         InputError: the style photo (or mask) cannot be read.
         OutputError: the looks folder cannot be written.
     """
+    from photostyle import __version__
     from photostyle.files.images import IMAGE_EXTENSIONS, open_image
     from photostyle.files.paths import check_input_file
 
@@ -140,7 +141,7 @@ def save_look(name: str, style: str | os.PathLike, config: TransferConfig, *,
     description = {
         "format": "photostyle-look", "version": FORMAT_VERSION, "name": name,
         "created": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
-        "photostyle": _version(), "style": f"style{source.suffix.lower()}",
+        "photostyle": __version__, "style": f"style{source.suffix.lower()}",
         "style_source": str(source.resolve()),
         "style_mask": "style-mask.png" if mask else None,
         "preset": preset, "settings": _differences(config, preset),
@@ -168,15 +169,6 @@ def save_look(name: str, style: str | os.PathLike, config: TransferConfig, *,
         with contextlib.suppress(OSError):
             shutil.rmtree(work)
     return load_look(name, folder=root)
-
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("photostyle")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def load_look(name: str, *, folder: Path | None = None) -> StoredLook:

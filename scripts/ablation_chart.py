@@ -11,10 +11,11 @@ own results (variant ``published``, when the pairs have them) as a dashed line.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from photostyle.runs.plots import mean_se
 
 #: Measures shown, with their label and whether lower is better.
 MEASURES = [("style_sw", "style distance (SW)", True),
@@ -41,15 +42,6 @@ def read(folder: Path) -> tuple[list[str], dict[str, dict[str, dict[str, float]]
         rows[variant][row["pair"]] = {m: float(row[m]) for m, _, _ in MEASURES
                                       if row.get(m) not in (None, "")}
     return order, rows
-
-
-def mean_se(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, 0.0
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, math.sqrt(var / n)
 
 
 def label(variant: str) -> str:
@@ -89,57 +81,18 @@ def table(order: list[str], rows: dict, pairs: list[str]) -> str:
 
 
 def chart(order: list[str], rows: dict, pairs: list[str], out: Path) -> None:
-    from PIL import Image, ImageDraw, ImageFont
+    """One panel per measure, one bar per variant, the paper's results dashed
+    (:func:`photostyle.runs.plots.bar_chart`)."""
+    from photostyle.runs.plots import bar_chart
 
     variants = [v for v in order if v != "published"]
-    colours = [(66, 110, 180), (140, 170, 220), (200, 110, 60), (235, 175, 130),
-               (110, 110, 110), (185, 185, 185), (90, 160, 90), (160, 210, 160)]
-    panel_w, panel_h, margin, top = 300, 260, 40, 70
-    width = margin + len(MEASURES) * (panel_w + margin)
-    legend_h = 22 * ((len(variants) + 1) // 2) + 20
-    image = Image.new("RGB", (width, top + panel_h + 70 + legend_h), "white")
-    draw = ImageDraw.Draw(image)
-    try:
-        font = ImageFont.truetype("DejaVuSans.ttf", 15)
-        small = ImageFont.truetype("DejaVuSans.ttf", 12)
-    except OSError:
-        font = small = ImageFont.load_default()
-    draw.text((margin, 12), f"Mean over {len(pairs)} pairs (bars: ± standard error); "
-              "dashed: the paper's results", fill="black", font=font)
-    for m, (key, name, lower) in enumerate(MEASURES):
-        x0 = margin + m * (panel_w + margin)
-        stats = [mean_se([rows[v][p][key] for p in pairs]) for v in variants]
-        ref = (mean_se([rows["published"][p][key] for p in pairs])[0]
-               if "published" in rows and all(key in rows["published"].get(p, {})
-                                               for p in pairs) else None)
-        top_value = max([s[0] + s[1] for s in stats] + ([ref] if ref else [])) * 1.1 or 1.0
-        draw.text((x0, top - 40), name + (" (lower is better)" if lower else
-                                          " (higher is better)"), fill="black", font=small)
-        base_y = top + panel_h
-        draw.line([(x0, base_y), (x0 + panel_w, base_y)], fill="black")
-        bar_w = panel_w / (len(variants) + 1)
-        for i, (mean, se) in enumerate(stats):
-            bx = x0 + bar_w * (i + 0.5)
-            y = base_y - panel_h * mean / top_value
-            draw.rectangle([bx, y, bx + bar_w * 0.8, base_y], fill=colours[i % len(colours)])
-            cx = bx + bar_w * 0.4
-            for v in (mean - se, mean + se):
-                draw.line([(cx - 4, base_y - panel_h * v / top_value),
-                           (cx + 4, base_y - panel_h * v / top_value)], fill="black")
-            draw.line([(cx, base_y - panel_h * (mean - se) / top_value),
-                       (cx, base_y - panel_h * (mean + se) / top_value)], fill="black")
-            draw.text((bx, y - 16), f"{mean:.2f}", fill="black", font=small)
-        if ref is not None:
-            y = base_y - panel_h * ref / top_value
-            for xs in range(int(x0), int(x0 + panel_w), 10):
-                draw.line([(xs, y), (xs + 5, y)], fill=(200, 0, 0), width=2)
-            draw.text((x0 + panel_w - 50, y - 16), f"{ref:.2f}", fill=(200, 0, 0), font=small)
-    ly = top + panel_h + 40
-    for i, variant in enumerate(variants):
-        lx = margin + (i % 2) * 420
-        y = ly + 22 * (i // 2)
-        draw.rectangle([lx, y, lx + 16, y + 14], fill=colours[i % len(colours)])
-        draw.text((lx + 24, y), label(variant), fill="black", font=font)
+    stats = {v: {key: mean_se([rows[v][p][key] for p in pairs]) for key, _, _ in MEASURES
+                 if all(key in rows[v].get(p, {}) for p in pairs)} for v in order}
+    reference = ({key: mean for key, (mean, _) in stats["published"].items()}
+                 if "published" in stats else None)
+    image = bar_chart(variants, {v: label(v) for v in variants}, MEASURES, stats, reference,
+                      f"Mean over {len(pairs)} pairs (bars: ± standard error); dashed: the "
+                      "paper's results")
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
 

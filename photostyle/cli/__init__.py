@@ -1,8 +1,9 @@
 """Command-line interface: argument parsing, logging, progress bars and exit codes.
 
-Exit status: 0 success; 2 bad input or settings (one-line message, no traceback unless
-``--verbose``) or a diverged optimisation; 130 interrupted (the best image so far is still
-written when there is one).
+Exit status: 0 success; 1 a bug (``internal error``); 2 bad input or settings (one-line
+message, no traceback unless ``--verbose``); 3 a batch in which some photos failed; 4 the
+optimisation diverged (the last good image is written); 130 interrupted (the best image so
+far is still written when there is one).
 """
 
 from __future__ import annotations

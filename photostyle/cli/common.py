@@ -15,15 +15,20 @@ from photostyle.errors import ConfigError
 log = logging.getLogger("photostyle")
 
 
+#: Exit statuses (README and ``photostyle --help`` list them).
 EXIT_OK = 0
 
-
-EXIT_USAGE = 2
-
-
+#: A bug: ``photostyle: internal error: ...`` (the traceback with ``-v``).
 EXIT_INTERNAL = 1
 
+#: Bad input or settings: one line naming the file or setting; nothing written.
+EXIT_USAGE = 2
 
+#: The optimisation diverged (a loss became NaN or infinite): the last good image is written
+#: (by ``edit``: the file is left unchanged) and the message names the setting to lower.
+EXIT_DIVERGED = 4
+
+#: Ctrl-C or SIGTERM: the best image so far is written when there is one.
 EXIT_INTERRUPTED = 130
 
 
@@ -71,6 +76,46 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
             if getattr(args, dest, None) is not None}
 
 
+def use_recorded_run(args: argparse.Namespace) -> None:
+    """``--config REPORT.json``: the recorded run's settings (kept as ``args.recorded_run``
+    for :func:`config_from_args`) and its input files where the command line names none; a
+    warning for each input whose bytes are not the recorded ones.
+
+    Raises:
+        ConfigError: ``--config`` with ``--preset`` or ``--look``, or a report that names no
+            content or style where none is given.
+    """
+    if getattr(args, "config", None) is None:
+        if not getattr(args, "content", None):
+            raise ConfigError("give --content PHOTO (or --config REPORT.json to repeat a run)")
+        return
+    if args.preset or args.look:
+        raise ConfigError("--config repeats a run with its own settings: give it without "
+                          "--preset and --look (options given beside it win)")
+    from photostyle.runs.repeat import changed_inputs, read_run
+
+    run = read_run(args.config)
+    args.recorded_run = run
+    if not args.content:
+        if "content" not in run.inputs:
+            raise ConfigError(f"--config {args.config}: the report names no content file; "
+                              "give --content")
+        args.content = [run.inputs["content"]]
+        if not (args.content_mask or args.style_mask):
+            args.content_mask = run.inputs.get("content_mask")
+            args.style_mask = run.inputs.get("style_mask")
+    if not args.style:
+        if "style" not in run.inputs:
+            raise ConfigError(f"--config {args.config}: the report names no style file; "
+                              "give --style")
+        args.style = run.inputs["style"]
+    used = {"content": args.content[0] if len(args.content) == 1 else None,
+            "style": args.style, "content_mask": args.content_mask,
+            "style_mask": args.style_mask}
+    for line in changed_inputs(run, used):
+        log.warning("%s", line)
+
+
 def use_look(args: argparse.Namespace) -> None:
     """``--look NAME``: its style photo (and mask) in place of ``--style``; its settings are
     taken by :func:`config_from_args` (kept as ``args.look_stored``).
@@ -103,6 +148,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
     given = given_settings(args)
     look = getattr(args, "look_stored", None)
+    recorded = getattr(args, "recorded_run", None)
+    if recorded is not None:  # --config: the recorded run's settings, then the options given
+        return recorded.config.replace(**given)
     if look is not None:
         from photostyle.runs.looks import resolve_config
 

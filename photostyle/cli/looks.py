@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from photostyle.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from photostyle.cli.common import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK
 from photostyle.cli.progress import Progress
 
 
@@ -70,7 +70,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if result.status == "diverged":
         print(f"photostyle: the optimisation diverged ({result.message}); {path} is unchanged",
               file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_DIVERGED
     with deferred_interrupts():
         edit_in_place(result, path)
         if report is not None:

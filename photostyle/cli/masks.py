@@ -63,9 +63,13 @@ def cmd_segment(args: argparse.Namespace) -> int:
     from photostyle.files.paths import check_writes
     from photostyle.files.writers import check_image_extension
 
+    if args.content is not None and args.style is None and args.image is None:
+        args.image, args.content = args.content, None  # -c PHOTO alone: one photo
+        if args.content_out is not None:
+            args.output, args.content_out = args.output or args.content_out, None
     pair = args.content is not None or args.style is not None
     if pair and (args.content is None or args.style is None or args.image is not None):
-        raise PhotostyleError("give one IMAGE, or both --content and --style")
+        raise PhotostyleError("give one IMAGE (or -c IMAGE), or both --content and --style")
     if not pair and args.image is None:
         raise PhotostyleError("give an IMAGE to segment, or --content and --style")
     jobs = [(args.content, args.content_out), (args.style, args.style_out)] if pair else [
@@ -75,7 +79,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
                           f"got {args.min_fragment}")
     TransferConfig(max_pixels=args.max_pixels)  # validates it, naming the setting
     names = ["content mask", "style mask"] if pair else ["mask"]
-    targets = [check_image_extension(out or f"{Path(src).stem}-mask.png", what)
+    targets = [check_image_extension(out or Path(src).with_name(f"{Path(src).stem}-mask.png"),
+                                     what)
                for (src, out), what in zip(jobs, names, strict=True)]
     legend = targets[0].with_name(targets[0].stem + "-legend.txt")
     check_writes([*zip(names, targets, strict=True), ("legend", legend)],

@@ -17,7 +17,28 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"photostyle: error: {message} (see '{self.prog} --help')\n")
 
 
+TRANSFER_EXAMPLES = """\
+examples:
+  photostyle transfer -c day.jpg -s sunset.jpg
+      writes day-styled.png beside day.jpg (and its report and transforms in
+      photostyle-sidecars/ there)
+  photostyle transfer -c day.jpg -s sunset.jpg -o day-sunset.jpg --strength 0.7 --compare
+  photostyle transfer -c day.jpg -s sunset.jpg --preset preview        (about a second)
+  photostyle transfer -c day.jpg -s sunset.jpg --content-mask day-mask.png \\
+      --style-mask sunset-mask.png            (your own regions; see 'photostyle segment')
+  photostyle transfer -c shoot/ -s sunset.jpg --out-dir styled/          (a batch)
+  photostyle transfer --config photostyle-sidecars/day-styled.png.json -o again.png
+      (the same run again, from its report: settings and input files)
+
+exit status: 0 done; 2 bad input or settings; 3 some photos of a batch failed;
+  4 the optimisation diverged (the last good image is written); 130 interrupted
+  (the best image so far is written)
+"""
+
+
 def add_transfer_args(p: argparse.ArgumentParser) -> None:
+    """``transfer``'s options, in groups: the few most people need first, the paper's
+    knobs last."""
     from photostyle.engine.config import (
         BOUNDS,
         DEFAULT_COARSE_ITERATIONS,
@@ -28,46 +49,100 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
     )
 
     d = TransferConfig()
-    io = p.add_argument_group("files")
-    io.add_argument("--content", "-c", required=True, nargs="+", metavar="CONTENT",
-                    help="content photo (its structure is kept); several photos or a folder "
-                    "make a batch (see --out-dir)")
-    io.add_argument("--style", "-s", help="style photo (its colour and light)")
-    io.add_argument("--look", metavar="NAME", help="a look saved with 'photostyle looks save' "
-                    "instead of --style: its style photo and settings (the options given "
-                    "here win)")
-    io.add_argument("-o", "--output", help="output image; format from the extension "
-                    "(default: <content>-styled.png in the current folder; .tif for a raw "
-                    "photo). An existing file is overwritten; an input file never is")
+    common = p.add_argument_group("the options most people need")
+    common.add_argument("--content", "-c", nargs="+", metavar="CONTENT",
+                        help="your photo (its structure is kept); several photos or a "
+                        "folder make a batch (see --out-dir)")
+    common.add_argument("--style", "-s", help="the photo whose colour and light you want")
+    common.add_argument("-o", "--output", help="the image to write; its format from the "
+                        "extension: .jpg .png .tif .webp .avif .heic .bmp (default: "
+                        "CONTENT-styled.png beside the content photo; .tif for a raw photo). "
+                        "An existing file is overwritten; an input file never is")
+    common.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                        help="a named set of settings, which the options given override: "
+                        "preview (no network, no optimisation: the per-region colour "
+                        "transfer made locally affine, about a second), default, quality "
+                        "(512-px working size, 1.5x the time), paper and artistic (the "
+                        "paper's deeper layers: they need the full VGG19, a 548 MB download; "
+                        "paper: its weights and 1000 iterations; artistic: plain Gatys et "
+                        "al., no masks, no photorealism term). Default: default, or a "
+                        "--look's own")
+    common.add_argument("--strength", type=float, default=d.strength,
+                        help="how much of the look to apply, 0 (the content) to 1 (all; the "
+                        "default %(default)s): the local affine transforms are scaled towards "
+                        "the identity, so every strength stays a photograph")
+    common.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
+                        help="also write the look as a 3D LUT (33 points a side, .cube: "
+                        "Photoshop, Resolve, Premiere, ffmpeg) fitted to the result, and "
+                        "print its fit error; without FILE: OUT.cube beside the output")
+    common.add_argument("--compare", action="store_true",
+                        help="also write a labelled side-by-side image of content, style and "
+                        "result beside the output: OUT.png -> OUT.png-compare.png")
+    common.add_argument("--look", metavar="NAME", help="a look saved with 'photostyle looks "
+                        "save' instead of --style: its style photo and settings (the options "
+                        "given here win)")
+    io = p.add_argument_group("files and what is written")
     io.add_argument("--out-dir", metavar="DIR",
                     help="batch: write each content's result here as NAME-styled.EXT (EXT: "
                     "the content's own format, or --format); a content's mask is the file "
-                    "NAME-mask.png beside it, if there is one (with --style-mask); without "
-                    "one --segment decides. A photo that fails is skipped, the rest finish; "
-                    "re-running skips the photos already done with the same settings")
+                    "NAME-mask.png (or NAME_mask.png) beside it, if there is one (with "
+                    "--style-mask); without one --segment decides. The style photo and "
+                    "masks in a content folder are left out. A photo that fails is skipped, "
+                    "the rest finish; re-running skips the photos already done with the "
+                    "same settings")
     io.add_argument("--format", metavar="EXT", help="batch: output format of every "
                     "result (png, jpg, tif, webp, avif, heic, bmp)")
-    io.add_argument("--content-mask", help="content mask: colour-coded PNG or label map")
-    io.add_argument("--style-mask", help="style mask, same labels as the content mask")
+    io.add_argument("--config", metavar="REPORT.json",
+                    help="repeat a run from its report (OUT.json in photostyle-sidecars/): "
+                    "its settings, and its content, style and masks unless given here "
+                    "(a warning if a file's bytes changed since); options given here win. "
+                    "A JSON file of settings alone ({\"size\": 512}) works too")
     io.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                     help="write a JSON report named after the output, OUT.png -> "
-                    "OUT.png.json, where --sidecars says (default: on)")
+                    "OUT.png.json, where --sidecars says (default: on): settings, input "
+                    "files with their SHA-256, losses, timings, library versions")
+    io.add_argument("--plot", action="store_true",
+                    help="also draw the loss curves of every level into OUT.png-losses.png "
+                    "beside the output (needs matplotlib: pip install -e \".[plot]\"; "
+                    "'photostyle report OUT.json' draws them later)")
     add_output_args(io)
     io.add_argument("--save-transforms", action=argparse.BooleanOptionalAction, default=True,
                     help="save the look (its local affine transforms, a small file) named "
                     "after the output, OUT.png -> OUT.png.transforms.npz, where --sidecars "
                     "says, for 'photostyle apply' (default: on)")
-    io.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
-                    help="also write the look as a 3D LUT (33 points a side, .cube: "
-                    "Photoshop, Resolve, Premiere, ffmpeg) fitted to the result, and print "
-                    "its fit error; without FILE: OUT.png.cube beside the output")
-    io.add_argument("--compare", action="store_true",
-                    help="also write a labelled side-by-side image of content, style and result "
-                    "beside the output: OUT.png -> OUT.png-compare.png")
     io.add_argument("--save-every", type=int, default=d.save_every, metavar="N",
                     help="write a snapshot every N iterations into <output name>-snapshots/ "
-                    "(OUT.png -> OUT.png-snapshots/)")
-    net = p.add_argument_group("network and losses")
+                    "(OUT.png -> OUT.png-snapshots/); 0: none")
+    io.add_argument("--output-size", type=int, default=None, metavar="PX",
+                    help="long side of the output (default: the content's own resolution)")
+    io.add_argument("--output-profile", choices=OUTPUT_PROFILES, default=d.output_profile,
+                    help="colour profile of the output: the content's own, embedded "
+                    "(default), or sRGB")
+    io.add_argument("--max-pixels", type=int, default=d.max_pixels, metavar="N",
+                    help="largest image opened, width x height (a guard against "
+                    "decompression bombs)")
+    msk = p.add_argument_group("masks (regions matched between the photos)")
+    msk.add_argument("--content-mask", help="the content's regions: a colour-coded PNG in "
+                     "the paper's palette, or a label map (with --style-mask)")
+    msk.add_argument("--style-mask", help="the style's regions, the same labels as the "
+                     "content mask")
+    msk.add_argument("--segment", choices=("auto", "none"), default=d.segment,
+                     help="without mask files: segment both photos automatically into "
+                     "matching regions (auto) or transfer the style photo as a whole (none)")
+    msk.add_argument("--seg-model", default=d.seg_model,
+                     help="the segmenter of --segment auto: 'builtin' (inside photostyle, no "
+                     "download; clusters both photos together) or a SegFormer hub name or "
+                     "local folder, e.g. smp-hub/segformer-b2-512x512-ade-160k (a 110 MB "
+                     "download; its weights are licensed for non-commercial use only)")
+    msk.add_argument("--orphan-policy", choices=("whole-style", "drop"), default=d.orphan_policy,
+                     help="a content region the style lacks: styled from the whole style "
+                     "photo (whole-style) or left without a style loss (drop)")
+    msk.add_argument("--min-label-fraction", type=float, default=d.min_label_fraction,
+                     metavar="F", help="regions under this share of either photo are dropped")
+    msk.add_argument("--mask-tolerance", type=int, default=d.mask_tolerance, metavar="N",
+                     help="largest per-channel distance (0-255) from a palette colour for a "
+                     "mask pixel to take its label (anti-aliased edges)")
+    net = p.add_argument_group("the paper's knobs: network and losses")
     net.add_argument("--vgg-weights", default=None, metavar="FILE|NAME",
                      help="VGG19 weights: 'embedded' (default: the paper's Caffe-trained "
                      "VGG19 to relu3_4, inside photostyle, no download), 'original' (the "
@@ -75,35 +150,45 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                      "relu3_4 and chosen for them by default), 'torchvision' (torchvision's "
                      "ImageNet weights), both downloaded into the torch cache on first use; "
                      "or a state dict FILE (torchvision keys; may cover only the layers in "
-                     "use); or 'random'")
+                     "use); or 'random' (benchmarks)")
     net.add_argument("--network", choices=("vgg19", "vgg16"), default=d.network,
-                     help="the backbone: vgg19 (the paper's, verified here) or vgg16 (same "
+                     help="the backbone: vgg19 (the paper's, verified) or vgg16 (same "
                      "layer names up to relu5_3; --vgg-weights then names VGG16 weights: "
                      "original vgg16-00b39a1b.pth, torchvision vgg16-397923af.pth, or a file; "
-                     "never run here with real weights)")
-    net.add_argument("--content-layer", default=d.content_layer)
-    net.add_argument("--style-layers", default=",".join(d.style_layers),
-                     help="comma-separated VGG19 layers (default: %(default)s)")
-    net.add_argument("--content-weight", type=float, default=d.content_weight)
-    net.add_argument("--style-weight", type=float, default=d.style_weight)
-    net.add_argument("--tv-weight", type=float, default=d.tv_weight)
-    net.add_argument("--flat-weight", type=float, default=d.flat_weight,
+                     "never run with real weights by the developers)")
+    net.add_argument("--content-layer", default=d.content_layer, metavar="LAYER",
+                     help="layer of the content loss (the paper's: relu4_2, which needs the "
+                     "full VGG19)")
+    net.add_argument("--style-layers", default=",".join(d.style_layers), metavar="LAYERS",
+                     help="comma-separated layers of the style loss (the paper's: "
+                     "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1; default %(default)s)")
+    net.add_argument("--content-weight", type=float, default=d.content_weight, metavar="W",
+                     help="weight of the content loss (the paper's; terms are normalised)")
+    net.add_argument("--style-weight", type=float, default=d.style_weight, metavar="W",
+                     help="weight of the masked Gram style loss (the paper's)")
+    net.add_argument("--tv-weight", type=float, default=d.tv_weight, metavar="W",
+                     help="weight of the total variation term (the paper's)")
+    net.add_argument("--matting-weight", type=float, default=d.matting_weight, metavar="W",
+                     help="photorealism regulariser (the paper's lambda, on the matting "
+                     "Laplacian of the content); 0 switches it off")
+    net.add_argument("--flat-weight", type=float, default=d.flat_weight, metavar="W",
                      help="keep the change of colour smooth where the content is flat "
                      "(total variation of output - content between flat neighbours); 0: off "
                      "(default %(default)s)")
-    net.add_argument("--hist-weight", type=float, default=d.hist_weight,
+    net.add_argument("--hist-weight", type=float, default=d.hist_weight, metavar="W",
                      help="per-region histogram loss (Wilmot, Risser and Barnes 2017): each "
                      "region's features matched channel by channel to the style region's "
                      "distribution; 0: off (default %(default)s)")
-    net.add_argument("--hist-layers", default=",".join(d.hist_layers),
-                     help="comma-separated VGG19 layers of the histogram loss (default: "
+    net.add_argument("--hist-layers", default=",".join(d.hist_layers), metavar="LAYERS",
+                     help="comma-separated layers of the histogram loss (default: "
                      "%(default)s)")
-    net.add_argument("--matting-weight", type=float, default=d.matting_weight,
-                     help="photorealism regulariser weight; 0 switches it off")
-    opt = p.add_argument_group("optimisation")
-    opt.add_argument("--size", type=int, default=d.size, help="working size (long side, px)")
-    opt.add_argument("--scales", type=int, default=d.scales, help="pyramid levels")
-    opt.add_argument("--iterations", default=None,
+    opt = p.add_argument_group("the paper's knobs: optimisation")
+    opt.add_argument("--size", type=int, default=d.size, metavar="PX",
+                     help="working size: long side of the finest optimisation level (the "
+                     "output keeps the content's own resolution)")
+    opt.add_argument("--scales", type=int, default=d.scales, metavar="N",
+                     help="pyramid levels, each half the size of the next")
+    opt.add_argument("--iterations", default=None, metavar="N[,N]",
                      help="iterations per level, coarse to fine, e.g. 150,100 (one value: "
                      f"every level; default {DEFAULT_COARSE_ITERATIONS} per coarse level and "
                      f"{DEFAULT_ITERATIONS} at the finest)")
@@ -111,7 +196,7 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                      default=d.optimizer,
                      help="lbfgs: one network pass per iteration (default); lbfgs-wolfe: "
                      "with a strong-Wolfe line search; adam")
-    opt.add_argument("--patience", type=int, default=d.patience,
+    opt.add_argument("--patience", type=int, default=d.patience, metavar="N",
                      help="end a level once this many evaluations in a row improve the loss "
                      "by under 0.1%% (0: never; default %(default)s)")
     opt.add_argument("--lbfgs-restart", type=float, default=d.lbfgs_restart, metavar="F",
@@ -133,49 +218,25 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--init", choices=("transfer", "content", "noise"), default=d.init,
                      help="starting image: per-region colour transfer (default), the content, "
                      "or noise")
-    opt.add_argument("--seed", type=int, default=d.seed)
-    opt.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
-    out = p.add_argument_group("smoothing and output")
-    out.add_argument("--smooth", choices=("local-affine", "guided", "none"), default=d.smooth)
-    out.add_argument("--smooth-radius", type=int, default=d.smooth_radius)
-    out.add_argument("--smooth-eps", type=float, default=d.smooth_eps)
-    out.add_argument("--smooth-sigma", type=float, default=d.smooth_sigma,
+    opt.add_argument("--seed", type=int, default=d.seed,
+                     help="random seed; results are reproducible on the CPU for a fixed seed")
+    opt.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device,
+                     help="where the network runs: auto (a CUDA GPU when there is one), cpu "
+                     "or cuda")
+    out = p.add_argument_group("the paper's knobs: smoothing")
+    out.add_argument("--smooth", choices=("local-affine", "guided", "none"), default=d.smooth,
+                     help="how the result becomes local affine transforms of the content: "
+                     "local-affine (edge-aware, default), guided (a guided filter) or none "
+                     "(the optimised image as it is)")
+    out.add_argument("--smooth-radius", type=int, default=d.smooth_radius, metavar="R",
+                     help="window radius of the local affine fit (working-size pixels)")
+    out.add_argument("--smooth-eps", type=float, default=d.smooth_eps, metavar="E",
+                     help="ridge regulariser of the local affine fit (squared [0, 1] units)")
+    out.add_argument("--smooth-sigma", type=float, default=d.smooth_sigma, metavar="S",
                      help="edge sensitivity of the smoothing ([0, 1] colour units)")
-    out.add_argument("--smooth-spatial", type=float, default=d.smooth_spatial,
+    out.add_argument("--smooth-spatial", type=float, default=d.smooth_spatial, metavar="PX",
                      help="spatial extent of the smoothing (working-size pixels)")
-    out.add_argument("--strength", type=float, default=d.strength,
-                     help="how much of the look to apply, 0 (the content) to 1 (all; the "
-                     "default): the local affine transforms are scaled towards the identity")
-    out.add_argument("--output-size", type=int, default=None,
-                     help="long side of the output (default: the content's own resolution)")
-    out.add_argument("--output-profile", choices=OUTPUT_PROFILES, default=d.output_profile,
-                     help="colour profile of the output: the content's own, embedded "
-                     "(default), or sRGB")
-    msk = p.add_argument_group("masks")
-    msk.add_argument("--segment", choices=("auto", "none"), default=d.segment,
-                     help="without mask files: segment both photos automatically into "
-                     "matching regions (auto, the default) or transfer the style photo as a "
-                     "whole (none)")
-    msk.add_argument("--seg-model", default=d.seg_model,
-                     help="the segmenter of --segment auto: 'builtin' (default: inside "
-                     "photostyle, no download; clusters both photos together) or a "
-                     "SegFormer hub name or local folder, e.g. "
-                     "smp-hub/segformer-b2-512x512-ade-160k (a 110 MB download; its weights "
-                     "are licensed for non-commercial use only)")
-    msk.add_argument("--orphan-policy", choices=("whole-style", "drop"), default=d.orphan_policy)
-    msk.add_argument("--min-label-fraction", type=float, default=d.min_label_fraction)
-    msk.add_argument("--mask-tolerance", type=int, default=d.mask_tolerance)
-    p.add_argument("--max-pixels", type=int, default=d.max_pixels,
-                   help="largest image opened (width x height)")
     add_executor_args(p)
-    p.add_argument("--preset", choices=tuple(PRESETS), default=None,
-                   help="a named set of settings, which the options given override (default: "
-                   "default, or a --look's own): preview "
-                   "(no VGG19, no optimisation: the per-region colour transfer made locally "
-                   "affine, a 700-px photo in about a second), default, quality (512-px "
-                   "working size), paper (the paper's layers, weights and 1000 iterations), "
-                   "artistic (plain Gatys et al.: no masks, no photorealism term, no "
-                   "smoothing). The defaults shown are the default preset's")
     defaults_to_help(p)
 
 
@@ -214,7 +275,12 @@ def add_output_args(group: Any) -> None:
 def _add_transfer(sub: Any) -> argparse.ArgumentParser:
     """``photostyle transfer``'s options."""
     t = sub.add_parser("transfer", help="transfer a style photo's look onto a content photo",
-                       description="Transfer the colour and light of --style onto --content.")
+                       usage="photostyle transfer -c CONTENT -s STYLE [-o OUTPUT] [options]",
+                       description="Transfer the colour and light of --style onto --content, "
+                       "region by region, and write\nthe content at its own resolution with "
+                       "that look.\nThe first group below is all most people need.",
+                       epilog=TRANSFER_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_transfer_args(t)
     return t
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from photostyle.cli.common import (
+    EXIT_DIVERGED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_SOME_FAILED,
-    EXIT_USAGE,
     check_output_options,
     config_from_args,
     executor_from_args,
@@ -20,6 +20,7 @@ from photostyle.cli.common import (
     print_lut,
     snapshot_folder,
     use_look,
+    use_recorded_run,
 )
 from photostyle.cli.progress import BatchProgress, Progress
 from photostyle.errors import PhotostyleError
@@ -27,12 +28,12 @@ from photostyle.errors import PhotostyleError
 log = logging.getLogger("photostyle")
 
 
-def default_output(content: Path) -> str:
-    """Without ``-o``: ``<content>-styled.png`` in the current folder (``.tif`` for a raw
+def default_output(content: Path) -> Path:
+    """Without ``-o``: ``<content>-styled.png`` beside the content photo (``.tif`` for a raw
     content, whose 16 bits a TIFF keeps)."""
     from photostyle.files.raw import is_raw
 
-    return f"{content.stem}-styled{'.tif' if is_raw(content) else '.png'}"
+    return content.with_name(f"{content.stem}-styled{'.tif' if is_raw(content) else '.png'}")
 
 
 def look_report(args: argparse.Namespace) -> dict[str, Any]:
@@ -52,6 +53,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     from photostyle.interrupts import deferred_interrupts
     from photostyle.runs.outputs import write_outputs
 
+    use_recorded_run(args)
     use_look(args)
     config = config_from_args(args)
     options = output_options(args)
@@ -94,7 +96,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     if result.status == "diverged":
         print(f"photostyle: error: {result.message}; last good image written to {where}",
               file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_DIVERGED
     if not args.quiet:
         print_lut(report)
         line = auto_masks_line(result.report.get("masks", {}))
@@ -135,7 +137,8 @@ def transfer_batch(args: argparse.Namespace, config: Any, options: Any) -> int:
         raise PhotostyleError("--save-every is for one photo at a time")
     if not args.out_dir:
         raise PhotostyleError("several contents (or a folder) make a batch: give --out-dir")
-    batch = collect(args.content, args.out_dir, args.format)
+    batch = collect(args.content, args.out_dir, args.format,
+                    others={"style photo": args.style, "style mask": args.style_mask})
     config = check_output_options(args, [i.output for i in batch.items], config)
     writes = [f for item in batch.items for f in options.files(item.output)]
     reads: list[tuple[str, Any]] = [("content image", i.content) for i in batch.items]

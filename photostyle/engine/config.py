@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -307,8 +307,30 @@ class TransferConfig:
         """A copy with some settings changed (validated)."""
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TransferConfig:
+        """The settings of :meth:`to_dict`'s dictionary (a report's ``"config"``): the
+        same run again. Settings left out take their defaults.
+
+        Raises:
+            ConfigError: not a dictionary, an unknown setting (named), or an invalid value.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"settings: expected a dictionary, got {type(data).__name__}")
+        fields = _config_fields()
+        unknown = sorted(str(k) for k in data if k not in fields)
+        if unknown:
+            raise ConfigError(f"{unknown[0]}: unknown setting (from another version of "
+                              "photostyle?); settings are " + ", ".join(sorted(fields)))
+        config = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        if config.iterations is not None:  # to_dict writes the schedule out level by level
+            default = config.replace(iterations=None)
+            if default.iterations_per_level() == config.iterations:
+                return default
+        return config
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary of every setting."""
+        """JSON-ready dictionary of every setting (:meth:`from_dict` reads it back)."""
         out = dataclasses.asdict(self)
         out.pop("extra")
         out["iterations"] = list(self.iterations_per_level())

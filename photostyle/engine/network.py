@@ -424,6 +424,27 @@ def offline_requested() -> bool:
     return False
 
 
+def unreachable(url: str, timeout_s: float = 5.0) -> str | None:
+    """Why ``url``'s host cannot be reached now (``None``: a connection opened, or a proxy is
+    configured, which only a real request can test).
+
+    A machine without network answers in a moment (no name resolution, no route), where a
+    download library would retry for half a minute before giving up.
+    """
+    from urllib.parse import urlparse
+    from urllib.request import getproxies
+
+    parsed = urlparse(url)
+    if not parsed.hostname or getproxies():
+        return None
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return str(exc) or type(exc).__name__
+
+
 def _missing_weights_message(reason: str, name: str | None = None,
                              network: str = "vgg19") -> str:
     named = named_weights(name, network)
@@ -458,6 +479,10 @@ def load_default_weights(
         if offline_requested():
             raise WeightsError(_missing_weights_message(
                 "offline mode is set and the cache is empty", named.name, network))
+        why = unreachable(named.url)
+        if why is not None:
+            raise WeightsError(_missing_weights_message(
+                f"no network ({why}) and the cache is empty", named.name, network))
         log.info("downloading %s %s weights (%s) into %s", network.upper(), named.name,
                  named.size, path)
         previous = socket.getdefaulttimeout()

@@ -28,7 +28,7 @@ from photostyle.engine.masks import LabelMap, MaskSet, align_labels, load_mask_p
 from photostyle.engine.network import VGGFeatures, network_for, resolve_device
 from photostyle.engine.objective import LevelProblem, _style_size, _to_array, _to_tensor
 from photostyle.engine.optimize import LevelOutcome, optimise_level
-from photostyle.engine.report import Timer, versions
+from photostyle.engine.report import Timer, input_files, versions
 from photostyle.engine.smooth import affine_coefficients, render, render_plain, render_result
 from photostyle.engine.transforms import Look, pixel_digest
 from photostyle.errors import ConfigError
@@ -299,6 +299,8 @@ def transfer(
     with deferred_interrupts() as late:
         report = _run_report(content, style, content_full, style_full, (out_h, out_w), working,
                              config, device, extractor, masks, level_reports, timer)
+        report["files"] = input_files(content=content, style=style,
+                                      content_mask=content_mask, style_mask=style_mask)
     if late.received is not None and status == "completed":
         status, message = "interrupted", "interrupted after the result was finished"
     report["status"], report["message"] = status, message
@@ -414,6 +416,7 @@ def apply_look(look: Look, content: ImageLike | Photo, config: TransferConfig | 
               "look": {k: v for k, v in look.info.items() if k != "settings"},
               "look_settings": look.info.get("settings", {}),
               "strength": config.strength, "colour": _colour_report(photo, target, icc_out),
+              "files": input_files(content=content),
               "timings": timer.as_dict(), "versions": versions()}
     working = resize(content_full, look.a.shape[:2])
     return TransferResult(final, working, report, "completed", "", target, icc_out,

@@ -169,11 +169,19 @@ class Segmenter:
             looks_like_path = name.startswith((".", "/", "~")) or name.count("/") != 1
             if looks_like_path:
                 raise _unavailable(name, "no such folder (a hub name is 'owner/model')")
-            if _offline():
-                from huggingface_hub import try_to_load_from_cache
+            from huggingface_hub import constants, try_to_load_from_cache
 
-                cached = try_to_load_from_cache(name, "config.json")
-                if not isinstance(cached, str):
+            cached = isinstance(try_to_load_from_cache(name, "config.json"), str)
+            offline = _offline()
+            if not offline:  # no network: say so now, not after the hub's retries
+                from photostyle.engine.network import unreachable
+
+                why = unreachable(constants.ENDPOINT)
+                if why is not None and not cached:
+                    raise _unavailable(name, f"no network ({why}) and it is not cached")
+                offline = why is not None
+            if offline:
+                if not cached:
                     raise _unavailable(name, "offline mode is set and it is not cached")
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
         start = time.perf_counter()

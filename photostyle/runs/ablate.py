@@ -88,16 +88,27 @@ def _find(folder: Path, stem: str) -> Path | None:
 
 
 def find_pairs(folder: str | os.PathLike) -> list[Pair]:
-    """Pairs in the layout ``input/in{i}``, ``style/tar{i}``, ``seg_in/in{i}``,
-    ``seg_tar/tar{i}`` (masks optional), sorted by ``i``; a published result
-    ``results/best{i}*`` (optional) becomes the pair's ``reference``.
+    """Pairs in this layout: ``input/in{i}``, ``style/tar{i}``, ``seg_in/in{i}``,
+    ``seg_tar/tar{i}`` (masks optional), sorted by ``i``, with a published result
+    ``results/best{i}*`` (optional) as the pair's ``reference``; or in the original
+    Deep Photo Style Transfer repository's, as it is: ``examples/input/in{i}``,
+    ``examples/style/tar{i}``, ``examples/segmentation/in{i}`` and ``tar{i}``,
+    ``examples/final_results/best{i}*`` (the repository's folder or its ``examples/``).
 
     Raises:
         InputError: the folder is missing or holds no pair.
     """
     root = Path(folder)
+    if (root / "examples" / "input").is_dir():
+        root = root / "examples"
     if not (root / "input").is_dir() or not (root / "style").is_dir():
-        raise InputError(f"pairs folder {root}: expected subfolders input/ and style/")
+        raise InputError(f"pairs folder {root}: expected subfolders input/ and style/ (or "
+                         "examples/input and examples/style, the original repository's)")
+    seg_in, seg_tar, results = root / "seg_in", root / "seg_tar", root / "results"
+    if not seg_in.is_dir() and (root / "segmentation").is_dir():  # the original layout
+        seg_in = seg_tar = root / "segmentation"
+    if not results.is_dir() and (root / "final_results").is_dir():
+        results = root / "final_results"
     pairs = []
     for content in (root / "input").iterdir():
         m = re.fullmatch(r"in(\w+)", content.stem)
@@ -108,9 +119,8 @@ def find_pairs(folder: str | os.PathLike) -> list[Pair]:
         if style is None:
             log.warning("pair %s: no style/tar%s image; skipped", key, key)
             continue
-        pairs.append(Pair(f"in{key}", content, style, _find(root / "seg_in", f"in{key}"),
-                          _find(root / "seg_tar", f"tar{key}"),
-                          _find_reference(root / "results", key)))
+        pairs.append(Pair(f"in{key}", content, style, _find(seg_in, f"in{key}"),
+                          _find(seg_tar, f"tar{key}"), _find_reference(results, key)))
     if not pairs:
         raise InputError(f"pairs folder {root}: no input/in*/style/tar* pair found")
 
@@ -240,7 +250,8 @@ def planned_files(pairs: Sequence[Pair], names: Sequence[str],
                   out: Path) -> list[tuple[str, Path]]:
     """Every file an ablation writes under ``out`` (``(what, path)``)."""
     files = [("results file", out / "results.jsonl"), ("table", out / "metrics.csv"),
-             ("table", out / "aggregate.csv"), ("table", out / "metrics.json")]
+             ("table", out / "aggregate.csv"), ("table", out / "metrics.json"),
+             ("chart", out / CHART)]
     for pair in pairs:
         files.append(("contact sheet", out / f"sheet_{pair.name}.png"))
         for name in names:
@@ -557,6 +568,47 @@ def write_tables(rows: list[dict[str, Any]], out: Path) -> None:
         writer.writerows(table)
     with atomic_write(out / "metrics.json", "w") as handle:
         json.dump({"rows": rows, "aggregate": table}, handle, indent=2)
+    image = chart(rows)
+    if image is not None:
+        with atomic_write(out / CHART, "wb") as handle:
+            image.save(handle, format="PNG")
+
+
+#: The chart an ablation writes beside its tables.
+CHART = "chart.png"
+
+#: How the chart names each measure.
+MEASURE_NAMES = {"style_sw": "style distance (SW)", "style_frechet": "style Fréchet",
+                 "style_closed": "style (closed form)", "structure_ssim": "gradient SSIM",
+                 "affine_residual": "local affine residual", "flat_paint": "flat-region paint"}
+
+
+def chart(rows: list[dict[str, Any]]) -> Any:
+    """A PIL image: one panel per measure of :data:`TABLE_MEASURES`, a bar per variant
+    (mean ± standard error over the pairs that every variant finished), the published
+    results as a dashed line; ``None`` when no pair was finished by every variant."""
+    from photostyle.runs.plots import bar_chart, mean_se
+
+    latest = {(r.get("pair"), r["variant"]): r for r in rows
+              if r.get("status", "completed") in ("completed", "published")}
+    shown = list(dict.fromkeys(v for _, v in latest if v != REFERENCE))
+    pairs = [p for p in dict.fromkeys(p for p, _ in latest)
+             if all((p, v) in latest for v in shown)]
+    measures = [m for m in TABLE_MEASURES
+                if all(latest[(p, v)].get(m) is not None for p in pairs for v in shown)]
+    if not shown or not pairs or not measures:
+        return None
+    # the published results are drawn when every pair charted has one
+    variants = shown + ([REFERENCE] if all((p, REFERENCE) in latest for p in pairs) else [])
+    stats = {v: {m: mean_se([float(latest[(p, v)][m]) for p in pairs]) for m in measures}
+             for v in variants}
+    reference = ({m: stats[REFERENCE][m][0] for m in measures} if REFERENCE in stats
+                 else None)
+    return bar_chart(shown, {v: v.replace("__", ", ") for v in shown},
+                     [(m, MEASURE_NAMES.get(m, m), m not in HIGHER_IS_BETTER)
+                      for m in measures], stats, reference,
+                     f"Mean over {len(pairs)} pair(s) (whiskers: ± standard error)"
+                     + ("; dashed: the published results" if reference else ""))
 
 
 def format_aggregate(rows: list[dict[str, Any]]) -> str:

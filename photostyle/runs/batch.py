@@ -6,17 +6,17 @@ once and the caches (segmentation model, matting Laplacians) shared. For each co
 
 * the output is ``<out-dir>/<name>-styled.<ext>``, in the content's own format when
   photostyle writes it (``--format`` chooses another), with the usual files beside it;
-* masks: a file ``<name>-mask.png`` beside the content (the name ``photostyle segment``
-  writes) is its mask, paired with ``--style-mask``; without one, ``--segment`` decides
-  (automatic segmentation, or the style photo as a whole);
+* masks: a file ``<name>-mask.png`` (the name ``photostyle segment`` writes) or
+  ``<name>_mask.png`` beside the content is its mask, paired with ``--style-mask``; without
+  one, ``--segment`` decides (automatic segmentation, or the style photo as a whole);
 * a content that fails (unreadable, too large, a bad mask ...) is reported and skipped; the
   others finish;
 * re-running skips a content whose output is already complete with the same settings (its
   report records a key of the settings and of the input files' sizes and dates).
 
-Files in a folder that are not images (by extension), hidden files, ``*-mask.*`` files and
-the batch's own outputs (a batch written into its own folder resumes like any other) are
-left out and listed.
+Files in a folder that are not images (by extension), hidden files, ``*-mask.*`` and
+``*_mask.*`` files, the batch's style photo and style mask, and the batch's own outputs (a
+batch written into its own folder resumes like any other) are left out and listed.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MASK_SUFFIX = "-mask"
+#: Endings of a mask's file name (before the extension): ``photo-mask.png`` is the name
+#: ``photostyle segment`` writes; ``photo_mask.png`` is common too. The first is preferred.
+MASK_SUFFIXES = ("-mask", "_mask")
 
 
 @dataclass
@@ -78,7 +80,8 @@ class Batch:
 
 
 def collect(contents: list[str | os.PathLike], out_dir: str | os.PathLike,
-            fmt: str | None = None) -> Batch:
+            fmt: str | None = None,
+            others: dict[str, str | os.PathLike | None] | None = None) -> Batch:
     """The batch's content photos and their outputs.
 
     Args:
@@ -86,6 +89,8 @@ def collect(contents: list[str | os.PathLike], out_dir: str | os.PathLike,
         out_dir: where the outputs go.
         fmt: output extension (``"jpg"``, ``".tif"`` ...); ``None``: each content's own when
             photostyle writes it, else PNG.
+        others: the batch's other inputs by role (``{"the style photo": "dusk.jpg"}``): a
+            folder entry that is one of them (also through a link) is left out, not styled.
 
     Raises:
         InputError: a path that does not exist, no photo at all, or two contents that
@@ -93,11 +98,13 @@ def collect(contents: list[str | os.PathLike], out_dir: str | os.PathLike,
     """
     found: list[Path] = []
     left_out: list[tuple[Path, str]] = []
+    roles = {file_identity(Path(path)): f"the batch's {role}"
+             for role, path in (others or {}).items() if path is not None}
     for entry in contents:
         p = Path(entry)
         if p.is_dir():
             for child in sorted(p.iterdir()):
-                why = _not_a_content(child)
+                why = _not_a_content(child) or roles.get(file_identity(child), "")
                 if why:
                     left_out.append((child, why))
                 else:
@@ -134,8 +141,7 @@ def collect(contents: list[str | os.PathLike], out_dir: str | os.PathLike,
             raise InputError(f"contents {by_output[output]} and {content} would both be "
                              f"written to {output}; rename one or use --format")
         by_output[output] = content
-        mask = content.with_name(f"{content.stem}{MASK_SUFFIX}.png")
-        items.append(BatchItem(content, output, mask if mask.is_file() else None))
+        items.append(BatchItem(content, output, mask_of(content)))
     return Batch(items, left_out)
 
 
@@ -149,6 +155,16 @@ def _output_name(content: Path, ext: str | None) -> str:
     return f"{content.stem}-styled{suffix}"
 
 
+def mask_of(content: Path) -> Path | None:
+    """The mask beside a content photo: ``NAME-mask.png`` or ``NAME_mask.png`` (``None``:
+    neither exists)."""
+    for suffix in MASK_SUFFIXES:
+        mask = content.with_name(f"{content.stem}{suffix}.png")
+        if mask.is_file():
+            return mask
+    return None
+
+
 def _not_a_content(path: Path) -> str:
     """Why a folder entry is not a content photo (empty string: it is one)."""
     if path.name.startswith("."):
@@ -157,7 +173,7 @@ def _not_a_content(path: Path) -> str:
         return "not a file"
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         return "not an image (by its extension)"
-    if path.stem.endswith(MASK_SUFFIX):
+    if path.stem.endswith(MASK_SUFFIXES):
         return "a mask"
     return ""
 

@@ -73,6 +73,29 @@ def find_transforms(output: str | Path) -> Path:
     return transforms_path(output)
 
 
+def losses_path(output: str | Path) -> Path:
+    """Where ``--plot`` draws the loss curves: ``<output name>-losses.png``."""
+    p = Path(output)
+    return p.with_name(p.name + "-losses.png")
+
+
+def write_loss_plot(report: dict[str, Any], target: Path, title: str = "") -> bool:
+    """Draw a transfer's loss curves (:func:`photostyle.runs.plots.loss_curves`) into
+    ``target`` (written whole or not at all). Returns False, with a warning, when the report
+    records no loss history (a preview optimises nothing)."""
+    from photostyle.files.writers import atomic_write
+    from photostyle.runs.plots import loss_curves
+
+    try:
+        image = loss_curves(report, title)
+    except ValueError as exc:
+        log.warning("no loss curves drawn: %s", exc)
+        return False
+    with atomic_write(target, "wb") as handle:
+        image.save(handle, format="PNG")
+    return True
+
+
 def lut_path(output: str | Path) -> Path:
     """The default name of ``--lut``'s file: ``<output name>.cube``."""
     p = Path(output)
@@ -90,6 +113,7 @@ class OutputOptions:
         report: write the JSON report.
         save_transforms: save the look's transforms.
         compare: write the side-by-side image.
+        plot: draw the loss curves (:func:`losses_path`).
         lut: write a 3D LUT: ``None`` no; ``""`` beside the output (:func:`lut_path`);
             else that file.
         sidecars: where the report and the transforms go (:data:`SIDECARS`); ``none``
@@ -102,6 +126,7 @@ class OutputOptions:
     report: bool = True
     save_transforms: bool = True
     compare: bool = False
+    plot: bool = False
     lut: str | None = None
     sidecars: str = DEFAULT_SIDECARS
 
@@ -135,6 +160,8 @@ class OutputOptions:
             files.append(("transforms file", self.transforms_file(output)))
         if self.compare:
             files.append(("comparison image", compare_path(output)))
+        if self.plot:
+            files.append(("loss plot", losses_path(output)))
         if self.lut is not None:
             files.append(("LUT", Path(self.lut) if self.lut else lut_path(output)))
         return files
@@ -188,6 +215,10 @@ def write_outputs(result: Any, output: Path, content: Any, style: Any,
         report["lut"] = export_lut(result, content, target, max_pixels=max_pixels)
     if options.compare and isinstance(content, str | Path) and isinstance(style, str | Path):
         write_compare(content, style, result, output, max_pixels)
+    if options.plot and write_loss_plot(report, losses_path(output),
+                                        f"{Path(str(content)).name}: loss terms per "
+                                        "evaluation (log scale)"):
+        report["loss_plot"] = str(losses_path(output))
     if options.writes_report:
         save_json(report, options.report_file(output))
     return report

@@ -35,3 +35,25 @@ def test_presets_fill_what_is_not_given() -> None:
     assert preset_config("preview", size=200).size == 200
     with pytest.raises(ConfigError, match="preset"):
         preset_config("no-such-preset")
+
+
+@pytest.mark.parametrize("preset", ["default", "preview", "quality", "paper", "artistic"])
+def test_from_dict_reads_back_what_to_dict_wrote(preset: str) -> None:
+    import json
+
+    config = preset_config(preset, seed=7, style_layers=("relu1_1", "relu2_1"))
+    again = TransferConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config and again.to_dict() == config.to_dict()
+    # a schedule written out level by level that is not the default one stays as given
+    odd = TransferConfig(iterations=(5, 3))
+    assert TransferConfig.from_dict(odd.to_dict()).iterations == (5, 3)
+
+
+def test_from_dict_names_what_is_wrong() -> None:
+    with pytest.raises(ConfigError, match="colour_boost: unknown setting"):
+        TransferConfig.from_dict({"size": 64, "colour_boost": 1})
+    with pytest.raises(ConfigError, match="size: expected an integer"):
+        TransferConfig.from_dict({"size": "64"})
+    with pytest.raises(ConfigError, match="expected a dictionary"):
+        TransferConfig.from_dict([("size", 64)])  # type: ignore[arg-type]
+    assert TransferConfig.from_dict({}) == TransferConfig()

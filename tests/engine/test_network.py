@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from photostyle.engine import network
 from photostyle.engine.layers import LAYER_INDEX
 from photostyle.engine.network import (
     CAFFE_MEAN_BGR,
@@ -154,8 +155,42 @@ def test_download_failure_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
         raise urllib.error.URLError("Name or service not known")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(network, "unreachable", lambda url, timeout_s=5.0: None)
     with pytest.raises(WeightsError, match="download failed .*Name or service not known"):
         load_default_weights()
+
+
+def test_without_network_the_message_comes_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No network and no offline variable: one quick look at the host, then the message
+    (a download library would retry for half a minute)."""
+    monkeypatch.delenv("PHOTOSTYLE_OFFLINE")
+    asked = []
+    monkeypatch.setattr(network, "unreachable",
+                        lambda url, timeout_s=5.0: asked.append(url) or "no route to host")
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url",
+                        lambda *a, **k: pytest.fail("no download may be tried"))
+    with pytest.raises(WeightsError, match=r"no network \(no route to host\)"):
+        load_default_weights()
+    assert asked == [network.named_weights().url]
+
+
+def test_unreachable_tells_a_closed_port_from_an_open_one(monkeypatch) -> None:
+    import socket
+
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
+                "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        assert network.unreachable(f"http://127.0.0.1:{port}/vgg19.pth") is None
+    start = time.perf_counter()
+    why = network.unreachable(f"http://127.0.0.1:{port}/vgg19.pth", timeout_s=2.0)
+    assert why is not None and time.perf_counter() - start < 2.5
+    # behind a proxy only a real request can tell
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{port}")
+    assert network.unreachable("https://example.invalid/x") is None
 
 
 def test_cached_weights_are_used(tmp_path: Path) -> None:

@@ -102,6 +102,21 @@ def test_offline_without_model_fails_fast_and_clearly(monkeypatch, tmp_path: Pat
     assert "--segment none" in text and "--content-mask" in text and "cache" in text
 
 
+def test_without_network_a_hub_model_fails_at_once(monkeypatch, tmp_path: Path) -> None:
+    """No offline variable, no network, nothing cached: the message, not the hub's retries."""
+    import segmentation_models_pytorch as smp
+
+    from photostyle.engine import network
+
+    monkeypatch.delenv("PHOTOSTYLE_OFFLINE")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(network, "unreachable", lambda url, timeout_s=5.0: "name resolution")
+    monkeypatch.setattr(smp, "from_pretrained",
+                        lambda *a, **k: pytest.fail("no download may be tried"))
+    with pytest.raises(SegmentationError, match=r"no network \(name resolution\)"):
+        Segmenter.load("smp-hub/segformer-b2-512x512-ade-160k")
+
+
 def test_cli_segment_pair(model_dir: Path, image_pair, tmp_path: Path) -> None:
     from photostyle.cli import main
 

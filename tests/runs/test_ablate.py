@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from photostyle.engine.config import TransferConfig
-from photostyle.errors import ConfigError
+from photostyle.errors import ConfigError, InputError
 from photostyle.runs.ablate import (
     _format,
     aggregate,
@@ -136,6 +137,42 @@ def test_run_writes_outputs_and_resumes_after_interrupt(pairs_dir: Path, tmp_pat
     assert [t["seconds_mean"] for t in table if t["variant"] == "published"] == [None]
     header = (out / "aggregate.csv").read_text().splitlines()[0]
     assert "style_sw_mean" in header and "structure_ssim_median" in header
+    # and a chart beside the tables: a panel per measure, a bar per variant
+    from PIL import Image
+
+    from photostyle.runs.plots import COLOURS
+
+    with Image.open(out / "chart.png") as im:
+        chart = np.asarray(im.convert("RGB")).astype(int)
+    assert chart.shape[1] > 5 * 300
+    for colour in COLOURS[:4]:  # the four variants' bars
+        assert (np.abs(chart - colour).sum(axis=2) < 6).sum() > 200
+    # no published result for every pair: no dashed reference line
+    assert (np.abs(chart - (200, 0, 0)).sum(axis=2) < 6).sum() == 0
+
+
+def test_find_pairs_in_the_original_repositorys_layout(tmp_path: Path) -> None:
+    """``examples/input``, ``examples/style``, ``examples/segmentation`` (both photos' masks),
+    ``examples/final_results``, as the Deep Photo Style Transfer repository has them."""
+    repo = tmp_path / "deep-photo-styletransfer"
+    ex = repo / "examples"
+    for sub in ("input", "style", "segmentation", "final_results"):
+        (ex / sub).mkdir(parents=True)
+    for i in (3, 12):
+        save_png(gradient_image(32, 40, i), ex / "input" / f"in{i}.png")
+        save_png(gradient_image(32, 40, 20 + i), ex / "style" / f"tar{i}.png")
+        save_png(gradient_image(32, 40, 40 + i), ex / "segmentation" / f"in{i}.png")
+        save_png(gradient_image(32, 40, 60 + i), ex / "segmentation" / f"tar{i}.png")
+    save_png(gradient_image(32, 40, 5), ex / "final_results" / "best12_t_1000.png")
+    for root in (repo, ex):
+        pairs = find_pairs(root)
+        assert [p.name for p in pairs] == ["in3", "in12"]
+        assert pairs[0].content_mask == ex / "segmentation" / "in3.png"
+        assert pairs[0].style_mask == ex / "segmentation" / "tar3.png"
+        assert pairs[0].reference is None
+        assert pairs[1].reference == ex / "final_results" / "best12_t_1000.png"
+    with pytest.raises(InputError, match="examples/input"):
+        find_pairs(tmp_path)
 
 
 def test_excluded_variants_are_not_run(pairs_dir: Path, tmp_path: Path, capsys) -> None:

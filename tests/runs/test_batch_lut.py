@@ -208,3 +208,31 @@ def test_a_batch_into_its_own_folder_resumes_and_names_the_style(
     assert {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
             if p.is_file()} == first
     assert not list(folder.glob("*-styled-styled*"))
+
+
+def test_a_batch_over_a_folder_leaves_out_its_style_and_both_mask_spellings(
+        tmp_path: Path) -> None:
+    """data/ as it ships: photos, NAME_mask.png files and the style photo in one folder."""
+    from photostyle.runs.batch import collect
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name in ("content.png", "style.png", "other.png"):
+        save_png(gradient_image(20, 24), folder / name)
+    mask = np.zeros((20, 24, 3), np.uint8)
+    mask[:10] = (0, 0, 255)
+    for name in ("content_mask.png", "style_mask.png", "other-mask.png"):
+        save_png(mask, folder / name)
+    batch = collect([folder], tmp_path / "out", others={
+        "style photo": folder / "style.png", "style mask": folder / "style_mask.png"})
+    assert [i.content.name for i in batch.items] == ["content.png", "other.png"]
+    assert [i.mask.name if i.mask else None for i in batch.items] == [
+        "content_mask.png", "other-mask.png"]
+    why = {p.name: reason for p, reason in batch.left_out}
+    assert why == {"style.png": "the batch's style photo", "style_mask.png": "a mask",
+                   "content_mask.png": "a mask", "other-mask.png": "a mask"}
+    # named through a link, the style is still recognised
+    link = folder / "look.png"
+    link.symlink_to(folder / "style.png")
+    batch = collect([folder], tmp_path / "out", others={"style photo": link})
+    assert "style.png" not in [i.content.name for i in batch.items]

@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
               "photostyle.engine.metrics"),
     "looks": ("photostyle.cli.looks:cmd_looks",),
     "edit": ("photostyle.cli.looks:cmd_edit",),
+    "report": ("photostyle.cli.report:cmd_report",),
 }
 
 

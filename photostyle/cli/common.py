@@ -192,7 +192,8 @@ def output_options(args: argparse.Namespace) -> Any:
     return OutputOptions(quality=args.jpeg_quality, bit_depth=args.bit_depth,
                          strip_metadata=args.strip_metadata, report=args.report,
                          save_transforms=getattr(args, "save_transforms", False),
-                         compare=getattr(args, "compare", False), lut=getattr(args, "lut", None),
+                         compare=getattr(args, "compare", False),
+                         plot=getattr(args, "plot", False), lut=getattr(args, "lut", None),
                          sidecars=getattr(args, "sidecars", "folder"))
 
 

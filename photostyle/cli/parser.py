@@ -9,6 +9,18 @@ from typing import Any, NoReturn
 from photostyle import __version__
 from photostyle.cli.common import ARG_FIELDS, EXIT_USAGE
 
+#: Help of every command's ``--max-pixels``.
+MAX_PIXELS_HELP = ("largest image opened, width x height (a guard against decompression "
+                   "bombs; default %(default)s)")
+
+#: Help of the mask options outside ``transfer``.
+CONTENT_MASK_HELP = ("the content's regions: a colour-coded PNG in the paper's palette, or a "
+                     "label map")
+STYLE_MASK_HELP = "the style's regions, with the same labels as the content mask"
+
+#: Help of ``--device``.
+DEVICE_HELP = "where the network runs: auto (a CUDA GPU when there is one), cpu or cuda"
+
 
 class Parser(argparse.ArgumentParser):
     """argparse that reports a bad command line in one line (exit status 2), no usage dump."""
@@ -16,6 +28,17 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"photostyle: error: {message} (see '{self.prog} --help')\n")
 
+
+MAIN_EPILOG = """\
+examples:
+  photostyle transfer -c day.jpg -s sunset.jpg -o day-sunset.jpg
+  photostyle transfer --help                  (the options, the common ones first)
+  photostyle app                              (the web app, pip install -e ".[app]")
+
+exit status: 0 done; 1 a bug (please report it); 2 bad input or settings (one line
+  naming the file or setting); 3 some photos of a batch failed; 4 the optimisation
+  diverged (the last good image is written); 130 interrupted
+"""
 
 TRANSFER_EXAMPLES = """\
 examples:
@@ -119,8 +142,7 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                     help="colour profile of the output: the content's own, embedded "
                     "(default), or sRGB")
     io.add_argument("--max-pixels", type=int, default=d.max_pixels, metavar="N",
-                    help="largest image opened, width x height (a guard against "
-                    "decompression bombs)")
+                    help=MAX_PIXELS_HELP)
     msk = p.add_argument_group("masks (regions matched between the photos)")
     msk.add_argument("--content-mask", help="the content's regions: a colour-coded PNG in "
                      "the paper's palette, or a label map (with --style-mask)")
@@ -221,8 +243,7 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--seed", type=int, default=d.seed,
                      help="random seed; results are reproducible on the CPU for a fixed seed")
     opt.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device,
-                     help="where the network runs: auto (a CUDA GPU when there is one), cpu "
-                     "or cuda")
+                     help=DEVICE_HELP)
     out = p.add_argument_group("the paper's knobs: smoothing")
     out.add_argument("--smooth", choices=("local-affine", "guided", "none"), default=d.smooth,
                      help="how the result becomes local affine transforms of the content: "
@@ -290,15 +311,22 @@ def _add_masks(sub: Any) -> argparse.ArgumentParser:
     m = sub.add_parser("masks", help="check a content/style mask pair and write a preview",
                        description="Validate a mask pair (optionally against its images) and "
                        "write a preview PNG with the masks over the images and a legend.")
-    m.add_argument("--content-mask", required=True)
-    m.add_argument("--style-mask", required=True)
+    m.add_argument("--content-mask", required=True, help=CONTENT_MASK_HELP)
+    m.add_argument("--style-mask", required=True, help=STYLE_MASK_HELP)
     m.add_argument("--content", help="content image (to check sizes and draw the preview)")
     m.add_argument("--style", help="style image")
     m.add_argument("-o", "--output", default="mask-preview.png", help="preview PNG")
-    m.add_argument("--orphan-policy", choices=("whole-style", "drop"), default="whole-style")
-    m.add_argument("--min-label-fraction", type=float, default=0.002)
-    m.add_argument("--mask-tolerance", type=int, default=48)
-    m.add_argument("--max-pixels", type=int, default=150_000_000)
+    m.add_argument("--orphan-policy", choices=("whole-style", "drop"), default="whole-style",
+                   help="a content region the style lacks: styled from the whole style photo "
+                   "(whole-style, the default) or left without a style loss (drop)")
+    m.add_argument("--min-label-fraction", type=float, default=0.002, metavar="F",
+                   help="regions under this share of either photo are dropped (default "
+                   "%(default)s)")
+    m.add_argument("--mask-tolerance", type=int, default=48, metavar="N",
+                   help="largest per-channel distance (0-255) from a palette colour for a "
+                   "mask pixel to take its label (default %(default)s)")
+    m.add_argument("--max-pixels", type=int, default=150_000_000, metavar="N",
+                    help=MAX_PIXELS_HELP)
     return m
 
 
@@ -311,19 +339,23 @@ def _add_evaluate(sub: Any) -> argparse.ArgumentParser:
                        "photorealism (local affine residual) and colour painted into the "
                        "content's flat regions. No single one ranks methods; read them "
                        "together.")
-    e.add_argument("--content", "-c", required=True)
-    e.add_argument("--style", "-s", required=True)
+    e.add_argument("--content", "-c", required=True, help="the content photo of the run")
+    e.add_argument("--style", "-s", required=True, help="the style photo of the run")
     e.add_argument("--output", "-o", required=True, help="the image to score")
-    e.add_argument("--content-mask")
-    e.add_argument("--style-mask")
+    e.add_argument("--content-mask", help=CONTENT_MASK_HELP + " (the measures per region)")
+    e.add_argument("--style-mask", help=STYLE_MASK_HELP)
     e.add_argument("--json", metavar="FILE", help="also write the measures as JSON")
     e.add_argument("--vgg-weights", metavar="FILE",
                    help="the VGG19 weights of the content and style losses it also reports "
                    "(default: the embedded ones; see transfer)")
-    e.add_argument("--content-layer", default=None)
-    e.add_argument("--style-layers", default=None)
+    e.add_argument("--content-layer", default=None, metavar="LAYER",
+                   help="layer of the content loss it reports (default: transfer's)")
+    e.add_argument("--style-layers", default=None, metavar="LAYERS",
+                   help="comma-separated layers of the style loss it reports (default: "
+                   "transfer's)")
     e.add_argument("--size", type=int, default=512, help="size at which losses are computed")
-    e.add_argument("--max-pixels", type=int, default=150_000_000)
+    e.add_argument("--max-pixels", type=int, default=150_000_000, metavar="N",
+                    help=MAX_PIXELS_HELP)
 
     return e
 
@@ -345,13 +377,16 @@ def _add_apply(sub: Any) -> argparse.ArgumentParser:
                     help="how much of the look, 0 (the content) to 1 (all; default)")
     ap.add_argument("--output-size", type=int, default=None,
                     help="long side of the output (default: the content's own resolution)")
-    ap.add_argument("--output-profile", choices=("content", "srgb"), default="content")
+    ap.add_argument("--output-profile", choices=("content", "srgb"), default="content",
+                    help="colour profile of the output: the content's own, embedded "
+                    "(default), or sRGB")
     ap.add_argument("--lut", nargs="?", const="", default=None, metavar="FILE.cube",
                     help="also write this rendering as a 3D LUT (see transfer --lut)")
     add_output_args(ap)
     ap.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                     help="write a report OUT.png.json where --sidecars says (default: on)")
-    ap.add_argument("--max-pixels", type=int, default=150_000_000)
+    ap.add_argument("--max-pixels", type=int, default=150_000_000, metavar="N",
+                    help=MAX_PIXELS_HELP)
     return ap
 
 
@@ -362,10 +397,10 @@ def _add_ablate(sub: Any) -> argparse.ArgumentParser:
                        "or a folder of pairs; write each output named after its variant, a "
                        "contact sheet per pair, metrics.csv/json and aggregate.csv. Re-running "
                        "skips finished variants.")
-    a.add_argument("--content", "-c")
-    a.add_argument("--style", "-s")
-    a.add_argument("--content-mask")
-    a.add_argument("--style-mask")
+    a.add_argument("--content", "-c", help="one pair's content photo (or --pairs)")
+    a.add_argument("--style", "-s", help="one pair's style photo")
+    a.add_argument("--content-mask", help=CONTENT_MASK_HELP + " (for masks=manual)")
+    a.add_argument("--style-mask", help=STYLE_MASK_HELP)
     a.add_argument("--pairs", metavar="DIR", help="folder with input/in{i}, style/tar{i}, "
                    "seg_in/in{i}, seg_tar/tar{i}; results/best{i}* (published results) are "
                    "scored too, as variant 'published'")
@@ -378,7 +413,8 @@ def _add_ablate(sub: Any) -> argparse.ArgumentParser:
                    "style_weight=0,hist_weight=0 leaves out the variant with both losses off")
     a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a setting shared by every variant (repeatable)")
-    a.add_argument("--vgg-weights", metavar="FILE")
+    a.add_argument("--vgg-weights", metavar="FILE", help="VGG19 weights (default: the "
+                   "embedded ones; see transfer --vgg-weights)")
     a.add_argument("--out", default="ablation", help="output folder (default: %(default)s)")
     add_executor_args(a)
     return a
@@ -390,20 +426,24 @@ def _add_segment(sub: Any) -> argparse.ArgumentParser:
                        description="Segment a photo (or a content/style pair, with aligned "
                        "labels) into the paper's colour code: a mask you can correct in any "
                        "paint program and pass back with --content-mask/--style-mask.")
-    g.add_argument("image", nargs="?", help="a photo to segment")
-    g.add_argument("-o", "--output", help="mask to write (default: <image>-mask.png)")
-    g.add_argument("--content", help="content photo (pair mode)")
-    g.add_argument("--style", help="style photo (pair mode)")
-    g.add_argument("--content-out", help="content mask (default: <content>-mask.png)")
-    g.add_argument("--style-out", help="style mask (default: <style>-mask.png)")
+    g.add_argument("image", nargs="?", help="a photo to segment (or -c PHOTO)")
+    g.add_argument("-o", "--output", help="mask to write (default: IMAGE-mask.png beside "
+                   "the photo, the name a batch looks for)")
+    g.add_argument("--content", "-c", help="content photo (with --style: a pair, labels "
+                   "matched; alone: one photo)")
+    g.add_argument("--style", "-s", help="style photo (pair mode)")
+    g.add_argument("--content-out", help="content mask (default: CONTENT-mask.png beside it)")
+    g.add_argument("--style-out", help="style mask (default: STYLE-mask.png beside it)")
     g.add_argument("--seg-model", default="builtin",
                    help="'builtin' (default, no download; a pair is clustered together) or a "
                    "SegFormer hub name or folder (see transfer --seg-model)")
     g.add_argument("--min-fragment", type=float, default=0.002,
                    help="fragments below this share of the image are absorbed")
     g.add_argument("--no-snap", action="store_true", help="do not snap borders to edges")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    g.add_argument("--max-pixels", type=int, default=150_000_000)
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help=DEVICE_HELP)
+    g.add_argument("--max-pixels", type=int, default=150_000_000, metavar="N",
+                    help=MAX_PIXELS_HELP)
     return g
 
 
@@ -492,14 +532,17 @@ def _add_video(sub: Any) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="photostyle", description="Photorealistic style transfer.")
+    parser = Parser(prog="photostyle", description="Photorealistic style transfer: your "
+                    "photo, at its own resolution, with another photo's\nlight and colour, "
+                    "region by region.", epilog=MAIN_EPILOG,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"photostyle {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log details and show tracebacks")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_transfer, _add_masks, _add_evaluate, _add_apply, _add_ablate, _add_segment,
-                _add_app, _add_video, _add_looks, _add_edit):
+                _add_app, _add_video, _add_looks, _add_edit, _add_report):
         command = add(sub)
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help="log details and show tracebacks")
@@ -532,7 +575,7 @@ def _add_looks(sub: Any) -> argparse.ArgumentParser:
     save.add_argument("--replace", action="store_true", help="replace a look of that name")
     actions.add_parser("list", help="list the saved looks")
     remove = actions.add_parser("remove", help="delete a saved look")
-    remove.add_argument("name")
+    remove.add_argument("name", help="the look's name")
     return lk
 
 
@@ -550,8 +593,22 @@ def _add_edit(sub: Any) -> argparse.ArgumentParser:
     ed.add_argument("--sidecars", choices=("folder", "beside", "none"), default="none",
                     help="where a report goes (default: none: an editor's folder gets "
                     "nothing but the edited file)")
-    ed.add_argument("--max-pixels", type=int, default=150_000_000)
+    ed.add_argument("--max-pixels", type=int, default=150_000_000, metavar="N",
+                    help=MAX_PIXELS_HELP)
     return ed
+
+
+def _add_report(sub: Any) -> argparse.ArgumentParser:
+    """``photostyle report``'s options."""
+    r = sub.add_parser("report", help="summarise a run's report and draw its loss curves",
+                       description="Print what a transfer's report (OUT.json, in "
+                       "photostyle-sidecars/ beside the output) records, and draw the loss "
+                       "terms of every level, per evaluation, into a PNG.")
+    r.add_argument("report", help="the report (e.g. photostyle-sidecars/out.png.json)")
+    r.add_argument("-o", "--output", help="the PNG to draw (default: beside the report, "
+                   "out.png.json -> out.png-losses.png)")
+    r.add_argument("--no-plot", action="store_true", help="print the summary only")
+    return r
 
 
 def defaults_to_help(parser: argparse.ArgumentParser) -> None:
@@ -575,8 +632,10 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vgg-weights", metavar="FILE", default=None,
                         help="VGG weights: 'embedded' (default), a file, 'original' or "
                         "'torchvision' (see transfer)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
-    parser.add_argument("--network", choices=("vgg19", "vgg16"), default=None)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                        help=DEVICE_HELP)
+    parser.add_argument("--network", choices=("vgg19", "vgg16"), default=None,
+                        help="the backbone, vgg19 (default) or vgg16 (see transfer)")
     parser.add_argument("--seg-model", default=None, help="segmentation model (see transfer)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any other setting (repeatable), e.g. size=256")

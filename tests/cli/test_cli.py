@@ -216,7 +216,11 @@ def test_compare_writes_content_style_and_result_side_by_side(image_pair, shallo
     # one row of three tiles, each COMPARE_HEIGHT px high and as wide as its aspect ratio
     widths = [round(w * COMPARE_HEIGHT / h) for w, h in
               (Image.open(content).size, Image.open(style).size, Image.open(out).size)]
-    assert sheet_rgb.shape[0] == COMPARE_HEIGHT + 32
+    label_px = max(12, COMPARE_HEIGHT // 20)  # labels readable at the sheet's size
+    assert sheet_rgb.shape[0] == COMPARE_HEIGHT + label_px + 12 + 8
+    band = sheet_rgb[8 + COMPARE_HEIGHT:, :widths[0]]
+    ink_rows = np.flatnonzero((band < 128).all(axis=2).any(axis=1))
+    assert ink_rows.size and ink_rows[-1] - ink_rows[0] >= 0.6 * label_px  # not 8-px text
     assert sheet_rgb.shape[1] == sum(widths) + 8 * 3 + 8
     # the third tile is the written result, scaled up
     x0 = 8 + widths[0] + 8 + widths[1] + 8

@@ -293,6 +293,6 @@ def test_messages_say_what_is_wrong(image_pair, tmp_path: Path, capsys) -> None:
     weights = tmp_path / "w.pth"
     torch.save(random_vgg_state("relu2_1"), weights)
     assert main(transfer_args(content, style, tmp_path / "o.png", weights, "--init", "noise",
-                              "--content-weight", "3e38", "--style-weight", "3e38")) == 2
+                              "--content-weight", "3e38", "--style-weight", "3e38")) == 4
     line = one_error_line(capsys)
     assert "--content-weight and --style-weight together" in line

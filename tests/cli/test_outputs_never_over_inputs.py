@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from photostyle.cli import main
 from photostyle.errors import InputError
@@ -93,9 +94,10 @@ def test_masks_and_segment_outputs_over_inputs(image_pair, tmp_path: Path, capsy
 
 def test_segment_outputs_that_collide(tmp_path: Path, capsys, monkeypatch) -> None:
     (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
     pa = save_png(gradient_image(20, 20), tmp_path / "a" / "photo.png")
-    pb = save_png(gradient_image(20, 20, 1), tmp_path / "b" / "photo.png")
+    # the same name in the same folder: both masks would be a/photo-mask.png
+    pb = tmp_path / "a" / "photo.jpg"
+    Image.fromarray((gradient_image(20, 20, 1) * 255).astype(np.uint8)).save(pb)
     monkeypatch.chdir(tmp_path)
     before = digests(tmp_path)
     assert main(["segment", "--content", str(pa), "--style", str(pb)]) == 2

@@ -53,6 +53,13 @@ MASK_MODES = ("whole", "auto", "paint", "files")
 AUTO_LAYER_ALPHA = 160
 #: Presets the page offers for the full run (``preview`` has its own button).
 RUN_PRESETS = ("default", "quality", "paper")
+#: What the page's settings list says of each preset.
+PRESET_LABELS = {
+    "default": "default (verified, about a minute on 2 CPU cores)",
+    "quality": "quality (512-px working size, 1.5x the time)",
+    "paper": "paper (the paper's layers and 1000 iterations: needs the full VGG19, a "
+             "548 MB download on first use; slow)",
+}
 #: Download formats: label -> extension.
 FORMATS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WebP": ".webp", "AVIF": ".avif"}
 if heif.available():  # the heif extra (pillow-heif) is installed
@@ -484,6 +491,18 @@ class Studio:
         else:
             s.look = None
         return upload.display, upload.describe()
+
+    def readiness(self, key: str) -> str:
+        """The status line for the photos uploaded so far: what to do next."""
+        s = self.session(key)
+        if s.content is None and s.style is None:
+            return "Upload two photos to start."
+        if s.content is None:
+            return "Now upload your photo, the content."
+        if s.style is None:
+            return "Now upload the style photo (or pick a saved look)."
+        return ("Both photos are in. Check the regions if you like, then **Preview** "
+                "(seconds) or **Run**.")
 
     def use_look(self, key: str, name: str | None) -> tuple[np.ndarray | None, str]:
         """A saved look (``photostyle looks save``) chosen as the style: its photo becomes

@@ -18,6 +18,7 @@ import gradio as gr
 from photostyle.app.jobs import (
     FORMATS,
     MASK_MODES,
+    PRESET_LABELS,
     RUN_PRESETS,
     UNPAINTED,
     Limits,
@@ -124,7 +125,7 @@ def build(studio: Studio) -> Any:
         @guarded
         def handler(path: str | None, request: gr.Request) -> Any:
             display, info = studio.upload(_key(request), which, path)
-            return display, info, editor_value(display)
+            return display, info, editor_value(display), studio.readiness(_key(request))
 
         handler.__name__ = f"upload_{which}"
         return handler
@@ -132,7 +133,7 @@ def build(studio: Studio) -> Any:
     @guarded
     def pick_look(name: str | None, request: gr.Request) -> Any:
         display, info = studio.use_look(_key(request), name)
-        return display, info, editor_value(display)
+        return display, info, editor_value(display), studio.readiness(_key(request))
 
     @guarded
     def show_masks(mode: str, cfile: Any, sfile: Any, cpaint: Any, spaint: Any,
@@ -173,7 +174,8 @@ def build(studio: Studio) -> Any:
 
     @guarded
     def restrength(strength: float, request: gr.Request) -> Any:
-        return studio.restrength(_key(request), strength)
+        before, after = studio.restrength(_key(request), strength)
+        return (before, after), after  # the before/after and the result image alike
 
     @guarded
     def export(fmt: str, bits: str, profile: str, strength: float,
@@ -232,7 +234,8 @@ def build(studio: Studio) -> Any:
                                      format="png", height=300)
                 mask_text = gr.Markdown(elem_id="mask-summary")
         with gr.Row():
-            preset = gr.Dropdown([(p, p) for p in RUN_PRESETS], value="default",
+            preset = gr.Dropdown([(PRESET_LABELS[p], p) for p in RUN_PRESETS],
+                                 value="default",
                                  label="Settings", elem_id="preset", scale=1)
             preview_button = gr.Button("Preview (seconds)", elem_id="preview")
             run_button = gr.Button("Run", variant="primary", elem_id="run")
@@ -257,9 +260,10 @@ def build(studio: Studio) -> Any:
         content_view, style_view = photos["content"][2], photos["style"][2]
         for which, editor in (("content", content_paint), ("style", style_paint)):
             source, info, view = photos[which]
-            source.change(on_upload(which), [source], [view, info, editor],
+            source.change(on_upload(which), [source], [view, info, editor, status],
                           concurrency_limit=4, concurrency_id="light")
-        looks.input(pick_look, [looks], [photos["style"][2], photos["style"][1], style_paint],
+        looks.input(pick_look, [looks],
+                    [photos["style"][2], photos["style"][1], style_paint, status],
                     concurrency_limit=4, concurrency_id="light")
         mode.change(mode_changed, [mode], [paint_group, files_group], queue=False)
         start_auto.click(auto_paint, [content_view, style_view], [content_paint, style_paint],
@@ -273,7 +277,7 @@ def build(studio: Studio) -> Any:
             run, [preset], [status, live, slider, strength],
             concurrency_limit=studio.workers.qsize(), concurrency_id="transfer")
         cancel_button.click(cancel, None, [status], queue=False)
-        strength.change(restrength, [strength], [slider], trigger_mode="always_last",
+        strength.change(restrength, [strength], [slider, live], trigger_mode="always_last",
                         concurrency_limit=4, concurrency_id="light")
         export_button.click(export, [fmt, bits, profile, strength], [download],
                             concurrency_limit=2, concurrency_id="export")

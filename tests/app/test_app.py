@@ -572,3 +572,27 @@ def test_a_saved_look_is_the_style_with_its_settings(studio: Studio, tmp_path: P
     assert studio.session("tab").look is None
     with pytest.raises(ConfigError, match="not found"):
         studio.use_look("tab", "gone")
+
+
+# what the page says ------------------------------------------------------------------------
+
+
+def test_the_status_says_what_to_do_next_as_photos_arrive(tmp_path: Path, shallow_vgg_file: Path,
+                                                          photos: tuple[Path, Path]) -> None:
+    s = Studio(tiny_settings(shallow_vgg_file), root=tmp_path / "app")
+    try:
+        assert s.readiness("t") == "Upload two photos to start."
+        s.upload("t", "style", str(photos[1]))
+        assert "upload your photo" in s.readiness("t")
+        s.upload("t", "content", str(photos[0]))
+        assert s.readiness("t").startswith("Both photos are in")
+        s.upload("t", "style", None)
+        assert "style photo" in s.readiness("t")
+    finally:
+        s.close()
+
+
+def test_the_settings_list_says_what_paper_needs() -> None:
+    assert set(jobs.PRESET_LABELS) == set(jobs.RUN_PRESETS)
+    assert "548 MB download" in jobs.PRESET_LABELS["paper"]
+    assert "verified" in jobs.PRESET_LABELS["default"]

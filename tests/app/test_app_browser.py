@@ -222,6 +222,8 @@ def test_paint_run_strength_and_download(server: Server, browser, tmp_path: Path
     page = open_page(browser, server.url)
     upload_pair(page)
     assert "400x264 px, 8-bit" in page.locator("#content-info").inner_text()
+    # the status says what to do next once both photos are in
+    assert "Both photos are in" in wait_text(page, "#status", "Both photos are in")
 
     # regions: paint the sky of both photos blue
     page.get_by_label("Paint on the photos").check()
@@ -261,6 +263,7 @@ def test_paint_run_strength_and_download(server: Server, browser, tmp_path: Path
 
     # the strength re-renders from the saved transforms
     full = decode(image_bytes(page, "#compare img"))
+    live_src = page.locator("#live img").last.get_attribute("src")
     content = decode(CONTENT.read_bytes())
     page.locator("#strength input[type=range]").fill("0.3")
     page.wait_for_function(
@@ -270,6 +273,13 @@ def test_paint_run_strength_and_download(server: Server, browser, tmp_path: Path
     weak = decode(image_bytes(page, "#compare img"))
     assert weak.shape == full.shape == content.shape
     assert np.abs(weak - content).mean() < 0.5 * np.abs(full - content).mean()
+    # the result image beside it follows the slider too
+    page.wait_for_function(
+        "(src) => { const i = document.querySelectorAll('#live img'); "
+        "return i.length && i[i.length - 1].src !== src; }",
+        arg=live_src, timeout=20_000)
+    live = decode(image_bytes(page, "#live img"))
+    assert live.shape == weak.shape and np.abs(live - weak).mean() < 1.0
 
     # download at full resolution: 16-bit PNG
     choose(page, "#format", "PNG")

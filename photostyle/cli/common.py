@@ -39,14 +39,18 @@ if TYPE_CHECKING:
 def executor_from_args(args: argparse.Namespace) -> RayExecutor | None:
     """The executor the options ask for (``None``: the default, in this process)."""
     if args.executor == "local":
-        if args.ray_address or args.workers:
-            raise ConfigError("--ray-address and --workers need --executor ray")
+        if args.ray_address or args.workers or args.gpus_per_worker:
+            raise ConfigError("--ray-address, --workers and --gpus-per-worker need "
+                              "--executor ray")
         return None
     if args.workers is not None and not 1 <= args.workers <= 4096:
         raise ConfigError(f"--workers: must be between 1 and 4096, got {args.workers}")
+    gpus = args.gpus_per_worker or 0.0
+    if not 0.0 <= gpus <= 64:  # also refuses nan
+        raise ConfigError(f"--gpus-per-worker: must be from 0 to 64, got {gpus}")
     from photostyle.runs.executors import RayExecutor
 
-    return RayExecutor(args.ray_address, args.workers)
+    return RayExecutor(args.ray_address, args.workers, gpus_per_worker=gpus)
 
 
 #: ``transfer`` options that are settings (argparse destination -> TransferConfig field).

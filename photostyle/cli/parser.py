@@ -19,7 +19,9 @@ CONTENT_MASK_HELP = ("the content's regions: a colour-coded PNG in the paper's p
 STYLE_MASK_HELP = "the style's regions, with the same labels as the content mask"
 
 #: Help of ``--device``.
-DEVICE_HELP = "where the network runs: auto (a CUDA GPU when there is one), cpu or cuda"
+DEVICE_HELP = ("where the network runs: auto (a CUDA GPU when there is one, else the CPU), "
+               "cpu, cuda, cuda:N (the N-th GPU) or mps (Apple's GPU; never run by the "
+               "developers)")
 
 
 class Parser(argparse.ArgumentParser):
@@ -242,8 +244,7 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                      "or noise")
     opt.add_argument("--seed", type=int, default=d.seed,
                      help="random seed; results are reproducible on the CPU for a fixed seed")
-    opt.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device,
-                     help=DEVICE_HELP)
+    opt.add_argument("--device", default=d.device, metavar="DEVICE", help=DEVICE_HELP)
     out = p.add_argument_group("the paper's knobs: smoothing")
     out.add_argument("--smooth", choices=("local-affine", "guided", "none"), default=d.smooth,
                      help="how the result becomes local affine transforms of the content: "
@@ -273,7 +274,11 @@ def add_executor_args(parser: argparse.ArgumentParser) -> None:
                        "belongs to, or ray://HOST:PORT; default: start a Ray on this machine")
     group.add_argument("--workers", type=int, default=None, metavar="N",
                        help="with --executor ray: number of workers (default: one per CPU "
-                       "of the cluster)")
+                       "of the cluster, or per GPU share with --gpus-per-worker)")
+    group.add_argument("--gpus-per-worker", type=float, default=None, metavar="G",
+                       help="with --executor ray: GPUs each worker reserves (e.g. 1, or 0.5 "
+                       "for two workers a GPU; default 0: a worker that reserves none sees "
+                       "no GPU and runs on the CPU)")
 
 
 def add_output_args(group: Any) -> None:
@@ -440,8 +445,7 @@ def _add_segment(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--min-fragment", type=float, default=0.002,
                    help="fragments below this share of the image are absorbed")
     g.add_argument("--no-snap", action="store_true", help="do not snap borders to edges")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help=DEVICE_HELP)
+    g.add_argument("--device", default="auto", metavar="DEVICE", help=DEVICE_HELP)
     g.add_argument("--max-pixels", type=int, default=150_000_000, metavar="N",
                     help=MAX_PIXELS_HELP)
     return g
@@ -632,8 +636,7 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vgg-weights", metavar="FILE", default=None,
                         help="VGG weights: 'embedded' (default), a file, 'original' or "
                         "'torchvision' (see transfer)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
-                        help=DEVICE_HELP)
+    parser.add_argument("--device", default=None, metavar="DEVICE", help=DEVICE_HELP)
     parser.add_argument("--network", choices=("vgg19", "vgg16"), default=None,
                         help="the backbone, vgg19 (default) or vgg16 (see transfer)")
     parser.add_argument("--seg-model", default=None, help="segmentation model (see transfer)")

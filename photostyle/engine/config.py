@@ -22,7 +22,8 @@ BOUNDS = ("project", "clamp")
 INITS = ("transfer", "content", "noise")
 SMOOTHERS = ("local-affine", "guided", "none")
 ORPHAN_POLICIES = ("whole-style", "drop")
-DEVICES = ("auto", "cpu", "cuda")
+#: Device names: ``cuda:N`` picks one of several NVIDIA GPUs, ``mps`` Apple's GPU.
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 SEGMENT_MODES = ("none", "auto")
 OUTPUT_PROFILES = ("content", "srgb")
 
@@ -125,7 +126,9 @@ class TransferConfig:
             ``"original"`` (:mod:`photostyle.engine.network`).
         network: the backbone, ``"vgg19"`` (default) or ``"vgg16"`` (same layer names, up
             to ``relu5_3``; its weights are VGG16's: ``vgg_weights`` names or files of VGG16).
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        device: ``"auto"`` (a CUDA GPU when torch sees one, else the CPU), ``"cpu"``,
+            ``"cuda"``, ``"cuda:N"`` (the N-th GPU) or ``"mps"`` (Apple's GPU; never run by
+            the developers, so ``auto`` does not pick it).
         max_pixels: largest image (width x height) that is opened.
         segment: without mask files, ``"auto"`` segments both photos automatically into
             matching regions (with ``seg_model``) and ``"none"`` transfers the style image
@@ -258,7 +261,7 @@ class TransferConfig:
         if self.output_limit is not None:
             _check_int(self.output_limit, "output_limit", 16, 65536)
         _check_choice(self.output_profile, "output_profile", OUTPUT_PROFILES)
-        _check_choice(self.device, "device", DEVICES)
+        check_device(self.device)
         _check_int(self.max_pixels, "max_pixels", 1, 2**40)
         _check_choice(self.segment, "segment", SEGMENT_MODES)
         _check_choice(self.orphan_policy, "orphan_policy", ORPHAN_POLICIES)
@@ -416,6 +419,18 @@ def _check_float(value: Any, name: str, *, positive: bool, most: float = FLOAT32
         raise ConfigError(f"{name}: must be positive, got {value}")
     if not positive and value < 0:
         raise ConfigError(f"{name}: must not be negative, got {value}")
+
+
+def check_device(value: Any, name: str = "device") -> str:
+    """``value`` if it names a device photostyle takes (:data:`DEVICES`); else ConfigError."""
+    if isinstance(value, str):
+        if value in ("auto", "cpu", "cuda", "mps"):
+            return value
+        index = value.removeprefix("cuda:")
+        if value.startswith("cuda:") and index.isdigit() and int(index) < 1024:
+            return value
+    raise ConfigError(f"{name}: must be auto, cpu, cuda, cuda:N (one of several GPUs) or mps "
+                      f"(Apple's GPU); got {value!r}")
 
 
 def _check_choice(value: Any, name: str, choices: Sequence[str]) -> None:

@@ -580,11 +580,32 @@ def load_extractor(
 
 
 def resolve_device(name: str) -> torch.device:
-    """``"auto"`` picks CUDA when available."""
+    """The torch device of a device name (:data:`~photostyle.engine.config.DEVICES`):
+    ``"auto"`` picks CUDA when available, else the CPU (never MPS, which the developers could
+    not verify).
+
+    Raises:
+        ConfigError: an unknown name, or a GPU that torch does not see (named).
+    """
+    from photostyle.engine.config import check_device
+
+    check_device(name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: CUDA was requested but torch sees no CUDA device")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device: {name} was requested but torch sees no CUDA device "
+                              f"(torch {torch.__version__}; a CPU-only build sees none)")
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"device: {name} was requested but torch sees "
+                              f"{torch.cuda.device_count()} CUDA device(s), cuda:0 to "
+                              f"cuda:{torch.cuda.device_count() - 1}")
+    if name == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigError("device: mps (Apple's GPU) was requested but torch sees none "
+                              "(it needs a Mac with Apple silicon and torch's macOS build)")
     return torch.device(name)
 
 

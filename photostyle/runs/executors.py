@@ -172,16 +172,22 @@ class RayExecutor:
             this machine belongs to; or a cluster's address (``ray://host:10001``).
         workers: number of actors; ``None``: one per CPU of the cluster.
         cpus_per_worker: CPUs reserved by each actor.
+        gpus_per_worker: GPUs reserved by each actor (a share, e.g. 0.5, lets two actors
+            share one). An actor that reserves none sees no GPU at all (Ray hides them), so
+            its transfers run on the CPU; with GPUs, ``workers`` defaults to what the
+            cluster's GPUs allow.
         max_retries: how many times a task is run again when its actor's process dies.
 
     Raises:
-        ConfigError: Ray is not installed, or the cluster cannot be reached.
+        ConfigError: Ray is not installed, the cluster cannot be reached, or it has too few
+            GPUs for ``workers`` actors of ``gpus_per_worker``.
     """
 
     name = "ray"
 
     def __init__(self, address: str | None = None, workers: int | None = None,
-                 cpus_per_worker: float = 1.0, max_retries: int = 3) -> None:
+                 cpus_per_worker: float = 1.0, gpus_per_worker: float = 0.0,
+                 max_retries: int = 3) -> None:
         try:
             import ray
         except ImportError:
@@ -200,9 +206,19 @@ class RayExecutor:
                 raise ConfigError(f"--ray-address {address}: cannot start or join Ray "
                                   f"({exc})") from None
             self.started = True
+        resources = ray.cluster_resources()
         if workers is None:
-            workers = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_worker))
-        actor = ray.remote(num_cpus=cpus_per_worker, max_restarts=-1,
+            workers = max(1, int(resources.get("CPU", 1) // cpus_per_worker))
+            if gpus_per_worker > 0:
+                workers = min(workers, int(resources.get("GPU", 0) // gpus_per_worker))
+        gpus = resources.get("GPU", 0)
+        if gpus_per_worker > 0 and (workers < 1 or gpus + 1e-9 < workers * gpus_per_worker):
+            self.actors = []
+            self.close()
+            raise ConfigError(f"--gpus-per-worker {gpus_per_worker:g}: the Ray cluster has "
+                              f"{gpus:g} GPU(s), too few for {max(workers, 1)} worker(s) of "
+                              f"{gpus_per_worker:g} (fewer --workers, or 0 GPUs a worker)")
+        actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=-1,
                            max_task_retries=max_retries)(_RayWorker)
         self.actors: list[Any] = [actor.remote() for _ in range(workers)]
 

@@ -179,3 +179,15 @@ def test_plot_and_report_draw_the_loss_curves(image_pair, shallow_vgg_file: Path
     assert main(["transfer", "-c", str(content), "-s", str(style), "-o", str(prev),
                  "--preset", "preview", "--plot", "--segment", "none", "-q"]) == 0
     assert not losses_path(prev).exists()
+
+
+def test_gpu_options_are_checked_before_any_work(image_pair, tmp_path: Path, capsys) -> None:
+    content, style = image_pair
+    out = tmp_path / "o.png"
+    assert main(["transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+                 "--device", "gpu"]) == 2
+    assert "device: must be auto, cpu, cuda, cuda:N" in one_error_line(capsys)
+    assert main(["transfer", "-c", str(content), str(content), "-s", str(style), "--out-dir",
+                 str(tmp_path / "b"), "--gpus-per-worker", "1"]) == 2
+    assert "need --executor ray" in one_error_line(capsys)
+    assert not out.exists() and not (tmp_path / "b").exists()

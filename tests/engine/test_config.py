@@ -57,3 +57,13 @@ def test_from_dict_names_what_is_wrong() -> None:
     with pytest.raises(ConfigError, match="expected a dictionary"):
         TransferConfig.from_dict([("size", 64)])  # type: ignore[arg-type]
     assert TransferConfig.from_dict({}) == TransferConfig()
+
+
+def test_device_names() -> None:
+    from photostyle.engine.config import check_device
+
+    for name in ("auto", "cpu", "cuda", "cuda:0", "cuda:3", "mps"):
+        assert TransferConfig(device=name).device == name
+    for bad in ("gpu", "cuda:", "cuda:-1", "cuda:x", "CUDA", "", 0):
+        with pytest.raises(ConfigError, match="device: must be auto, cpu, cuda, cuda:N"):
+            check_device(bad)

@@ -351,3 +351,23 @@ def test_vgg16_transfer_through_the_command_line(tmp_path, image_pair) -> None:
                  "--iterations", "2", "--segment", "none", "-q"]) == 0
     report = json.loads(report_path(out).read_text())
     assert report["config"]["network"] == "vgg16"
+
+
+def test_devices_torch_does_not_see_are_named(monkeypatch) -> None:
+    from photostyle.engine.network import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ConfigError, match="cuda:1 was requested but torch sees no CUDA"):
+        resolve_device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(ConfigError, match="sees 2 CUDA device"):
+        resolve_device("cuda:2")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="mps .Apple's GPU. was requested"):
+        resolve_device("mps")
+    with pytest.raises(ConfigError, match="device: must be"):
+        resolve_device("gpu")

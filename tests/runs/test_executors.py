@@ -64,6 +64,17 @@ def test_ray_ablation_gives_the_local_measures_and_files(tmp_path: Path) -> None
     assert again.skipped == 4
 
 
+def test_workers_that_reserve_gpus_need_them_in_the_cluster() -> None:
+    """The local cluster has no GPU: a worker reserving one would wait for ever, so it is
+    refused at once, naming the count."""
+    from photostyle.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"has 0 GPU\(s\), too few for 1 worker"):
+        RayExecutor(workers=1, gpus_per_worker=1)
+    with pytest.raises(ConfigError, match="too few"):
+        RayExecutor(gpus_per_worker=0.5)  # default workers: as many as the GPUs allow: none
+
+
 def test_a_worker_killed_mid_task_loses_nothing_and_counts_nothing_twice(
         tmp_path: Path) -> None:
     pairs = find_pairs(make_pairs(tmp_path / "pairs"))

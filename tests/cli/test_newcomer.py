@@ -187,7 +187,7 @@ def test_gpu_options_are_checked_before_any_work(image_pair, tmp_path: Path, cap
     assert main(["transfer", "-c", str(content), "-s", str(style), "-o", str(out),
                  "--device", "gpu"]) == 2
     assert "device: must be auto, cpu, cuda, cuda:N" in one_error_line(capsys)
-    assert main(["transfer", "-c", str(content), str(content), "-s", str(style), "--out-dir",
+    assert main(["transfer", "-c", str(content), "-s", str(style), "--out-dir",
                  str(tmp_path / "b"), "--gpus-per-worker", "1"]) == 2
     assert "need --executor ray" in one_error_line(capsys)
     assert not out.exists() and not (tmp_path / "b").exists()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from photostyle._compat import install_import_hook
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Before anything imports torchvision (segmentation-models-pytorch, timm do), and only then:
 # importing photostyle stays quick (no torch), so the command line answers Ctrl-C at once.

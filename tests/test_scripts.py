@@ -148,3 +148,38 @@ def test_ablation_chart_summarises_the_pairs_every_variant_finished(tmp_path: Pa
 
     with Image.open(tmp_path / "chart.png") as image:
         assert image.width > 1000 and image.height > 300
+
+
+def test_results_figures_from_evaluate_runs(tmp_path: Path, capsys) -> None:
+    import csv
+
+    figures = _load("results_figures")
+    fields = ["pair", "method", "style_sw", "style_frechet", "structure_ssim",
+              "affine_residual", "flat_paint", "seconds"]
+    paper = {1: 3.0, 2: 5.0}
+    runs = {"preview": ({1: 2.0, 2: 6.0}, 1.0), "default": ({1: 1.0, 2: 2.0}, 40.0)}
+    for name, (sw, seconds) in runs.items():
+        (tmp_path / name).mkdir()
+        with (tmp_path / name / "metrics.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            for pair in (1, 2):
+                for method, value in (("ours", sw[pair]), ("paper", paper[pair])):
+                    writer.writerow({"pair": pair, "method": method, "style_sw": value,
+                                     "style_frechet": value, "structure_ssim": 0.5,
+                                     "affine_residual": 0.1, "flat_paint": 1.0,
+                                     "seconds": seconds * pair if method == "ours" else ""})
+    assert figures.main(["--run", f"preview={tmp_path / 'preview'}", "--run",
+                         f"default={tmp_path / 'default'}", "-o", str(tmp_path / "img")]) == 0
+    out = capsys.readouterr().out
+    # by hand: preview 1.5 s (1, 2), SW 4 ± 2; default 60 s (40, 80), SW 1.5 ± 0.5
+    assert "| preview | 2 | 1.50 | 4.000 ± 2.000 |" in out
+    assert "| default | 2 | 60.00 | 1.500 ± 0.500 |" in out
+    assert "| paper's results | 2 | | 4.000 ± 1.000 |" in out
+    assert "| style distance (SW) | 1.500 | 4.000 | 2/2 |" in out  # default is lower on both
+    from PIL import Image
+
+    for name in ("presets_time_style.png", "ours_vs_paper.png"):
+        with Image.open(tmp_path / "img" / name) as image:
+            assert image.width > 800
+    assert figures.main(["--run", f"x={tmp_path}"]) == 2

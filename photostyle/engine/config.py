@@ -325,7 +325,9 @@ class TransferConfig:
         if unknown:
             raise ConfigError(f"{unknown[0]}: unknown setting (from another version of "
                               "photostyle?); settings are " + ", ".join(sorted(fields)))
-        config = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in data.items()}
+        config = cls(**values)
         if config.iterations is not None:  # to_dict writes the schedule out level by level
             default = config.replace(iterations=None)
             if default.iterations_per_level() == config.iterations:

@@ -206,6 +206,7 @@ class RayExecutor:
                 raise ConfigError(f"--ray-address {address}: cannot start or join Ray "
                                   f"({exc})") from None
             self.started = True
+        self.actors: list[Any] = []
         resources = ray.cluster_resources()
         if workers is None:
             workers = max(1, int(resources.get("CPU", 1) // cpus_per_worker))
@@ -213,14 +214,13 @@ class RayExecutor:
                 workers = min(workers, int(resources.get("GPU", 0) // gpus_per_worker))
         gpus = resources.get("GPU", 0)
         if gpus_per_worker > 0 and (workers < 1 or gpus + 1e-9 < workers * gpus_per_worker):
-            self.actors = []
             self.close()
             raise ConfigError(f"--gpus-per-worker {gpus_per_worker:g}: the Ray cluster has "
                               f"{gpus:g} GPU(s), too few for {max(workers, 1)} worker(s) of "
                               f"{gpus_per_worker:g} (fewer --workers, or 0 GPUs a worker)")
         actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=-1,
                            max_task_retries=max_retries)(_RayWorker)
-        self.actors: list[Any] = [actor.remote() for _ in range(workers)]
+        self.actors = [actor.remote() for _ in range(workers)]
 
     def preload(self, config: TransferConfig, layers: list[str]) -> None:
         """Load the network on every actor now (in parallel)."""

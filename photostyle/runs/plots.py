@@ -230,3 +230,80 @@ def mean_se(values: Sequence[float]) -> tuple[float, float]:
         return mean, 0.0
     var = sum((v - mean) ** 2 for v in values) / (n - 1)
     return mean, math.sqrt(var / n)
+
+
+def scatter_panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int],
+                  series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+                  colours: Mapping[str, tuple[int, ...]], title: str, *,
+                  xlabel: str = "", ylabel: str = "", log_x: bool = False,
+                  diagonal: bool = False, radius: Mapping[str, int] | None = None,
+                  lines: Mapping[str, float] | None = None) -> None:
+    """Points ``series[name] = (xs, ys)`` in ``box`` with axes, ticks and a title.
+
+    Args:
+        log_x: the x axis is log10 (values <= 0 left out).
+        diagonal: draw y = x (both axes then share their range).
+        radius: the points' radius per series (default 3 px).
+        lines: horizontal dashed lines at these y values, labelled with their name.
+    """
+    left, top, right, bottom = box
+    small = font(12)
+    draw.text((left, top), title, fill="black", font=font(14))
+    px0, py0, px1, py1 = left + 52, top + 24, right - 10, bottom - 34
+    draw.rectangle((px0, py0, px1, py1), outline="black")
+
+    def fx(v: float) -> float | None:
+        if not math.isfinite(v) or (log_x and v <= 0):
+            return None
+        return math.log10(v) if log_x else v
+
+    pts: dict[str, list[tuple[float, float]]] = {}
+    for n, (xs, ys) in series.items():
+        pts[n] = []
+        for x, y in zip(xs, ys, strict=True):
+            tx = fx(x)
+            if tx is not None and math.isfinite(y):
+                pts[n].append((tx, y))
+    xs_all = [x for p in pts.values() for x, _ in p]
+    ys_all = [y for p in pts.values() for _, y in p] + list((lines or {}).values())
+    if not xs_all:
+        return
+    xlo, xhi, ylo, yhi = min(xs_all), max(xs_all), min(ys_all), max(ys_all)
+    if diagonal:
+        xlo = ylo = min(xlo, ylo)
+        xhi = yhi = max(xhi, yhi)
+    xpad, ypad = (xhi - xlo) * 0.06 or 0.5, (yhi - ylo) * 0.06 or 0.5
+    xlo, xhi, ylo, yhi = xlo - xpad, xhi + xpad, ylo - ypad, yhi + ypad
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return (px0 + (x - xlo) / (xhi - xlo) * (px1 - px0),
+                py1 - (y - ylo) / (yhi - ylo) * (py1 - py0))
+
+    for tick in nice_ticks(ylo, yhi, 6):
+        _, ty = at(xlo, tick)
+        draw.line([(px0 + 1, ty), (px1 - 1, ty)], fill=(232, 232, 232))
+        draw.line([(px0 - 4, ty), (px0, ty)], fill="black")
+        draw.text((left, ty - 7), f"{tick:g}", fill="black", font=small)
+    xticks = (range(math.ceil(xlo), math.floor(xhi) + 1) if log_x
+              else nice_ticks(xlo, xhi, 6))
+    for tick in xticks:
+        tx, _ = at(tick, ylo)
+        draw.line([(tx, py1), (tx, py1 + 4)], fill="black")
+        text = f"{10 ** tick:g}" if log_x else f"{tick:g}"
+        draw.text((tx - 8, py1 + 6), text, fill="black", font=small)
+    draw.text(((px0 + px1) // 2 - 4 * len(xlabel), py1 + 19), xlabel, fill="black", font=small)
+    if ylabel:
+        draw.text((px0 + 6, py0 + 4), ylabel, fill=(90, 90, 90), font=small)
+    if diagonal:
+        draw.line([at(xlo, xlo), at(xhi, xhi)], fill=(150, 150, 150), width=1)
+    for name, y in (lines or {}).items():
+        _, ly = at(xlo, y)
+        for dash in range(int(px0), int(px1), 10):
+            draw.line([(dash, ly), (min(dash + 5, px1), ly)], fill=colours[name], width=2)
+        draw.text((px1 - 8 * len(name) - 4, ly - 16), name, fill=colours[name], font=small)
+    for name, p in pts.items():
+        r = (radius or {}).get(name, 3)
+        for x, y in p:
+            cx, cy = at(x, y)
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colours[name],
+                         outline="black" if r > 4 else None)

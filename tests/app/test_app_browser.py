@@ -176,11 +176,14 @@ def paint_stroke(page, editor: str, top: float, bottom: float) -> None:
 
 
 def choose(page, dropdown: str, option: str) -> None:
-    """Pick ``option`` in a dropdown."""
+    """Pick the option of a dropdown whose label is ``option`` or starts with ``option (``
+    (the settings list says what each preset costs: "paper (the paper's layers ...)")."""
     page.locator(f"{dropdown} input").click()
-    page.get_by_role("option", name=option, exact=True).click()
-    page.wait_for_function("([sel, v]) => document.querySelector(sel + ' input').value === v",
-                           arg=[dropdown, option])
+    label = re.compile(rf"^{re.escape(option)}( \(.*)?$")
+    page.get_by_role("option", name=label).click()
+    page.wait_for_function(
+        "([sel, v]) => { const t = document.querySelector(sel + ' input').value; "
+        "return t === v || t.startsWith(v + ' ('); }", arg=[dropdown, option])
 
 
 def image_bytes(page, selector: str) -> bytes:

@@ -435,7 +435,7 @@ def unreachable(url: str, timeout_s: float = 5.0) -> str | None:
     from urllib.request import getproxies
 
     parsed = urlparse(url)
-    if not parsed.hostname or getproxies():
+    if not parsed.hostname or any(kind != "no" for kind in getproxies()):
         return None
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:

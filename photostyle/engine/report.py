@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,7 +67,10 @@ def file_record(source: Any) -> dict[str, Any] | None:
         return None
     path = Path(source)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device is never read here
+            return {"path": str(path), "bytes": None, "sha256": None}
+        size = st.st_size
         digest = None
         if size <= HASH_LIMIT_BYTES:
             h = hashlib.sha256()

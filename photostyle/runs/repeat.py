@@ -107,7 +107,9 @@ def changed_inputs(run: RecordedRun, used: dict[str, str | os.PathLike | None]) 
         if path is None or not recorded:
             continue
         now = file_record(path)
-        if now is None or now["sha256"] != recorded:
+        if now is None or now["sha256"] is None:  # not a regular file: its check says why
+            continue
+        if now["sha256"] != recorded:
             lines.append(f"{role.replace('_', ' ')} {path}: not the file the run was made "
                          f"from (its SHA-256 differs from the report's {recorded[:12]}...)")
     return lines

@@ -37,6 +37,10 @@ pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not insta
 CONTENT = REPO / "data" / "content.png"
 STYLE = REPO / "data" / "style.png"
 TIMEOUT_MS = 60_000
+#: The app's network: random weights at 64 px (fast). For the documentation's screenshots,
+#: PHOTOSTYLE_APP_TEST_ENGINE="--vgg-weights embedded --set size=256" runs the real network.
+ENGINE = os.environ.get("PHOTOSTYLE_APP_TEST_ENGINE",
+                        "--vgg-weights random --set size=64").split()
 
 
 def free_port() -> int:
@@ -56,8 +60,7 @@ class Server:
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "photostyle", "-v", "app", "--port", str(self.port),
-                 "--vgg-weights", "random", "--set", "size=64", "--max-pixels", "4000000",
-                 "--max-upload-mb", "2", *args],
+                 *ENGINE, "--max-pixels", "4000000", "--max-upload-mb", "2", *args],
                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=folder)
         deadline = time.time() + 120
         while "serving on" not in self.text():

@@ -191,3 +191,23 @@ def test_gpu_options_are_checked_before_any_work(image_pair, tmp_path: Path, cap
                  str(tmp_path / "b"), "--gpus-per-worker", "1"]) == 2
     assert "need --executor ray" in one_error_line(capsys)
     assert not out.exists() and not (tmp_path / "b").exists()
+
+
+def test_a_report_never_reads_a_fifo_or_a_device(tmp_path: Path) -> None:
+    import os
+
+    from photostyle.engine.report import file_record
+    from photostyle.runs.repeat import RecordedRun, changed_inputs
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    assert file_record(fifo) == {"path": str(fifo), "bytes": None, "sha256": None}
+    assert file_record("/dev/zero")["sha256"] is None
+    run = RecordedRun(config=None, files={"style": {"path": "x", "sha256": "ab" * 32}})  # type: ignore[arg-type]
+    assert changed_inputs(run, {"style": fifo}) == []  # its own check refuses it later
+    real = tmp_path / "real.png"
+    real.write_bytes(b"abc")
+    # SHA-256 of b"abc" (FIPS 180-2's example): ba7816bf...
+    assert file_record(real)["sha256"] == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    assert len(changed_inputs(run, {"style": real})) == 1

@@ -128,8 +128,7 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                     "files with their SHA-256, losses, timings, library versions")
     io.add_argument("--plot", action="store_true",
                     help="also draw the loss curves of every level into OUT.png-losses.png "
-                    "beside the output (needs matplotlib: pip install -e \".[plot]\"; "
-                    "'photostyle report OUT.json' draws them later)")
+                    "beside the output ('photostyle report OUT.json' draws them later)")
     add_output_args(io)
     io.add_argument("--save-transforms", action=argparse.BooleanOptionalAction, default=True,
                     help="save the look (its local affine transforms, a small file) named "

@@ -24,6 +24,40 @@ DEVICE_HELP = ("where the network runs: auto (a CUDA GPU when there is one, else
                "developers)")
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that a text already broken into lines (the examples, the
+    exit statuses) is printed as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+#: Examples printed at the end of each command's --help.
+EXAMPLES = {
+    "masks": "photostyle masks --content-mask day-mask.png --style-mask dusk-mask.png \\\n"
+             "    --content day.jpg --style dusk.jpg -o check.png",
+    "evaluate": "photostyle evaluate -c day.jpg -s dusk.jpg -o day-dusk.jpg --json scores.json",
+    "apply": "photostyle apply -c day.jpg --look-of day-dusk.jpg --strength 0.5 -o half.jpg\n"
+             "photostyle apply -c day.tif -t photostyle-sidecars/day-dusk.tif.transforms.npz "
+             "\\\n    --output-size 2000 -o small.png",
+    "ablate": "photostyle ablate -c day.jpg -s dusk.jpg --vary matting_weight=0,1e4 "
+              "--out runs/matting\n"
+              "photostyle ablate --pairs deep-photo-styletransfer/ --vary masks=manual,auto \\\n"
+              "    --set size=300 --out runs/masks       (the original repository's examples/)",
+    "segment": "photostyle segment -c day.jpg --style dusk.jpg   (day-mask.png, dusk-mask.png)\n"
+               "photostyle segment -c day.jpg                    (day-mask.png)",
+    "app": "photostyle app                                (http://127.0.0.1:7860)\n"
+           "photostyle app --host 0.0.0.0 --auth me:a-long-passphrase",
+    "video": "photostyle video -c clip.mp4 -s dusk.jpg -o clip-dusk.mp4",
+    "looks": "photostyle looks save \"golden hour\" --style dusk.jpg --strength 0.8\n"
+             "photostyle transfer -c day.jpg --look \"golden hour\"",
+    "edit": "photostyle edit DSC_0001-Edit.tif --look \"golden hour\"",
+    "report": "photostyle report photostyle-sidecars/day-styled.png.json",
+}
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that reports a bad command line in one line (exit status 2), no usage dump."""
 
@@ -304,8 +338,7 @@ def _add_transfer(sub: Any) -> argparse.ArgumentParser:
                        description="Transfer the colour and light of --style onto --content, "
                        "region by region, and write\nthe content at its own resolution with "
                        "that look.\nThe first group below is all most people need.",
-                       epilog=TRANSFER_EXAMPLES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=TRANSFER_EXAMPLES)
     add_transfer_args(t)
     return t
 
@@ -547,6 +580,11 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_add_transfer, _add_masks, _add_evaluate, _add_apply, _add_ablate, _add_segment,
                 _add_app, _add_video, _add_looks, _add_edit, _add_report):
         command = add(sub)
+        command.formatter_class = HelpFormatter
+        name = command.prog.split()[-1]
+        if name in EXAMPLES:
+            command.epilog = "examples:\n" + "".join(
+                f"  {line}\n" for line in EXAMPLES[name].splitlines())
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help="log details and show tracebacks")
         command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,

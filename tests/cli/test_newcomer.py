@@ -211,3 +211,13 @@ def test_a_report_never_reads_a_fifo_or_a_device(tmp_path: Path) -> None:
     assert file_record(real)["sha256"] == (
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     assert len(changed_inputs(run, {"style": real})) == 1
+
+
+@pytest.mark.parametrize("command", ["transfer", "apply", "masks", "segment", "evaluate",
+                                     "ablate", "app", "video", "looks", "edit", "report"])
+def test_every_command_shows_examples(command: str, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    examples = text.split("examples:\n", 1)[1]
+    assert f"photostyle {command}" in examples or "photostyle transfer" in examples

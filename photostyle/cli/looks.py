@@ -7,6 +7,7 @@ import sys
 
 from photostyle.cli.common import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK
 from photostyle.cli.progress import Progress
+from photostyle.errors import ConfigError
 
 
 def cmd_looks(args: argparse.Namespace) -> int:
@@ -49,12 +50,14 @@ def cmd_edit(args: argparse.Namespace) -> int:
     from photostyle.runs.looks import load_look
     from photostyle.runs.outputs import report_path
 
+    if (args.file is None) == (args.content_file is None):
+        raise ConfigError("give the photo to edit once: FILE, or --content FILE")
     look = load_look(args.look)
     given = {"max_pixels": args.max_pixels}
     if args.strength is not None:
         given["strength"] = args.strength
     config = look.config(**given)
-    path = editable(args.file)
+    path = editable(args.file or args.content_file)
     report = None if args.sidecars == "none" else report_path(path, args.sidecars)
     if report is not None:
         check_writes([("report", report)], [("photo to edit", path),

@@ -38,7 +38,7 @@ class HelpFormatter(argparse.HelpFormatter):
 EXAMPLES = {
     "masks": "photostyle masks --content-mask day-mask.png --style-mask dusk-mask.png \\\n"
              "    --content day.jpg --style dusk.jpg -o check.png",
-    "evaluate": "photostyle evaluate -c day.jpg -s dusk.jpg -o day-dusk.jpg --json scores.json",
+    "evaluate": "photostyle evaluate -c day.jpg -s dusk.jpg -r day-dusk.jpg --json scores.json",
     "apply": "photostyle apply -c day.jpg --look-of day-dusk.jpg --strength 0.5 -o half.jpg\n"
              "photostyle apply -c day.tif -t photostyle-sidecars/day-dusk.tif.transforms.npz "
              "\\\n    --output-size 2000 -o small.png",
@@ -378,7 +378,9 @@ def _add_evaluate(sub: Any) -> argparse.ArgumentParser:
                        "together.")
     e.add_argument("--content", "-c", required=True, help="the content photo of the run")
     e.add_argument("--style", "-s", required=True, help="the style photo of the run")
-    e.add_argument("--output", "-o", required=True, help="the image to score")
+    e.add_argument("--result", "-r", "--output", "-o", dest="output", required=True,
+                   metavar="IMAGE", help="the result to score (--output/-o, the older "
+                   "spelling, still works)")
     e.add_argument("--content-mask", help=CONTENT_MASK_HELP + " (the measures per region)")
     e.add_argument("--style-mask", help=STYLE_MASK_HELP)
     e.add_argument("--json", metavar="FILE", help="also write the measures as JSON")
@@ -628,7 +630,10 @@ def _add_edit(sub: Any) -> argparse.ArgumentParser:
         "external editor does (Lightroom Classic's 'Edit In', Capture One's 'Open With'). The "
         "original stays until the new file is complete and read back; its format, colour "
         "profile, bit depth and metadata are kept. Any failure leaves FILE as it was.")
-    ed.add_argument("file", help="the photo to edit (usually a 16-bit TIFF an editor made)")
+    ed.add_argument("file", nargs="?", help="the photo to edit (usually a 16-bit TIFF an "
+                    "editor made; editors pass it this way)")
+    ed.add_argument("--content", "-c", dest="content_file", metavar="FILE",
+                    help="the photo to edit, as transfer names its photo (instead of FILE)")
     ed.add_argument("--look", required=True, metavar="NAME", help="a saved look")
     ed.add_argument("--strength", type=float, default=None, help="0 to 1 (default: the look's)")
     ed.add_argument("--sidecars", choices=("folder", "beside", "none"), default="none",

@@ -170,7 +170,7 @@ def test_edit_writes_the_look_into_the_file_itself(
         assert "Exposure2012" not in out
     # strength 0: the file's own pixels come back (to 16-bit rounding)
     again = lightroom_tiff(folder / "DSC_0002-Edit.tif")
-    assert main(["edit", str(again), "--look", "dusk", "--strength", "0", "-q"]) == 0
+    assert main(["edit", "-c", str(again), "--look", "dusk", "--strength", "0", "-q"]) == 0
     assert np.abs(read_photo(again).pixels - before.pixels).max() < 2 / 65535
 
 

@@ -221,3 +221,16 @@ def test_every_command_shows_examples(command: str, capsys) -> None:
     text = capsys.readouterr().out
     examples = text.split("examples:\n", 1)[1]
     assert f"photostyle {command}" in examples or "photostyle transfer" in examples
+
+
+def test_inputs_are_named_alike_across_commands(image_pair, tmp_path: Path, capsys) -> None:
+    """-c names the photo everywhere; the older spellings still work."""
+    content, style = image_pair
+    for flag in ("-r", "--result", "-o"):  # evaluate's result (-o: the older spelling)
+        assert main(["evaluate", "-c", str(content), "-s", str(style), flag, str(content),
+                     "--size", "32"]) == 0
+    capsys.readouterr()
+    assert main(["edit", "--look", "dusk"]) == 2
+    assert "give the photo to edit once" in one_error_line(capsys)
+    assert main(["edit", str(content), "-c", str(content), "--look", "dusk"]) == 2
+    assert "give the photo to edit once" in one_error_line(capsys)

@@ -183,3 +183,12 @@ def test_results_figures_from_evaluate_runs(tmp_path: Path, capsys) -> None:
         with Image.open(tmp_path / "img" / name) as image:
             assert image.width > 800
     assert figures.main(["--run", f"x={tmp_path}"]) == 2
+
+
+def test_bench_network_times_each_mode_against_fp32(capsys) -> None:
+    bench = _load("bench_network")
+    assert bench.main(["--size", "32", "--repeat", "1", "--modes", "fp32,channels_last"]) == 0
+    out = capsys.readouterr().out
+    assert "fp32: " in out and "gradient differs from fp32 by 0.0e+00" in out
+    line = next(x for x in out.splitlines() if "channels_last:" in x)
+    assert float(line.split("by ")[1]) < 1e-3  # the same gradient, another layout

@@ -13,12 +13,13 @@ def summary(report: dict[str, Any]) -> list[str]:
     """A few lines: status, inputs, the settings that differ from the defaults, the levels'
     final losses and times, and the libraries' versions."""
     from photostyle.engine.config import TransferConfig
+    from photostyle.runs.repeat import ROLES
 
     lines = [f"status: {report.get('status', '?')}"
              + (f" ({report['message']})" if report.get("message") else "")]
     files = report.get("files") or {}
     inputs = report.get("inputs") or {}
-    for role in ("content", "style", "content_mask", "style_mask"):
+    for role in ROLES:
         rec = files.get(role)
         path = rec.get("path") if isinstance(rec, dict) else inputs.get(role)
         if path:
@@ -49,20 +50,17 @@ def summary(report: dict[str, Any]) -> list[str]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from photostyle.files.paths import check_writes
-    from photostyle.runs.outputs import write_loss_plot
+    from photostyle.runs.outputs import losses_path, write_loss_plot
     from photostyle.runs.repeat import read_report
 
     report = read_report(args.report)
-    source = Path(args.report)
-    name = source.name[:-5] if source.name.lower().endswith(".json") else source.name
-    target = Path(args.output) if args.output else source.with_name(name + "-losses.png")
+    source = Path(args.report)  # OUT.json -> OUT-losses.png, the name --plot gives it
+    output = source.with_suffix("") if source.suffix.lower() == ".json" else source
+    target = Path(args.output) if args.output else losses_path(output)
     if not args.no_plot:
         check_writes([("loss plot", target)], [("report", args.report)])
     for line in summary(report):
         print(line)
-    if not args.no_plot:
-        content = (report.get("inputs") or {}).get("content", "")
-        if write_loss_plot(report, target, f"{Path(str(content)).name}: loss terms per "
-                           "evaluation (log scale)"):
-            print(f"loss curves: {target}")
+    if not args.no_plot and write_loss_plot(report, target):
+        print(f"loss curves: {target}")
     return EXIT_OK

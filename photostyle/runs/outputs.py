@@ -79,15 +79,16 @@ def losses_path(output: str | Path) -> Path:
     return p.with_name(p.name + "-losses.png")
 
 
-def write_loss_plot(report: dict[str, Any], target: Path, title: str = "") -> bool:
-    """Draw a transfer's loss curves (:func:`photostyle.runs.plots.loss_curves`) into
-    ``target`` (written whole or not at all). Returns False, with a warning, when the report
-    records no loss history (a preview optimises nothing)."""
+def write_loss_plot(report: dict[str, Any], target: Path) -> bool:
+    """Draw a transfer's loss curves (:func:`photostyle.runs.plots.loss_curves`), titled
+    with its content's name, into ``target`` (written whole or not at all). Returns False,
+    with a warning, when the report records no loss history (a preview optimises nothing)."""
     from photostyle.files.writers import atomic_write
     from photostyle.runs.plots import loss_curves
 
+    content = Path(str((report.get("inputs") or {}).get("content", ""))).name
     try:
-        image = loss_curves(report, title)
+        image = loss_curves(report, f"{content}: loss terms per evaluation (log scale)")
     except ValueError as exc:
         log.warning("no loss curves drawn: %s", exc)
         return False
@@ -215,9 +216,7 @@ def write_outputs(result: Any, output: Path, content: Any, style: Any,
         report["lut"] = export_lut(result, content, target, max_pixels=max_pixels)
     if options.compare and isinstance(content, str | Path) and isinstance(style, str | Path):
         write_compare(content, style, result, output, max_pixels)
-    if options.plot and write_loss_plot(report, losses_path(output),
-                                        f"{Path(str(content)).name}: loss terms per "
-                                        "evaluation (log scale)"):
+    if options.plot and write_loss_plot(report, losses_path(output)):
         report["loss_plot"] = str(losses_path(output))
     if options.writes_report:
         save_json(report, options.report_file(output))

@@ -45,10 +45,13 @@ def read(folder: Path) -> tuple[list[str], dict[str, dict[str, dict[str, float]]
 
 
 def label(variant: str) -> str:
-    """``masks=auto__matting_weight=0`` -> ``auto, matting off``."""
+    """``masks=auto__matting_weight=0`` -> ``auto, matting off``; a variant of other
+    settings keeps its own name (``iterations=80+20``)."""
     if variant == "published":
         return "paper's results"
     parts = dict(p.split("=", 1) for p in variant.split("__") if "=" in p)
+    if "masks" not in parts:
+        return variant.replace("__", ", ")
     masks = {"manual": "hand masks", "auto": "automatic", "none": "no masks"}.get(
         parts.get("masks", ""), parts.get("masks", "?"))
     matting = parts.get("matting_weight")
@@ -80,19 +83,13 @@ def table(order: list[str], rows: dict, pairs: list[str]) -> str:
     return "\n".join(lines)
 
 
-def chart(order: list[str], rows: dict, pairs: list[str], out: Path) -> None:
-    """One panel per measure, one bar per variant, the paper's results dashed
-    (:func:`photostyle.runs.plots.bar_chart`)."""
-    from photostyle.runs.plots import bar_chart
+def chart(folder: Path, pairs: list[str], out: Path) -> None:
+    """The ablation's own chart (:func:`photostyle.runs.ablate.chart`) over ``pairs``, with
+    this script's variant names."""
+    from photostyle.runs.ablate import chart as ablation_chart
+    from photostyle.runs.ablate import read_results
 
-    variants = [v for v in order if v != "published"]
-    stats = {v: {key: mean_se([rows[v][p][key] for p in pairs]) for key, _, _ in MEASURES
-                 if all(key in rows[v].get(p, {}) for p in pairs)} for v in order}
-    reference = ({key: mean for key, (mean, _) in stats["published"].items()}
-                 if "published" in stats else None)
-    image = bar_chart(variants, {v: label(v) for v in variants}, MEASURES, stats, reference,
-                      f"Mean over {len(pairs)} pairs (bars: ± standard error); dashed: the "
-                      "paper's results")
+    image = ablation_chart([r for r in read_results(folder) if r.get("pair") in pairs], label)
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
 
@@ -112,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(pairs)} pairs finished by every variant: {', '.join(pairs)}\n")
     print(table(order, rows, pairs))
     if args.output:
-        chart(order, rows, pairs, args.output)
+        chart(args.folder, pairs, args.output)
         print(f"\nchart: {args.output}")
     return 0
 

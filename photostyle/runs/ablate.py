@@ -583,10 +583,12 @@ MEASURE_NAMES = {"style_sw": "style distance (SW)", "style_frechet": "style Fré
                  "affine_residual": "local affine residual", "flat_paint": "flat-region paint"}
 
 
-def chart(rows: list[dict[str, Any]]) -> Any:
+def chart(rows: list[dict[str, Any]],
+          label: Callable[[str], str] = lambda v: v.replace("__", ", ")) -> Any:
     """A PIL image: one panel per measure of :data:`TABLE_MEASURES`, a bar per variant
-    (mean ± standard error over the pairs that every variant finished), the published
-    results as a dashed line; ``None`` when no pair was finished by every variant."""
+    (mean ± standard error over the pairs that every variant finished; ``label`` names it
+    in the legend), the published results as a dashed line; ``None`` when no pair was
+    finished by every variant."""
     from photostyle.runs.plots import bar_chart, mean_se
 
     latest = {(r.get("pair"), r["variant"]): r for r in rows
@@ -604,7 +606,7 @@ def chart(rows: list[dict[str, Any]]) -> Any:
              for v in variants}
     reference = ({m: stats[REFERENCE][m][0] for m in measures} if REFERENCE in stats
                  else None)
-    return bar_chart(shown, {v: v.replace("__", ", ") for v in shown},
+    return bar_chart(shown, {v: label(v) for v in shown},
                      [(m, MEASURE_NAMES.get(m, m), m not in HIGHER_IS_BETTER)
                       for m in measures], stats, reference,
                      f"Mean over {len(pairs)} pair(s) (whiskers: ± standard error)"

@@ -15,14 +15,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from photostyle.runs.ablate import HIGHER_IS_BETTER, MEASURE_NAMES, TABLE_MEASURES
 from photostyle.runs.plots import mean_se
 
-#: Measures shown, with their label and whether lower is better.
-MEASURES = [("style_sw", "style distance (SW)", True),
-            ("style_frechet", "style Fréchet", True),
-            ("structure_ssim", "gradient SSIM", False),
-            ("affine_residual", "local affine residual", True),
-            ("flat_paint", "flat-region paint", True)]
+#: Measures shown: key, name, lower is better (the ablation's own table measures).
+MEASURES = [(m, MEASURE_NAMES[m], m not in HIGHER_IS_BETTER) for m in TABLE_MEASURES]
 
 
 def read(folder: Path) -> tuple[list[str], dict[str, dict[str, dict[str, float]]]]:

@@ -25,14 +25,11 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from photostyle.runs.ablate import HIGHER_IS_BETTER, MEASURE_NAMES, TABLE_MEASURES
 from photostyle.runs.plots import COLOURS, font, mean_se, scatter_panel
 
-#: Measures, their names, and whether lower is better.
-MEASURES = [("style_sw", "style distance (SW)", True),
-            ("style_frechet", "style Fréchet", True),
-            ("structure_ssim", "gradient SSIM", False),
-            ("affine_residual", "local affine residual", True),
-            ("flat_paint", "flat-region paint", True)]
+#: Measures shown: key, name, lower is better (the ablation's own table measures).
+MEASURES = [(m, MEASURE_NAMES[m], m not in HIGHER_IS_BETTER) for m in TABLE_MEASURES]
 
 
 def read_run(folder: Path) -> dict[str, dict[int, dict[str, float]]]:

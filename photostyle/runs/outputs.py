@@ -88,7 +88,8 @@ def write_loss_plot(report: dict[str, Any], target: Path) -> bool:
 
     content = Path(str((report.get("inputs") or {}).get("content", ""))).name
     try:
-        image = loss_curves(report, f"{content}: loss terms per evaluation (log scale)")
+        image = loss_curves(report, f"{content}: loss terms per evaluation (log scale; "
+                            "each term before its weight, total: their weighted sum)")
     except ValueError as exc:
         log.warning("no loss curves drawn: %s", exc)
         return False

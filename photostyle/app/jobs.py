@@ -33,7 +33,7 @@ from photostyle.app.security import UPLOADS
 from photostyle.engine.config import TransferConfig, preset_config
 from photostyle.engine.masks import PALETTE, LabelMap, MaskSet, read_mask
 from photostyle.engine.pipeline import TransferResult, apply_look, transfer
-from photostyle.engine.smooth import render, render_plain
+from photostyle.engine.smooth import render_plain
 from photostyle.errors import InputError, PhotostyleError, describe
 from photostyle.files import heif
 from photostyle.files.images import Photo, fit_long_side, read_photo, resize, to_uint8
@@ -792,7 +792,7 @@ class Studio:
             raise InputError(f"strength: must be between 0 and 1, got {strength}")
         content = s.content.display_float()
         if s.result.look is not None:
-            out = render(s.result.look.a, s.result.look.b, content, strength)
+            out = s.result.look.render(content, strength)
         else:  # interrupted while smoothing: the optimised image itself, blended
             out = render_plain(s.result.working_image, content, strength)
         return to_uint8(out)

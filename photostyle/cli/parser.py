@@ -104,6 +104,7 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
         DEFAULT_ITERATIONS,
         OUTPUT_PROFILES,
         PRESETS,
+        VARIABLES,
         TransferConfig,
     )
 
@@ -272,6 +273,18 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                      "%(default)s)")
     opt.add_argument("--lr", type=float, default=None,
                      help="step size (default: 1.0 for L-BFGS, 0.02 for Adam)")
+    opt.add_argument("--variable", choices=VARIABLES, default=d.variable,
+                     help="what is optimised: pixels (the output image, as in the paper; "
+                     "default) or grid (a bilateral grid of affine colour transforms of the "
+                     "content: few unknowns, photorealistic by construction; the fast "
+                     "preset's)")
+    opt.add_argument("--grid-cells", type=int, default=d.grid_cells, metavar="N",
+                     help="--variable grid: cells along the photo's long side")
+    opt.add_argument("--grid-bins", type=int, default=d.grid_bins, metavar="N",
+                     help="--variable grid: bins of the content's luminance")
+    opt.add_argument("--grid-weight", type=float, default=d.grid_weight, metavar="W",
+                     help="--variable grid: weight of the grid's smoothness in space and "
+                     "luminance")
     opt.add_argument("--init", choices=("transfer", "content", "noise"), default=d.init,
                      help="starting image: per-region colour transfer (default), the content, "
                      "or noise")

@@ -21,6 +21,9 @@ OPTIMIZERS = ("lbfgs", "lbfgs-wolfe", "adam")
 BOUNDS = ("project", "clamp")
 INITS = ("transfer", "content", "noise")
 SMOOTHERS = ("local-affine", "guided", "none")
+#: What the optimiser varies: the output's pixels (the paper's way) or a bilateral grid of
+#: affine colour transforms of the content (:mod:`photostyle.engine.grid`).
+VARIABLES = ("pixels", "grid")
 ORPHAN_POLICIES = ("whole-style", "drop")
 #: Device names: ``cuda:N`` picks one of several NVIDIA GPUs, ``mps`` Apple's GPU.
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
@@ -84,6 +87,19 @@ class TransferConfig:
         init: starting image of the coarsest level: ``"transfer"`` (the content recoloured
             region by region with the style's colour statistics, see
             :mod:`photostyle.colour`), ``"content"`` or ``"noise"``.
+        variable: what is optimised: ``"pixels"`` (the output image, as in the paper) or
+            ``"grid"`` (a bilateral grid of affine colour transforms of the content,
+            :mod:`photostyle.engine.grid`: photorealistic by construction, few unknowns,
+            independent of the image size). With ``"grid"``, ``init="transfer"`` starts from
+            the grid closest to the per-region colour transfer and ``"noise"`` is refused.
+            With ``smooth="none"`` the grid itself is the look, sliced at the output size
+            with the content's own luminance (sharper, but less locally affine at full
+            resolution); with a smoother, its image at the working size is smoothed like an
+            optimised image.
+        grid_cells: ``variable="grid"``: cells along the photo's long side.
+        grid_bins: ``variable="grid"``: bins of the content's luminance.
+        grid_weight: ``variable="grid"``: weight of the grid's smoothness
+            (:func:`photostyle.engine.grid.grid_smoothness`, along x, y and luminance).
         seed: random seed (noise initialisation, random-weight networks).
         content_layer: VGG19 layer of the content loss (default ``relu3_2``; the paper's is
             :data:`PAPER_CONTENT_LAYER`).
@@ -158,6 +174,10 @@ class TransferConfig:
     precondition_levels: int = 5
     precondition_boost: float = 2.0
     init: str = "transfer"
+    variable: str = "pixels"
+    grid_cells: int = 16
+    grid_bins: int = 8
+    grid_weight: float = 10.0
     seed: int = 0
     content_layer: str = VERIFIED_CONTENT_LAYER
     style_layers: tuple[str, ...] = VERIFIED_STYLE_LAYERS
@@ -234,6 +254,18 @@ class TransferConfig:
         _check_float(self.precondition_boost, "precondition_boost", positive=True,
                      most=MAX_PRECONDITION_BOOST)
         _check_choice(self.init, "init", INITS)
+        _check_choice(self.variable, "variable", VARIABLES)
+        _check_int(self.grid_cells, "grid_cells", 1, 256)
+        _check_int(self.grid_bins, "grid_bins", 2, 64)
+        _check_float(self.grid_weight, "grid_weight", positive=False)
+        if self.variable == "grid":
+            if self.init == "noise":
+                raise ConfigError("init: noise has no grid of colour transforms; use "
+                                  "transfer or content with variable grid")
+            if self.optimizer == "lbfgs-wolfe" or (self.optimizer == "lbfgs"
+                                                   and self.bounds == "clamp"):
+                raise ConfigError("optimizer: variable grid takes lbfgs (bounds project) "
+                                  "or adam")
         _check_int(self.seed, "seed", 0, 2**63 - 1)
         from photostyle.engine.layers import NETWORKS, check_layer_names
 

@@ -137,11 +137,15 @@ class BoxLBFGS:
             tensors (e.g. :func:`pyramid_preconditioner`): the initial inverse Hessian is
             ``(s·y / y·P y) P`` instead of ``(s·y / y·y) I``, and the first step goes along
             ``-P g``; None: the identity.
+        box: False: ``x`` is any tensor of real numbers (a grid of colour transforms,
+            :mod:`photostyle.engine.grid`), with no bounds and no projection.
     """
 
     def __init__(self, x: torch.Tensor, lr: float = 1.0, history_size: int = 20,
-                 precondition: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 precondition: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 box: bool = True) -> None:
         self.x = x
+        self.box = box
         self.lr = lr
         self.history_size = history_size
         self.precondition = precondition if precondition is not None else _identity
@@ -181,7 +185,8 @@ class BoxLBFGS:
         g = self.grad
         x = self.x
         with torch.no_grad():
-            free = ~(((x <= 0.0) & (g > 0.0)) | ((x >= 1.0) & (g < 0.0)))
+            free = (~(((x <= 0.0) & (g > 0.0)) | ((x >= 1.0) & (g < 0.0))) if self.box
+                    else torch.ones_like(g, dtype=torch.bool))
             q = g * free
             if self.pairs:
                 d = -self._inverse_hessian_times(q) * free
@@ -191,7 +196,9 @@ class BoxLBFGS:
                 q = self.precondition(q) * free
                 d = -q * min(1.0, 1.0 / max(float(q.abs().sum()), 1e-30))
             old = x.detach().clone()
-            x.add_(d, alpha=self.lr).clamp_(0.0, 1.0)
+            x.add_(d, alpha=self.lr)
+            if self.box:
+                x.clamp_(0.0, 1.0)
         g_new = self._evaluate(closure)
         with torch.no_grad():
             s = x.detach() - old
@@ -245,6 +252,21 @@ def pyramid_preconditioner(levels: int, boost: float) -> Callable[[torch.Tensor]
     return apply
 
 
+def grid_preconditioner(levels: int, boost: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """:func:`pyramid_preconditioner` for a grid of colour transforms ``(1, 12, D, gh, gw)``
+    (:mod:`photostyle.engine.grid`): block means over the grid's cells, bin by bin, plus
+    ``boost`` times the mean over the luminance bins. Symmetric positive definite like the
+    pyramid's; it moves a region's overall change of colour faster than its detail."""
+    spatial = pyramid_preconditioner(levels, boost)
+
+    def apply(q: torch.Tensor) -> torch.Tensor:
+        n, c, d, gh, gw = q.shape
+        out = spatial(q.reshape(n, c * d, gh, gw)).reshape(q.shape)
+        return out + boost * q.mean(dim=2, keepdim=True).expand_as(q)
+
+    return apply
+
+
 def optimise_level(
     x0: torch.Tensor,
     objective: Objective,
@@ -259,6 +281,7 @@ def optimise_level(
     precondition: tuple[int, float] = (0, 0.0),
     on_step: StepCallback | None = None,
     term_weights: dict[str, float] | None = None,
+    box: bool = True,
 ) -> LevelOutcome:
     """Minimise ``objective`` starting from ``x0``.
 
@@ -284,6 +307,9 @@ def optimise_level(
             other optimisers do the same.
         on_step: called after each evaluation with ``(count, iterations, terms)``.
         term_weights: weight of each term, to name the culprit when the loss diverges.
+        box: True: ``x0`` is an image, kept in [0, 1]; False: any tensor (a grid of colour
+            transforms), unbounded; only ``"lbfgs"`` with ``bounds="project"`` and
+            ``"adam"`` take it.
 
     Returns:
         A :class:`LevelOutcome`; never raises for Ctrl-C or divergence (see ``status``).
@@ -293,7 +319,13 @@ def optimise_level(
     if precondition[0] > 0 and (optimizer, bounds) != ("lbfgs", "project"):
         log.info("the preconditioner applies to L-BFGS on the box only; not used here")
     start = time.perf_counter()
-    x = x0.detach().clone().clamp_(0.0, 1.0).requires_grad_(True)
+    if not box and (optimizer, bounds) not in (("lbfgs", "project"), ("adam", "project"),
+                                               ("adam", "clamp")):
+        raise ValueError("an unbounded variable needs optimizer lbfgs (bounds project) or adam")
+    x = x0.detach().clone()
+    if box:
+        x.clamp_(0.0, 1.0)
+    x.requires_grad_(True)
     tracker = _Tracker(x, on_step, iterations, term_weights)
     status, message = "completed", ""
 
@@ -302,8 +334,9 @@ def optimise_level(
             patience > 0 and tracker.count - tracker.best_count >= patience
         ):
             raise _Stop
-        with torch.no_grad():
-            x.clamp_(0.0, 1.0)  # a no-op for BoxLBFGS, which stays inside [0, 1]
+        if box:
+            with torch.no_grad():
+                x.clamp_(0.0, 1.0)  # a no-op for BoxLBFGS, which stays inside [0, 1]
         loss, terms = objective(x)
         tracker.record(x, loss, terms)
         return loss
@@ -332,8 +365,9 @@ def optimise_level(
                 def fresh() -> torch.optim.Optimizer | BoxLBFGS:
                     if bounds == "project":
                         levels, boost = precondition
-                        return BoxLBFGS(x, lr, history_size, pyramid_preconditioner(
-                            levels, boost) if levels > 0 else None)
+                        make = pyramid_preconditioner if box else grid_preconditioner
+                        return BoxLBFGS(x, lr, history_size, make(levels, boost)
+                                        if levels > 0 else None, box=box)
                     return lbfgs(line_search=False)
 
                 opt = fresh()
@@ -376,9 +410,9 @@ def optimise_level(
             message += "; lower the step size --lr"
         log.warning(message)
     if tracker.count == 0 or not math.isfinite(tracker.best_loss):
-        tracker.best.copy_(x0.detach().clamp(0.0, 1.0))
+        tracker.best.copy_(x0.detach().clamp(0.0, 1.0) if box else x0.detach())
     return LevelOutcome(
-        image=tracker.best.clamp_(0.0, 1.0),
+        image=tracker.best.clamp_(0.0, 1.0) if box else tracker.best,
         best_loss=tracker.best_loss,
         history=tracker.history,
         evaluations=tracker.count,

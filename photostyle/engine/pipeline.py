@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from photostyle.engine import grid
 from photostyle.engine.colour import region_colour_transfer
 from photostyle.engine.config import TransferConfig
 from photostyle.engine.masks import LabelMap, MaskSet, align_labels, load_mask_pair
@@ -29,7 +30,7 @@ from photostyle.engine.network import VGGFeatures, network_for, resolve_device
 from photostyle.engine.objective import LevelProblem, _style_size, _to_array, _to_tensor
 from photostyle.engine.optimize import LevelOutcome, optimise_level
 from photostyle.engine.report import Timer, input_files, versions
-from photostyle.engine.smooth import affine_coefficients, render, render_plain, render_result
+from photostyle.engine.smooth import affine_coefficients, render_plain, render_result
 from photostyle.engine.transforms import Look, pixel_digest
 from photostyle.errors import ConfigError
 from photostyle.files import icc
@@ -247,6 +248,7 @@ def transfer(
     level_reports: list[dict[str, Any]] = []
     status, message = "completed", ""
     x: torch.Tensor | None = None
+    look_grid: torch.Tensor | None = None  # variable="grid": the best grid so far
     prev_content: torch.Tensor | None = None
     content_work = content_full
     out_h, out_w = config.output_shape(*content_full.shape[:2])
@@ -263,7 +265,7 @@ def transfer(
         try:
             problem, x0, content_np, content_t, style_t = _prepare_level(
                 long_side, content_full, style_full, masks, config, extractor, device, timer,
-                cache, x, prev_content, generator)
+                cache, x, prev_content, generator, look_grid)
             h, w = content_np.shape[:2]
 
             def on_step(count: int, total: int, terms: dict[str, float],
@@ -274,6 +276,10 @@ def transfer(
             snapshot = _snapshot_writer(snapshot_dir, config.save_every, level, watch)
             with timer.stage("optimise"):
                 outcome = _run_level(x0, problem, config, n_iter, on_step, snapshot)
+            if config.variable == "grid":
+                look_grid = outcome.image
+                with torch.no_grad():
+                    outcome.image = grid.render(look_grid, content_t)
             x, prev_content, content_work = outcome.image, content_t, content_np
             level_reports.append(_level_report(level, (h, w), style_t.shape[-2:], outcome))
             del problem
@@ -291,7 +297,7 @@ def transfer(
     with timer.stage("smooth"):
         final, look, interrupted = _finish(working, content_work, photo, (out_h, out_w),
                                            config, encoding, _look_info(content, content_full,
-                                                                        config))
+                                                                        config), look_grid)
     if interrupted:
         status = "interrupted"
         message = ("interrupted while smoothing: the optimised image is kept without "
@@ -330,10 +336,15 @@ def _ready_network(extractor: VGGFeatures | None, config: TransferConfig,
 
 def _finish(working: np.ndarray, content_work: np.ndarray, photo: Photo,
             out_size: tuple[int, int], config: TransferConfig, encoding: Encoding | None,
-            info: dict[str, Any]) -> tuple[np.ndarray, Look | None, bool]:
+            info: dict[str, Any], look_grid: torch.Tensor | None = None,
+            ) -> tuple[np.ndarray, Look | None, bool]:
     """The optimised image ``working`` (sRGB, at the working size) expressed as local affine
     transforms of the content, smoothed and rendered at ``out_size`` in the output's
-    encoding: ``(final, look, interrupted)``.
+    encoding: ``(final, look, interrupted)``. With ``look_grid`` (``variable="grid"``) and
+    ``config.smooth == "none"`` the look is that grid itself: sliced at the output size
+    with the content's own luminance, no fit and no smoothing (the saved look keeps the
+    grid, and its maps at the working size for earlier versions of photostyle); with a
+    smoother, the grid's image at the working size is smoothed like an optimised image.
 
     A result exists, so an interrupt never throws it away: the quickest path to the output
     size is the optimised image itself, resized (``look`` is then ``None``); further
@@ -343,6 +354,11 @@ def _finish(working: np.ndarray, content_work: np.ndarray, photo: Photo,
     try:
         if out_size != content_out.shape[:2]:
             content_out = resize(photo.pixels, out_size)
+        if look_grid is not None and config.smooth == "none":
+            final = grid.render_array(look_grid, content_out, config.strength, encoding)
+            a, b = grid.coefficient_maps(look_grid, content_work)
+            return final, Look(a, b, {**info, "smooth": "grid"},
+                               grid=look_grid.detach().cpu().numpy()), False
         # the coefficients (the fit alone with smooth="none") are the look to save
         a, b = affine_coefficients(content_work, working, config.smooth, config.smooth_radius,
                                    config.smooth_eps, config.smooth_sigma,
@@ -408,7 +424,7 @@ def apply_look(look: Look, content: ImageLike | Photo, config: TransferConfig | 
     with timer.stage("render"):
         content_out = photo.pixels if (out_h, out_w) == photo.pixels.shape[:2] else resize(
             photo.pixels, (out_h, out_w))
-        final = render(look.a, look.b, content_out, config.strength, encoding)
+        final = look.render(content_out, config.strength, encoding)
     report = {"status": "completed", "message": "",
               "inputs": {"content": _describe(content),
                          "content_size": list(content_full.shape[:2]),
@@ -482,8 +498,11 @@ def _prepare_level(
     x: torch.Tensor | None,
     prev_content: torch.Tensor | None,
     generator: torch.Generator,
+    look_grid: torch.Tensor | None = None,
 ) -> tuple[LevelProblem, torch.Tensor, np.ndarray, torch.Tensor, torch.Tensor]:
-    """Images, targets, Laplacian and starting image of one pyramid level."""
+    """Images, targets, Laplacian and starting point of one pyramid level: an image, or
+    with ``config.variable == "grid"`` a grid (``look_grid``, the coarser level's, is
+    carried up as it is: a grid does not depend on the image's size)."""
     with timer.stage("prepare"):
         content_np = _level_content(content_full, long_side)
         h, w = content_np.shape[:2]
@@ -492,7 +511,17 @@ def _prepare_level(
         style_t = _to_tensor(style_np, device)
     problem = LevelProblem(extractor, content_t, style_t, masks, config, content_np, timer,
                            cache)
-    if x is None:
+    if config.variable == "grid":
+        if look_grid is not None:
+            return problem, look_grid, content_np, content_t, style_t
+        with timer.stage("init"):
+            cells, bins = config.grid_cells, config.grid_bins
+            if config.init == "content":
+                x0 = grid.identity_grid(h, w, cells, bins, device)
+            else:
+                start = _start_image(config, content_np, style_full, masks, generator, device)
+                x0 = grid.fit_grid(content_t, start, cells, bins)
+    elif x is None:
         with timer.stage("init"):
             x0 = _start_image(config, content_np, style_full, masks, generator, device)
     else:  # the coarser result, carried up as a residual over this level's content
@@ -531,10 +560,22 @@ def _run_level(
     snapshot: Callable[[int, torch.Tensor], None] | None,
 ) -> LevelOutcome:
     current: dict[str, torch.Tensor] = {}
+    weights = problem.weights
+    if config.variable == "grid":
+        weights = {**weights, "grid": config.grid_weight}
 
     def objective(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        current["x"] = x
-        return problem.objective(x)
+        if config.variable != "grid":
+            current["x"] = x
+            return problem.objective(x)
+        image = grid.render(x, problem.content)
+        current["x"] = image
+        loss, terms = problem.objective(image)
+        if config.grid_weight > 0:
+            smoothness = grid.grid_smoothness(x)
+            terms["grid"] = float(smoothness.detach())
+            loss = loss + config.grid_weight * smoothness
+        return loss, terms
 
     def step(count: int, total: int, terms: dict[str, float]) -> None:
         on_step(count, total, terms)
@@ -546,7 +587,7 @@ def _run_level(
         history_size=config.lbfgs_history, patience=config.patience,
         restart=config.lbfgs_restart, bounds=config.bounds,
         precondition=(config.precondition_levels, config.precondition_boost), on_step=step,
-        term_weights=problem.weights,
+        term_weights=weights, box=config.variable != "grid",
     )
 
 

@@ -9,7 +9,11 @@ archive (no pickled objects), ``OUT.png.transforms.npz``:
 * ``a``: ``(h, w, 3, 3)`` float32, ``b``: ``(h, w, 3)`` float32 (``out = A content + b``, on
   the content in sRGB; output channel first);
 * ``info``: UTF-8 JSON (format name and version, the content it was made for: file name, size
-  and a digest of its pixels, the smoothing and the transfer's settings).
+  and a digest of its pixels, the smoothing and the transfer's settings);
+* ``grid`` (only for a look optimised as a grid, ``variable="grid"``): ``(1, 12, D, gh, gw)``
+  float32, the bilateral grid itself (:mod:`photostyle.engine.grid`), which is rendered
+  instead of the maps: sliced with the content's own luminance at any size. Versions of
+  photostyle that do not know this member render the maps.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -26,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from photostyle.errors import InputError, OutputError
+from photostyle.files.icc import Encoding
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,7 @@ class Look:
 
     Attributes:
         a: ``(h, w, 3, 3)`` float32; b: ``(h, w, 3)`` float32.
+        grid: ``(1, 12, D, gh, gw)`` float32 or None (see the module's docstring).
         info: JSON-ready description (``content_size`` ``[H, W]``, ``content_digest``,
             ``smooth``, ``settings`` ...).
     """
@@ -56,6 +63,21 @@ class Look:
     a: np.ndarray
     b: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    grid: np.ndarray | None = None
+
+    def render(self, content: np.ndarray, strength: float = 1.0,
+               encoding: Encoding | None = None) -> np.ndarray:
+        """The look on ``content`` ``(H, W, 3)`` (any size; sRGB, or ``encoding.source``'s
+        profile) at ``strength``: the grid sliced at that size when the look has one, else
+        the maps upsampled (:func:`photostyle.engine.smooth.render`). ``(H, W, 3)`` float32
+        in [0, 1], in the output's encoding."""
+        if self.grid is not None:
+            from photostyle.engine.grid import render_array
+
+            return render_array(self.grid, content, strength, encoding)
+        from photostyle.engine.smooth import render
+
+        return render(self.a, self.b, content, strength, encoding)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the archive atomically.
@@ -70,9 +92,10 @@ class Look:
         text = json.dumps(info, default=_json_default).encode("utf-8")
         try:
             with atomic_write(p) as handle:
+                extra = {} if self.grid is None else {"grid": self.grid.astype(np.float32)}
                 np.savez_compressed(handle, a=self.a.astype(np.float32),
                                     b=self.b.astype(np.float32),
-                                    info=np.frombuffer(text, dtype=np.uint8))
+                                    info=np.frombuffer(text, dtype=np.uint8), **extra)
         except OSError as exc:
             raise OutputError(f"transforms {p}: cannot write ({exc})") from None
         return p
@@ -99,6 +122,7 @@ class Look:
                                      f"{', '.join(sorted(names)) or 'nothing'})")
                 _check_headers(archive, what)
                 info_bytes, a, b = archive["info"], archive["a"], archive["b"]
+                grid = archive["grid"] if "grid" in names else None
         except InputError:
             raise
         except MemoryError:
@@ -121,7 +145,9 @@ class Look:
                              "expected (h, w, 3, 3) and (h, w, 3) float32")
         if not (np.isfinite(a).all() and np.isfinite(b).all()):
             raise InputError(f"{what}: transform maps contain NaN or Inf")
-        return cls(a, b, info)
+        if grid is not None and not np.isfinite(grid).all():
+            raise InputError(f"{what}: its grid of transforms contains NaN or Inf")
+        return cls(a, b, info, grid)
 
     def check_content(self, pixels: np.ndarray, source: str) -> None:
         """Warn when ``pixels`` (the content to render on, ``(H, W, 3)`` sRGB) are not the
@@ -141,6 +167,9 @@ class Look:
                         "is applied position by position anyway", source,
                         self.info.get("content", "unknown"))
 
+
+#: Largest grid read back (values): 64 bins of a 256 x 256-cell grid, far above any setting.
+MAX_GRID_VALUES = 12 * 64 * 257 * 257
 
 #: Largest description read back (JSON of the settings: a few kilobytes).
 MAX_INFO_BYTES = 1 << 20
@@ -167,6 +196,13 @@ def _check_headers(archive: Any, what: str) -> None:
         if h * w > MAX_WORKING_PIXELS:
             raise InputError(f"{what}: member {name!r} declares transform maps of {w}x{h} "
                              "px, far larger than any working size")
+    if "grid" in archive.files:
+        shape, kind = _header(archive, "grid")
+        if (len(shape) != 5 or shape[:2] != (1, 12) or kind != np.dtype(np.float32)
+                or min(shape[2:]) < 2 or math.prod(shape) > MAX_GRID_VALUES):
+            raise InputError(f"{what}: member 'grid' is {kind} of shape {shape}; expected "
+                             "(1, 12, D, gh, gw) float32 (at most "
+                             f"{MAX_GRID_VALUES:,} values)")
     if shapes["info"][0] > MAX_INFO_BYTES:
         raise InputError(f"{what}: member 'info' (its description) declares "
                          f"{shapes['info'][0]:,} bytes (at most {MAX_INFO_BYTES:,})")

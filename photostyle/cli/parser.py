@@ -276,12 +276,15 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--variable", choices=VARIABLES, default=d.variable,
                      help="what is optimised: pixels (the output image, as in the paper; "
                      "default) or grid (a bilateral grid of affine colour transforms of the "
-                     "content: few unknowns, photorealistic by construction; the fast "
-                     "preset's)")
+                     "content: few unknowns, half the time for the same style distance, "
+                     "but more glows and halos by eye: see docs/RESULTS.md)")
     opt.add_argument("--grid-cells", type=int, default=d.grid_cells, metavar="N",
                      help="--variable grid: cells along the photo's long side")
     opt.add_argument("--grid-bins", type=int, default=d.grid_bins, metavar="N",
                      help="--variable grid: bins of the content's luminance")
+    opt.add_argument("--grid-regions", action="store_true", default=d.grid_regions,
+                     help="--variable grid: a look of its own for each mask region (no "
+                     "blending across the regions' borders)")
     opt.add_argument("--grid-weight", type=float, default=d.grid_weight, metavar="W",
                      help="--variable grid: weight of the grid's smoothness in space and "
                      "luminance")

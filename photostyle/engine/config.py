@@ -98,6 +98,9 @@ class TransferConfig:
             optimised image.
         grid_cells: ``variable="grid"``: cells along the photo's long side.
         grid_bins: ``variable="grid"``: bins of the content's luminance.
+        grid_regions: ``variable="grid"``: one block of luminance bins per mask region,
+            so that each region's look is its own and does not bleed across the region's
+            border (:func:`photostyle.engine.grid.slice_coefficients`); needs a smoother.
         grid_weight: ``variable="grid"``: weight of the grid's smoothness
             (:func:`photostyle.engine.grid.grid_smoothness`, along x, y and luminance).
         seed: random seed (noise initialisation, random-weight networks).
@@ -178,6 +181,7 @@ class TransferConfig:
     grid_cells: int = 16
     grid_bins: int = 8
     grid_weight: float = 10.0
+    grid_regions: bool = False
     seed: int = 0
     content_layer: str = VERIFIED_CONTENT_LAYER
     style_layers: tuple[str, ...] = VERIFIED_STYLE_LAYERS
@@ -259,6 +263,9 @@ class TransferConfig:
         _check_int(self.grid_bins, "grid_bins", 2, 64)
         _check_float(self.grid_weight, "grid_weight", positive=False)
         if self.variable == "grid":
+            if self.grid_regions and self.smooth == "none":
+                raise ConfigError("grid_regions: the grid of regions is smoothed into the "
+                                  "look; give a smoother (local-affine or guided)")
             if self.init == "noise":
                 raise ConfigError("init: noise has no grid of colour transforms; use "
                                   "transfer or content with variable grid")

@@ -61,13 +61,19 @@ def guide(content: torch.Tensor) -> torch.Tensor:
 
 
 def slice_coefficients(grid: torch.Tensor, lum: torch.Tensor,
-                       rows: tuple[int, int] | None = None) -> torch.Tensor:
+                       rows: tuple[int, int] | None = None,
+                       regions: torch.Tensor | None = None, blocks: int = 1) -> torch.Tensor:
     """The transforms at every pixel: ``(1, 12, H, W)`` from a grid ``(1, 12, D, gh, gw)`` and
     a guide ``(1, 1, H, W)`` in [0, 1] (trilinear; the grid's corner points sit on the
     image's corner pixels and on luminance 0 and 1).
 
     ``rows``: ``(top, height)``: the guide is rows ``top ...`` of an image ``height`` rows
-    high (a tile of a larger image)."""
+    high (a tile of a larger image).
+
+    ``regions`` ``(1, 1, H, W)`` integer region of each pixel, in ``0 .. blocks - 1``: the
+    grid's ``D`` bins are then ``blocks`` blocks of ``D / blocks`` luminance bins, one block
+    per region, and a pixel reads only its own region's block (no interpolation across
+    blocks): each region has a look of its own, which does not bleed into its neighbours."""
     h, w = lum.shape[-2:]
     top, full_h = rows if rows is not None else (0, h)
     step = 2.0 / max(full_h - 1, 1)
@@ -75,7 +81,13 @@ def slice_coefficients(grid: torch.Tensor, lum: torch.Tensor,
           ) if full_h > 1 else torch.zeros(h, device=lum.device, dtype=lum.dtype)
     xs = torch.linspace(-1.0, 1.0, w, device=lum.device, dtype=lum.dtype)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    gz = lum[0, 0] * 2.0 - 1.0
+    if regions is None or blocks <= 1:
+        gz = lum[0, 0] * 2.0 - 1.0
+    else:
+        depth = grid.shape[2]
+        per = depth // blocks
+        index = regions[0, 0].to(lum.dtype) * per + lum[0, 0] * (per - 1)
+        gz = index * (2.0 / (depth - 1)) - 1.0
     coords = torch.stack([gx, gy, gz], dim=-1).reshape(1, 1, h, w, 3)
     out = F.grid_sample(grid, coords, mode="bilinear", padding_mode="border",
                         align_corners=True)
@@ -90,10 +102,27 @@ def apply_coefficients(coeffs: torch.Tensor, content: torch.Tensor) -> torch.Ten
     return (a * content.unsqueeze(1)).sum(2) + b
 
 
-def render(grid: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+def render(grid: torch.Tensor, content: torch.Tensor, regions: torch.Tensor | None = None,
+           blocks: int = 1) -> torch.Tensor:
     """The look of ``grid`` on ``content`` ``(1, 3, H, W)``: ``(1, 3, H, W)`` clamped to
-    [0, 1] (any size: the grid is sliced at the content's)."""
-    return apply_coefficients(slice_coefficients(grid, guide(content)), content).clamp(0.0, 1.0)
+    [0, 1] (any size: the grid is sliced at the content's; ``regions``, ``blocks``: see
+    :func:`slice_coefficients`)."""
+    coeffs = slice_coefficients(grid, guide(content), regions=regions, blocks=blocks)
+    return apply_coefficients(coeffs, content).clamp(0.0, 1.0)
+
+
+def region_map(content_ids: np.ndarray, size: tuple[int, int]) -> tuple[torch.Tensor, int]:
+    """Each pixel's region at ``size`` ``(h, w)`` from a label map ``(H, W)`` (``-1``:
+    unlabelled, which becomes a region of its own): ``((1, 1, h, w)`` int64, blocks)."""
+    import cv2
+
+    ids = cv2.resize(content_ids.astype(np.int32), (size[1], size[0]),
+                     interpolation=cv2.INTER_NEAREST).astype(np.int64)
+    blocks = int(content_ids.max()) + 1 if content_ids.size else 1
+    if (ids < 0).any():
+        ids[ids < 0] = blocks
+        blocks += 1
+    return torch.from_numpy(ids)[None, None], max(blocks, 1)
 
 
 def scale_towards_identity(grid: torch.Tensor, strength: float) -> torch.Tensor:
@@ -159,9 +188,11 @@ def coefficient_maps(grid: torch.Tensor | np.ndarray, content: np.ndarray
             np.ascontiguousarray(coeffs[..., 9:12]))
 
 
-def grid_smoothness(grid: torch.Tensor, intensity: float = 1.0) -> torch.Tensor:
+def grid_smoothness(grid: torch.Tensor, intensity: float = 1.0, blocks: int = 1
+                    ) -> torch.Tensor:
     """Mean squared difference of neighbouring transforms (scalar): along x and y, plus
-    ``intensity`` times along the luminance axis. The offsets ``b`` count as they are and
+    ``intensity`` times along the luminance axis (within each region's block of bins when
+    the grid has ``blocks`` of them). The offsets ``b`` count as they are and
     the matrices ``A`` as their effect on a mid-grey colour (divided by 2), so a step of one
     in either moves a colour by about the same amount."""
     scale = grid.new_ones(12)
@@ -169,6 +200,10 @@ def grid_smoothness(grid: torch.Tensor, intensity: float = 1.0) -> torch.Tensor:
     g = grid * scale.reshape(1, 12, 1, 1, 1)
     zero = grid.new_zeros(())
     dz = g[:, :, 1:] - g[:, :, :-1]
+    if blocks > 1:  # no smoothness between one region's block of bins and the next's
+        per = grid.shape[2] // blocks
+        keep = [k for k in range(grid.shape[2] - 1) if (k + 1) % per != 0]
+        dz = dz[:, :, keep]
     dy = g[..., 1:, :] - g[..., :-1, :]
     dx = g[..., 1:] - g[..., :-1]
     return ((dx.square().mean() if dx.numel() else zero)
@@ -177,7 +212,8 @@ def grid_smoothness(grid: torch.Tensor, intensity: float = 1.0) -> torch.Tensor:
 
 
 def fit_grid(content: torch.Tensor, target: torch.Tensor, cells: int, bins: int,
-             steps: int = 20, smoothness: float = 1e-3) -> torch.Tensor:
+             steps: int = 20, smoothness: float = 1e-3,
+             regions: torch.Tensor | None = None, blocks: int = 1) -> torch.Tensor:
     """The grid whose look on ``content`` comes closest to ``target`` (both
     ``(1, 3, H, W)`` in [0, 1]): least squares plus ``smoothness`` times
     :func:`grid_smoothness`, from the identity, by ``steps`` L-BFGS iterations (no network:
@@ -188,7 +224,7 @@ def fit_grid(content: torch.Tensor, target: torch.Tensor, cells: int, bins: int,
         ``(1, 12, bins, gh, gw)``, detached.
     """
     h, w = content.shape[-2:]
-    grid = identity_grid(h, w, cells, bins, content.device).requires_grad_(True)
+    grid = identity_grid(h, w, cells, bins * blocks, content.device).requires_grad_(True)
     coeff_guide = guide(content)
     opt = torch.optim.LBFGS([grid], lr=1.0, max_iter=steps, history_size=20,
                             tolerance_grad=1e-9, tolerance_change=1e-12,
@@ -196,7 +232,8 @@ def fit_grid(content: torch.Tensor, target: torch.Tensor, cells: int, bins: int,
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        out = apply_coefficients(slice_coefficients(grid, coeff_guide), content)
+        out = apply_coefficients(slice_coefficients(grid, coeff_guide, regions=regions,
+                                                    blocks=blocks), content)
         loss = (out - target).square().mean() + smoothness * grid_smoothness(grid)
         loss.backward()
         return loss
@@ -204,7 +241,7 @@ def fit_grid(content: torch.Tensor, target: torch.Tensor, cells: int, bins: int,
     opt.step(closure)  # type: ignore[arg-type]
     result = grid.detach()
     if not bool(torch.isfinite(result).all()):
-        return identity_grid(h, w, cells, bins, content.device)
+        return identity_grid(h, w, cells, bins * blocks, content.device)
     return result
 
 

@@ -59,6 +59,10 @@ class LevelProblem:
     ) -> None:
         self.extractor = extractor
         self.config = config
+        #: ``variable="grid"`` with ``grid_regions``: each pixel's region ``(1, 1, h, w)``
+        #: and their number (:func:`photostyle.engine.grid.region_map`); set by the pipeline.
+        self.regions: torch.Tensor | None = None
+        self.blocks = 1
         self.weights = {"content": config.content_weight, "style": config.style_weight,
                         "tv": config.tv_weight, "flat": config.flat_weight,
                         "hist": config.hist_weight, "matting": config.matting_weight}

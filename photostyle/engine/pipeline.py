@@ -279,7 +279,8 @@ def transfer(
             if config.variable == "grid":
                 look_grid = outcome.image
                 with torch.no_grad():
-                    outcome.image = grid.render(look_grid, content_t)
+                    outcome.image = grid.render(look_grid, content_t, problem.regions,
+                                                problem.blocks)
             x, prev_content, content_work = outcome.image, content_t, content_np
             level_reports.append(_level_report(level, (h, w), style_t.shape[-2:], outcome))
             del problem
@@ -512,15 +513,20 @@ def _prepare_level(
     problem = LevelProblem(extractor, content_t, style_t, masks, config, content_np, timer,
                            cache)
     if config.variable == "grid":
+        regions, blocks = (grid.region_map(masks.content_ids, (h, w)) if config.grid_regions
+                           else (None, 1))
+        problem.regions = regions.to(device) if regions is not None else None
+        problem.blocks = blocks
         if look_grid is not None:
             return problem, look_grid, content_np, content_t, style_t
         with timer.stage("init"):
             cells, bins = config.grid_cells, config.grid_bins
             if config.init == "content":
-                x0 = grid.identity_grid(h, w, cells, bins, device)
+                x0 = grid.identity_grid(h, w, cells, bins * blocks, device)
             else:
                 start = _start_image(config, content_np, style_full, masks, generator, device)
-                x0 = grid.fit_grid(content_t, start, cells, bins)
+                x0 = grid.fit_grid(content_t, start, cells, bins, regions=problem.regions,
+                                   blocks=blocks)
     elif x is None:
         with timer.stage("init"):
             x0 = _start_image(config, content_np, style_full, masks, generator, device)
@@ -568,11 +574,11 @@ def _run_level(
         if config.variable != "grid":
             current["x"] = x
             return problem.objective(x)
-        image = grid.render(x, problem.content)
+        image = grid.render(x, problem.content, problem.regions, problem.blocks)
         current["x"] = image
         loss, terms = problem.objective(image)
         if config.grid_weight > 0:
-            smoothness = grid.grid_smoothness(x)
+            smoothness = grid.grid_smoothness(x, blocks=problem.blocks)
             terms["grid"] = float(smoothness.detach())
             loss = loss + config.grid_weight * smoothness
         return loss, terms

@@ -234,3 +234,29 @@ def test_inputs_are_named_alike_across_commands(image_pair, tmp_path: Path, caps
     assert "give the photo to edit once" in one_error_line(capsys)
     assert main(["edit", str(content), "-c", str(content), "--look", "dusk"]) == 2
     assert "give the photo to edit once" in one_error_line(capsys)
+
+
+def test_the_grid_variable_from_the_command_line(image_pair, vgg_file: Path,
+                                                 tmp_path: Path) -> None:
+    from photostyle.engine.transforms import Look
+    from photostyle.runs.outputs import find_transforms
+
+    content, style = image_pair
+    out = tmp_path / "grid.png"
+    assert main(["transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+                 "--vgg-weights", str(vgg_file), *CLI_FAST, "--variable", "grid",
+                 "--grid-cells", "4", "--grid-bins", "3", "--grid-weight", "1",
+                 "--smooth", "none"]) == 0
+    config = json.loads(report_path(out).read_text())["config"]
+    assert (config["variable"], config["grid_cells"], config["grid_bins"],
+            config["grid_weight"], config["grid_regions"]) == ("grid", 4, 3, 1.0, False)
+    look = Look.load(find_transforms(out))
+    assert look.grid is not None and look.grid.shape[:3] == (1, 12, 3)
+    # the grid is what `apply` renders: the same image again
+    again = tmp_path / "again.png"
+    assert main(["apply", "-c", str(content), "--transforms", str(find_transforms(out)),
+                 "-o", str(again), "-q"]) == 0
+    a, b = np.asarray(Image.open(out)), np.asarray(Image.open(again))
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    assert main(["transfer", "-c", str(content), "-s", str(style), "-o", str(out),
+                 *CLI_FAST, "--variable", "grid", "--grid-regions", "--smooth", "none"]) == 2

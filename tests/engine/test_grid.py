@@ -239,3 +239,41 @@ def test_a_look_file_with_a_bad_grid_is_refused(tmp_path) -> None:
     path = Look(a, b, {}, grid=nan).save(tmp_path / "nan.npz")
     with pytest.raises(InputError, match="NaN"):
         Look.load(path)
+
+
+def test_each_region_reads_only_its_own_block_of_bins() -> None:
+    # left half region 0, right half region 1 (and one unlabelled pixel: a region of its own)
+    ids = np.zeros((10, 12), np.int32)
+    ids[:, 6:] = 1
+    ids[0, 0] = -1
+    regions, blocks = grid.region_map(ids, (10, 12))
+    assert blocks == 3 and int(regions[0, 0, 0, 0]) == 2 and int(regions[0, 0, 5, 7]) == 1
+    g = grid.identity_grid(10, 12, 2, 4 * blocks)  # 4 bins per region
+    g[:, 9, 0:4] = 0.1   # region 0: red offset 0.1
+    g[:, 9, 4:8] = 0.5   # region 1: red offset 0.5
+    g[:, 9, 8:12] = 0.9  # unlabelled
+    content = _tensor(gradient_image(10, 12, 3))
+    coeffs = grid.slice_coefficients(g, grid.guide(content), regions=regions, blocks=blocks)
+    red = coeffs[0, 9].numpy()
+    np.testing.assert_allclose(red[ids == 0], 0.1, atol=1e-6)  # up to the border, no blend
+    np.testing.assert_allclose(red[ids == 1], 0.5, atol=1e-6)
+    assert red[0, 0] == pytest.approx(0.9)
+    # no smoothness is charged between one region's bins and the next's
+    assert float(grid.grid_smoothness(g, blocks=blocks)) == 0.0
+    assert float(grid.grid_smoothness(g)) > 0.0
+
+
+def test_a_transfer_with_a_grid_per_region(extractor: VGGFeatures) -> None:
+    content, style = gradient_image(32, 40), gradient_image(32, 40, 1)[..., ::-1].copy()
+    labels = np.zeros((32, 40), np.int32)
+    labels[16:] = 1
+    from photostyle.engine.masks import LabelMap
+
+    masks = {"content_mask": LabelMap(labels, ["top", "bottom"], "labels", "c"),
+             "style_mask": LabelMap(labels, ["top", "bottom"], "labels", "s")}
+    settings = {**SMALL, "segment": "none", "grid_regions": True}
+    result = transfer(content, style, extractor=extractor, **masks, **settings)
+    assert result.status == "completed"
+    assert "grid" in result.report["levels"][0]["history"]
+    with pytest.raises(ConfigError, match="grid_regions"):
+        TransferConfig(variable="grid", grid_regions=True, smooth="none")

@@ -92,10 +92,12 @@ class Look:
         text = json.dumps(info, default=_json_default).encode("utf-8")
         try:
             with atomic_write(p) as handle:
-                extra = {} if self.grid is None else {"grid": self.grid.astype(np.float32)}
-                np.savez_compressed(handle, a=self.a.astype(np.float32),
-                                    b=self.b.astype(np.float32),
-                                    info=np.frombuffer(text, dtype=np.uint8), **extra)
+                arrays: dict[str, Any] = {"a": self.a.astype(np.float32),
+                                          "b": self.b.astype(np.float32),
+                                          "info": np.frombuffer(text, dtype=np.uint8)}
+                if self.grid is not None:
+                    arrays["grid"] = self.grid.astype(np.float32)
+                np.savez_compressed(handle, **arrays)
         except OSError as exc:
             raise OutputError(f"transforms {p}: cannot write ({exc})") from None
         return p

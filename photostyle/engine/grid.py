@@ -7,9 +7,10 @@ luminance. The output at pixel ``p`` is ``A(p) c(p) + b(p)``, where ``c`` is the
 ``[A | b](p)`` is read from the grid at ``(x, y, luminance(p))`` by trilinear interpolation
 ("slicing"). Such an output is an affine function of the content's colours wherever the
 transforms vary slowly, so it is photorealistic by construction: it cannot paint texture,
-and pixel detail comes from the content. The grid has some 40 000 unknowns instead of
-300 000 pixel values; it does not depend on the image's size, so it can be optimised on a
-small image and sliced at any other (the next pyramid level, the working size).
+and pixel detail comes from the content. The grid has about 20 000 unknowns (16 cells and
+8 bins over a 3:2 photo) instead of 320 000 pixel values; it does not depend on the image's
+size, so it can be optimised on a small image and sliced at any other (the next pyramid
+level, the working size).
 
 :func:`grid_smoothness` is its regulariser: squared differences of the transforms between
 neighbouring cells along x, y and luminance. Tensors here: grids ``(1, 12, bins, gh, gw)``
@@ -18,8 +19,6 @@ neighbouring cells along x, y and luminance. Tensors here: grids ``(1, 12, bins,
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
@@ -44,14 +43,20 @@ def grid_shape(height: int, width: int, cells: int, bins: int) -> tuple[int, int
     return max(2, bins), gh, gw
 
 
+def identity_transform(like: torch.Tensor) -> torch.Tensor:
+    """The identity ``[I | 0]`` as 12 channels shaped to broadcast against ``like``
+    (``(1, 12, ...)``): 1 on channels 0, 4 and 8 (the diagonal of ``A``), else 0."""
+    eye = torch.zeros(12, dtype=like.dtype, device=like.device)
+    eye[[0, 4, 8]] = 1.0
+    return eye.reshape(1, 12, *([1] * (like.dim() - 2)))
+
+
 def identity_grid(height: int, width: int, cells: int, bins: int,
                   device: torch.device | str = "cpu") -> torch.Tensor:
     """The grid whose every transform is the identity: ``(1, 12, bins, gh, gw)``."""
     d, gh, gw = grid_shape(height, width, cells, bins)
     grid = torch.zeros((1, 12, d, gh, gw), device=device)
-    for i in range(3):
-        grid[:, 4 * i] = 1.0  # channels 0, 4, 8: the diagonal of A
-    return grid
+    return grid + identity_transform(grid)
 
 
 def guide(content: torch.Tensor) -> torch.Tensor:
@@ -129,9 +134,7 @@ def scale_towards_identity(grid: torch.Tensor, strength: float) -> torch.Tensor:
     """Part of a look: every transform ``A' = I + s (A - I)``, ``b' = s b`` (the grid is
     linear in its transforms, so this is the per-pixel scaling of
     :func:`photostyle.engine.smooth.scale_towards_identity`)."""
-    identity = torch.zeros_like(grid)
-    for i in range(3):
-        identity[:, 4 * i] = 1.0
+    identity = identity_transform(grid)
     return identity + strength * (grid - identity)
 
 
@@ -158,8 +161,6 @@ def render_array(grid: torch.Tensor | np.ndarray, content: np.ndarray, strength:
     g = torch.as_tensor(grid, dtype=torch.float32).cpu()
     if strength != 1.0:
         g = scale_towards_identity(g, strength)
-    identity = torch.zeros(12)
-    identity[[0, 4, 8]] = 1.0
     big_h, big_w = content.shape[:2]
     out = np.empty((big_h, big_w, 3), dtype=np.float32)
     luma = np.asarray(LUMA, dtype=np.float64)
@@ -169,8 +170,8 @@ def render_array(grid: torch.Tensor | np.ndarray, content: np.ndarray, strength:
         srgb = c.astype(np.float64) if encoding is None else encoding.decode(c)
         lum = torch.from_numpy(np.clip(srgb @ luma, 0.0, 1.0).astype(np.float32))
         with torch.no_grad():
-            coeffs = slice_coefficients(g, lum[None, None], (top, big_h))[0]
-        change = (coeffs - identity.reshape(12, 1, 1)).permute(1, 2, 0).numpy()
+            coeffs = slice_coefficients(g, lum[None, None], (top, big_h))
+        change = (coeffs - identity_transform(coeffs))[0].permute(1, 2, 0).numpy()
         _apply_tile(np.ascontiguousarray(change), c, out[rows], 3, encoding)
     return out
 
@@ -245,6 +246,3 @@ def fit_grid(content: torch.Tensor, target: torch.Tensor, cells: int, bins: int,
     return result
 
 
-def cells_for(long_side: int, cell_pixels: float) -> int:
-    """Cells along a long side of ``long_side`` pixels, each about ``cell_pixels`` wide."""
-    return max(1, math.ceil(long_side / cell_pixels))

@@ -124,7 +124,10 @@ def region_map(content_ids: np.ndarray, size: tuple[int, int]) -> tuple[torch.Te
     ids = cv2.resize(content_ids.astype(np.int32), (size[1], size[0]),
                      interpolation=cv2.INTER_NEAREST).astype(np.int64)
     blocks = int(content_ids.max()) + 1 if content_ids.size else 1
-    if (ids < 0).any():
+    # the number of blocks comes from the whole map, not from this size's: a grid carried
+    # from a coarse level to a fine one keeps its depth even where a few unlabelled pixels
+    # vanish at the coarse size
+    if (content_ids < 0).any():
         ids[ids < 0] = blocks
         blocks += 1
     return torch.from_numpy(ids)[None, None], max(blocks, 1)
@@ -235,7 +238,8 @@ def fit_grid(content: torch.Tensor, target: torch.Tensor, cells: int, bins: int,
         opt.zero_grad()
         out = apply_coefficients(slice_coefficients(grid, coeff_guide, regions=regions,
                                                     blocks=blocks), content)
-        loss = (out - target).square().mean() + smoothness * grid_smoothness(grid)
+        loss = (out - target).square().mean() + smoothness * grid_smoothness(grid,
+                                                                             blocks=blocks)
         loss.backward()
         return loss
 

@@ -262,6 +262,18 @@ def transfer(
         sizes, iterations = (), ()
     for level, (long_side, n_iter) in enumerate(zip(sizes, iterations, strict=True)):
         assert extractor is not None
+        if n_iter == 0 and x is not None and config.variable == "pixels":
+            # nothing to optimise at this size: the coarser result carried up is this
+            # level's result (no network pass, no Laplacian), to be smoothed at this size
+            with timer.stage("prepare"):
+                assert prev_content is not None
+                content_np = _level_content(content_full, long_side)
+                content_t = _to_tensor(content_np, device)
+                x = _carry(x, prev_content, content_t)
+            prev_content, content_work = content_t, content_np
+            level_reports.append({"level": level, "size": list(content_np.shape[:2]),
+                                  "evaluations": 0, "seconds": 0.0, "status": "completed"})
+            continue
         try:
             problem, x0, content_np, content_t, style_t = _prepare_level(
                 long_side, content_full, style_full, masks, config, extractor, device, timer,
@@ -532,10 +544,20 @@ def _prepare_level(
             x0 = _start_image(config, content_np, style_full, masks, generator, device)
     else:  # the coarser result, carried up as a residual over this level's content
         assert prev_content is not None
-        residual = F.interpolate(x - prev_content, size=(h, w), mode="bilinear",
-                                 align_corners=False)
-        x0 = (content_t + residual).clamp(0.0, 1.0)
+        x0 = _carry(x, prev_content, content_t)
     return problem, x0, content_np, content_t, style_t
+
+
+def _carry(x: torch.Tensor, prev_content: torch.Tensor, content_t: torch.Tensor
+           ) -> torch.Tensor:
+    """A coarser level's result ``x`` ``(1, 3, h', w')`` in [0, 1] carried up to this
+    level's content ``content_t`` ``(1, 3, h, w)``: the content plus the coarser change
+    (``x - prev_content``) upsampled bilinearly, clamped to [0, 1]. (Fitting the change as
+    local affine transforms of the content instead was measured on ten pairs: no better,
+    see docs/RESULTS.md.)"""
+    residual = F.interpolate(x - prev_content, size=content_t.shape[-2:], mode="bilinear",
+                             align_corners=False)
+    return (content_t + residual).clamp(0.0, 1.0)
 
 
 def _level_content(content_full: np.ndarray, long_side: int) -> np.ndarray:

@@ -57,6 +57,38 @@ def test_coarse_result_is_carried_up_as_residual(extractor: VGGFeatures) -> None
     np.testing.assert_allclose(result.working_image, resize(content, (32, 32)), atol=1e-6)
 
 
+def test_a_finer_level_without_iterations_only_carries_the_coarse_result_up(
+        extractor: VGGFeatures, monkeypatch: pytest.MonkeyPatch) -> None:
+    # iterations (4, 0): one problem (network targets, Laplacian) at the coarse size only;
+    # the finer level's image is its content plus the coarse change, upsampled bilinearly
+    import torch.nn.functional as F
+
+    import photostyle.engine.pipeline as pipeline
+    from photostyle.files.images import resize
+
+    real, sizes = pipeline.LevelProblem, []
+
+    def counted(extractor, content, *args, **kwargs):
+        sizes.append(tuple(content.shape[-2:]))
+        return real(extractor, content, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "LevelProblem", counted)
+    content, style = gradient_image(32, 32), gradient_image(32, 32, 1)[..., ::-1].copy()
+    one = transfer(content, style, extractor=extractor, smooth="none",
+                   **{**SMALL, "scales": 1, "size": 16, "iterations": 4})
+    two = transfer(content, style, extractor=extractor, smooth="none",
+                   **{**SMALL, "iterations": (4, 0)})
+    assert sizes == [(16, 16), (16, 16)]  # no problem built at 32 px
+    assert [lv["evaluations"] for lv in two.report["levels"]] == [4, 0]
+    coarse_content = torch.from_numpy(resize(content, (16, 16))).permute(2, 0, 1)[None]
+    change = torch.from_numpy(one.working_image).permute(2, 0, 1)[None] - coarse_content
+    up = F.interpolate(change, size=(32, 32), mode="bilinear", align_corners=False)
+    expected = (torch.from_numpy(resize(content, (32, 32))).permute(2, 0, 1)[None] + up
+                ).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    assert two.working_image.shape == (32, 32, 3)
+    np.testing.assert_allclose(two.working_image, expected, atol=1e-5)
+
+
 def test_style_loss_decreases(extractor: VGGFeatures) -> None:
     content, style = gradient_image(32, 32), gradient_image(32, 32, 1)[..., ::-1].copy()
     result = transfer(content, style, extractor=extractor, matting_weight=0,

@@ -503,8 +503,10 @@ def parse_setting(key: str, text: str) -> Any:
     try:
         if key in ("style_layers", "hist_layers"):
             return tuple(t for t in re.split(r"[+ ]", text) if t)
-        if key == "iterations":
-            return tuple(int(t) for t in text.split("+")) if text.lower() != "none" else None
+        if key == "iterations":  # "80+40" (as in --vary, where "," separates values)
+            if text.lower() == "none":
+                return None
+            return tuple(int(t) for t in re.split(r"[+,]", text))
         if text.lower() == "none" and default is None:
             return None  # e.g. output_size=none; "none" stays a word for smooth, segment
         if isinstance(default, bool):
@@ -514,7 +516,9 @@ def parse_setting(key: str, text: str) -> Any:
         if isinstance(default, float):
             return float(text)
     except ValueError:
-        raise ConfigError(f"{key}: cannot read {text!r} as a {type(default).__name__}") from None
+        expected = ("levels' counts joined by '+', e.g. 80+40" if key == "iterations"
+                    else f"a {type(default).__name__}")
+        raise ConfigError(f"{key}: cannot read {text!r} as {expected}") from None
     return text
 
 

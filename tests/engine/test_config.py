@@ -27,6 +27,12 @@ def test_settings_are_parsed_as_their_fields_types() -> None:
         parse_settings(["size"])
     with pytest.raises(ConfigError):
         parse_setting("no_such_setting", "1")
+    # a schedule, level by level: "+" as in --vary, or "," as in transfer --iterations
+    assert parse_setting("iterations", "80+40") == (80, 40)
+    assert parse_setting("iterations", "40,40") == (40, 40)
+    assert parse_setting("iterations", "none") is None
+    with pytest.raises(ConfigError, match=r"iterations: cannot read 'many' as .*80\+40"):
+        parse_setting("iterations", "many")
 
 
 def test_presets_fill_what_is_not_given() -> None:

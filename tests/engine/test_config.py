@@ -43,7 +43,8 @@ def test_presets_fill_what_is_not_given() -> None:
         preset_config("no-such-preset")
 
 
-@pytest.mark.parametrize("preset", ["default", "preview", "quality", "paper", "artistic"])
+@pytest.mark.parametrize("preset", ["default", "strong", "preview", "quality", "paper",
+                                    "artistic"])
 def test_from_dict_reads_back_what_to_dict_wrote(preset: str) -> None:
     import json
 

@@ -181,10 +181,16 @@ def test_config_validation_names_the_setting() -> None:
 def test_default_schedule_puts_most_iterations_on_coarse_levels() -> None:
     config = TransferConfig()
     assert config.level_sizes() == (200, 400)
-    assert config.iterations_per_level() == (80, 40)
-    assert TransferConfig(scales=3).iterations_per_level() == (80, 80, 40)
-    assert TransferConfig(scales=1).iterations_per_level() == (40,)
-    assert config.to_dict()["iterations"] == [80, 40]
+    assert config.iterations_per_level() == (40, 20)
+    assert TransferConfig(scales=3).iterations_per_level() == (40, 40, 20)
+    assert TransferConfig(scales=1).iterations_per_level() == (20,)
+    assert config.to_dict()["iterations"] == [40, 20]
+    # the previous default's schedule stays a preset; quality keeps its schedule too
+    from photostyle.engine.config import preset_config
+
+    assert preset_config("strong").iterations_per_level() == (80, 40)
+    assert preset_config("quality").iterations_per_level() == (80, 40)
+    assert preset_config("quality").size == 512
 
 
 def test_level_too_small_for_deep_layers_is_explained() -> None:

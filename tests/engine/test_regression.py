@@ -5,12 +5,12 @@ The defaults (with VGG19 up to relu3_4: the layers the shared weights cover) run
 through the same path as ``photostyle ablate --pairs``. Four measures of
 ``photostyle evaluate`` (style distance, gradient SSIM, local affine residual, colour
 painted into flat regions) must stay within a margin of the values recorded in
-``tests/engine/regression_values.json``, and better than the paper's own results on the same
-pairs at the same size.
+``tests/engine/regression_values.json``, and the last three better than the paper's own
+results on the same pairs at the same size.
 
 To re-record after a deliberate change of the defaults::
 
-    PHOTOSTYLE_RECORD_REGRESSION=1 python -m pytest tests/test_regression.py
+    PHOTOSTYLE_RECORD_REGRESSION=1 python -m pytest tests/engine/test_regression.py
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_defaults_stay_within_margin_of_recorded_values(
             pair, got)
 
 
-def test_defaults_beat_the_published_results_on_average(
+def test_defaults_beat_the_published_results_on_structure_and_photorealism(
     rows: dict[tuple[str, str], dict],
 ) -> None:
     ours = [row for (_, variant), row in rows.items() if variant != REFERENCE]
@@ -96,7 +96,11 @@ def test_defaults_beat_the_published_results_on_average(
     def mean(sel: list[dict], key: str) -> float:
         return sum(r[key] for r in sel) / len(sel)
 
-    assert mean(ours, "style_sw") < mean(paper, "style_sw")
+    # Not the style distance: since issue 33 the default stops earlier (40 + 20 steps), which
+    # blind judges prefer but which leaves more style distance: over the 40 pairs at 700 px
+    # it stays below the paper's (3.06 against 3.23, docs/RESULTS.md), on these three small
+    # pairs it does not (3.30 against 2.72; pair 17 alone 5.90). The recorded values above
+    # guard it against regressions.
     assert mean(ours, "structure_ssim") > mean(paper, "structure_ssim")
     assert mean(ours, "affine_residual") < mean(paper, "affine_residual")
     assert mean(ours, "flat_paint") < mean(paper, "flat_paint")

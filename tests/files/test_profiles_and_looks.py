@@ -353,7 +353,7 @@ def test_presets_fill_what_the_options_do_not_give(image_pair, vgg_file: Path,
     assert (config["smooth"], config["matting_weight"], config["segment"]) == ("none", 0.0,
                                                                                "none")
     assert preset_config("default") == preset_config("default", size=400)
-    assert set(PRESETS) == {"preview", "default", "quality", "paper", "artistic"}
+    assert set(PRESETS) == {"preview", "default", "strong", "quality", "paper", "artistic"}
     with pytest.raises(ConfigError, match="preset"):
         preset_config("fast")
 

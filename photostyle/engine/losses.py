@@ -134,7 +134,7 @@ class _RegionGrams(torch.autograd.Function):
         regions = []
         for c in labels:
             idx, w = target.pixels[c], target.pixel_weights[c]
-            regions.append(f if idx is None else f.index_select(1, idx) * w)
+            regions.append(f if idx is None or w is None else f.index_select(1, idx) * w)
         ctx.save_for_backward(f, *regions)
         ctx.target, ctx.labels = target, labels
         return torch.stack([fw @ fw.T / target.denominators[c]
@@ -150,7 +150,7 @@ class _RegionGrams(torch.autograd.Function):
             sym = (d_grams[k] + d_grams[k].T) / target.denominators[c]
             d_fw = sym @ fw
             idx, w = target.pixels[c], target.pixel_weights[c]
-            if idx is None:
+            if idx is None or w is None:
                 d_f += d_fw
             else:
                 d_f.index_add_(1, idx, d_fw * w)

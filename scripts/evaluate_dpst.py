@@ -6,7 +6,8 @@ Usage (from the repository root, with ../shared present)::
     python scripts/evaluate_dpst.py --out runs/dpst40-preview --preset preview
 
 Each pair is transferred with the given settings and the ``../shared`` VGG19 weights
-(layers up to relu3_4 only: content relu3_2, style relu1_1, relu2_1, relu3_1), then our
+(layers up to relu3_4 only: a preset whose layers go deeper, such as ``paper``, runs with the
+default layers instead: content relu3_1, style relu1_1, relu2_1, relu3_1), then our
 output and the paper's own result (``results/best{i}_t_1000.png``) are scored with the same
 measures (:mod:`photostyle.metrics`) against the content and style at the output size.
 Prints a table (per pair and the mean) and writes ``metrics.csv``, ``metrics.json`` and a
@@ -29,7 +30,13 @@ from typing import Any
 import numpy as np
 
 from photostyle import TransferConfig, transfer
-from photostyle.engine.config import preset_config
+from photostyle.engine.config import (
+    PRESETS,
+    VERIFIED_CONTENT_LAYER,
+    VERIFIED_STYLE_LAYERS,
+    preset_config,
+)
+from photostyle.engine.layers import layer_index
 from photostyle.engine.masks import align_labels, fit_to_image, read_mask
 from photostyle.engine.metrics import evaluate_images
 from photostyle.engine.network import load_extractor
@@ -41,7 +48,17 @@ from photostyle.runs.sheets import write_contact_sheet
 REPO = Path(__file__).resolve().parents[1]
 
 SHARED = REPO.parent / "shared"
-SHALLOW = {"content_layer": "relu3_2", "style_layers": ("relu1_1", "relu2_1", "relu3_1")}
+#: The layers a preset runs with when its own go deeper than ``../shared``'s weights.
+SHALLOW = {"content_layer": VERIFIED_CONTENT_LAYER, "style_layers": VERIFIED_STYLE_LAYERS}
+#: The deepest layer ``../shared``'s weights (and the embedded ones) cover.
+DEEPEST = "relu3_4"
+
+
+def needs_shallow(preset: str) -> bool:
+    """True when preset ``preset`` names layers deeper than :data:`DEEPEST`."""
+    table = layer_index("vgg19")
+    named = [PRESETS[preset].get("content_layer"), *PRESETS[preset].get("style_layers", ())]
+    return any(n is not None and table[n] > table[DEEPEST] for n in named)
 
 
 def parse_value(text: str) -> Any:
@@ -85,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dpst.exists():
         print(f"no pairs at {args.dpst}", file=sys.stderr)
         return 2
-    overrides: dict[str, Any] = dict(SHALLOW)
+    if args.preset not in PRESETS:
+        print(f"unknown preset {args.preset!r}; presets: {', '.join(PRESETS)}", file=sys.stderr)
+        return 2
+    overrides: dict[str, Any] = dict(SHALLOW) if needs_shallow(args.preset) else {}
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key.strip()] = parse_value(value.strip())

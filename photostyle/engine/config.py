@@ -39,24 +39,27 @@ MAX_PRECONDITION_BOOST = 16.0
 
 #: The ADE20K SegFormer that ``seg_model`` can name (a download; non-commercial licence).
 SEGFORMER_MODEL = "smp-hub/segformer-b2-512x512-ade-160k"
-#: Issue 33: 40 + 20 steps instead of 80 + 40: 24 s instead of 44 s a pair on 2 CPU cores,
-#: a higher style distance (3.06 against 2.67 on the paper's 40 pairs; the paper's 3.23) but
-#: preferred by blind judges to 80 + 40 on 24 of 40 pairs (13 against, 3 ties) and to the
-#: paper's results on 32 of 40: the steps cut are the ones that paint blotches and fringes.
-#: 80 + 40 is ``--preset strong`` (docs/RESULTS.md).
+#: Issue 33: 40 + 20 steps with the content loss at relu3_1, instead of 80 + 40 at relu3_2:
+#: about 17 s instead of 44 s a pair on 2 CPU cores, a higher style distance than 80 + 40
+#: but preferred by blind judges, and to the paper's results (docs/RESULTS.md: the 40 pairs;
+#: 30 + 30 steps scored closer to 80 + 40 and lost to 40 + 20 by eye). ``--preset strong``
+#: keeps the previous default (80 + 40, relu3_2).
 DEFAULT_ITERATIONS = 20
 DEFAULT_COARSE_ITERATIONS = 40
 #: The schedule of ``--preset strong`` and ``quality``: the default until issue 33, verified
 #: on the 40 pairs as such (a schedule of its own, not derived from the default's).
 STRONG_ITERATIONS = (80, 40)
+#: Their content layer (the default's until issue 33).
+STRONG_CONTENT_LAYER = "relu3_2"
 #: The paper's layers (content relu4_2; style relu1_1 ... relu5_1): they need full VGG19
 #: weights, which have never been run here; one pair of flags away.
 PAPER_CONTENT_LAYER = "relu4_2"
 PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-#: The default layers: the configuration every figure in docs/RESULTS.md was measured with,
-#: with the real (original) VGG19 weights on the paper's 40 pairs (``../shared`` holds those
-#: weights up to relu3_4). Also about 0.6 of the full depth's cost per pixel.
-VERIFIED_CONTENT_LAYER = "relu3_2"
+#: The default layers, verified with the real (original) VGG19 weights on the paper's 40
+#: pairs (``../shared`` holds those weights up to relu3_4). The content layer is relu3_1
+#: since issue 33 (relu3_2 before: the same measures on ten pairs, a quarter of the network's
+#: time more, since conv3_2 costs as much per pixel as conv1_2 or conv2_2).
+VERIFIED_CONTENT_LAYER = "relu3_1"
 VERIFIED_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 
 
@@ -112,7 +115,7 @@ class TransferConfig:
         grid_weight: ``variable="grid"``: weight of the grid's smoothness
             (:func:`photostyle.engine.grid.grid_smoothness`, along x, y and luminance).
         seed: random seed (noise initialisation, random-weight networks).
-        content_layer: VGG19 layer of the content loss (default ``relu3_2``; the paper's is
+        content_layer: VGG19 layer of the content loss (default ``relu3_1``; the paper's is
             :data:`PAPER_CONTENT_LAYER`).
         style_layers: VGG19 layers of the style loss (default ``relu1_1, relu2_1,
             relu3_1``; the paper's are :data:`PAPER_STYLE_LAYERS`).
@@ -404,9 +407,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the previous default's schedule (issue 33): further into the style, 1.8x the time;
     # preferred where the look is far from the content (night lighting, infrared foliage),
     # more blotches and fringes elsewhere
-    "strong": {"iterations": STRONG_ITERATIONS},
+    "strong": {"iterations": STRONG_ITERATIONS, "content_layer": STRONG_CONTENT_LAYER},
     # an earlier default's working size and schedule: 512 px, 80 + 40 steps, about 3x the time
-    "quality": {"size": 512, "iterations": STRONG_ITERATIONS},
+    "quality": {"size": 512, "iterations": STRONG_ITERATIONS,
+                "content_layer": STRONG_CONTENT_LAYER},
     # the paper's layers, weights and iteration count (one stage: every term at once)
     "paper": {"content_layer": PAPER_CONTENT_LAYER, "style_layers": PAPER_STYLE_LAYERS,
               "content_weight": 5.0, "style_weight": 100.0, "tv_weight": 1e-3,

@@ -178,19 +178,22 @@ def test_config_validation_names_the_setting() -> None:
     assert TransferConfig(iterations="5").iterations_per_level() == (5, 5)
 
 
-def test_default_schedule_puts_most_iterations_on_coarse_levels() -> None:
+def test_default_schedule_and_the_presets_that_keep_the_previous_one() -> None:
     config = TransferConfig()
     assert config.level_sizes() == (200, 400)
     assert config.iterations_per_level() == (40, 20)
     assert TransferConfig(scales=3).iterations_per_level() == (40, 40, 20)
     assert TransferConfig(scales=1).iterations_per_level() == (20,)
     assert config.to_dict()["iterations"] == [40, 20]
-    # the previous default's schedule stays a preset; quality keeps its schedule too
+    assert config.content_layer == "relu3_1"
+    # the previous default (schedule and content layer) stays a preset; quality keeps both
     from photostyle.engine.config import preset_config
 
-    assert preset_config("strong").iterations_per_level() == (80, 40)
-    assert preset_config("quality").iterations_per_level() == (80, 40)
+    for name in ("strong", "quality"):
+        assert preset_config(name).iterations_per_level() == (80, 40)
+        assert preset_config(name).content_layer == "relu3_2"
     assert preset_config("quality").size == 512
+    assert preset_config("strong", content_layer="relu2_2").content_layer == "relu2_2"
 
 
 def test_level_too_small_for_deep_layers_is_explained() -> None:

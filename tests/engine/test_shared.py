@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from photostyle.engine.config import VERIFIED_CONTENT_LAYER, VERIFIED_STYLE_LAYERS
 from photostyle.engine.masks import load_mask_pair, read_mask
 from photostyle.engine.network import cached_weights_path, load_extractor, unfold_caffe_input
 from photostyle.files.images import load_image
@@ -14,7 +15,7 @@ from ..conftest import DPST, SHARED_WEIGHTS, requires_shared
 
 pytestmark = requires_shared
 
-SHALLOW = {"content_layer": "relu3_2", "style_layers": ("relu1_1", "relu2_1", "relu3_1")}
+SHALLOW = {"content_layer": VERIFIED_CONTENT_LAYER, "style_layers": VERIFIED_STYLE_LAYERS}
 
 
 def pair_ids() -> list[int]:

@@ -19,7 +19,11 @@ from collections.abc import Callable
 
 import torch
 
-LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu3_2"]  # the default style and content layers
+from photostyle.engine.config import TransferConfig
+from photostyle.engine.layers import layer_index
+
+#: The default style and content layers (relu3_1 is both since issue 33; relu3_2 before).
+LAYERS = list(TransferConfig().layers_in_use())
 
 
 def make_step(net: torch.nn.Module, mode: str) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -60,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     net = load_extractor(LAYERS, "embedded").to(device)
     x = torch.rand(1, 3, round(args.size * 2 / 3), args.size, device=device)
     reference = make_step(net, "fp32")(x)
-    print(f"VGG19 to relu3_2, one forward + backward at {args.size}x{x.shape[2]} on "
+    deepest = max(LAYERS, key=layer_index().__getitem__)
+    print(f"VGG19 to {deepest}, one forward + backward at {args.size}x{x.shape[2]} on "
           f"{device} ({torch.get_num_threads()} threads, torch {torch.__version__})")
     for mode in args.modes.split(","):
         step = make_step(net, mode.strip())

@@ -43,7 +43,7 @@ def tasks(n: int, size: int, iterations: str) -> list[Any]:
 
 def measure(executor: Any, work: list[Any]) -> tuple[float, float]:
     """(wall seconds for all tasks, mean seconds of one task's transfer)."""
-    executor.preload(work[0].config, ["relu1_1", "relu2_1", "relu3_1", "relu3_2"])
+    executor.preload(work[0].config, work[0].config.layers_in_use())
     start = time.perf_counter()
     seconds = []
     for outcome in executor.run(iter(work)):

@@ -55,8 +55,8 @@ AUTO_LAYER_ALPHA = 160
 RUN_PRESETS = ("default", "strong", "quality", "paper")
 #: What the page's settings list says of each preset.
 PRESET_LABELS = {
-    "default": "default (verified, about 25 s on 2 CPU cores)",
-    "strong": "strong (further into the style, about 45 s; more blotches on some photos)",
+    "default": "default (verified, about 20 s on 2 CPU cores)",
+    "strong": "strong (further into the style, about 35 s; more blotches on some photos)",
     "quality": "quality (512-px working size, 80 + 40 steps, about 3x the time)",
     "paper": "paper (the paper's layers and 1000 iterations: needs the full VGG19, a "
              "548 MB download on first use; slow)",

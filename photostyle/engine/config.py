@@ -404,7 +404,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the smoothing: no VGG19, no optimisation; a 700-px photo in about a second
     "preview": {"scales": 1, "iterations": (0,), "init": "transfer", "output_limit": 700},
     "default": {},
-    # the previous default's schedule (issue 33): further into the style, 1.8x the time;
+    # the previous default's schedule (issue 33): further into the style, about twice the time;
     # preferred where the look is far from the content (night lighting, infrared foliage),
     # more blotches and fringes elsewhere
     "strong": {"iterations": STRONG_ITERATIONS, "content_layer": STRONG_CONTENT_LAYER},

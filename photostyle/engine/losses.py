@@ -115,6 +115,13 @@ class StyleTarget:
         self.denominators = [
             (w.square().sum() if w is not None else flat.new_tensor(float(n))) + _EPS
             for w, n in zip(self.pixel_weights, self.sizes, strict=True)]
+        # The labels with pixels, and what the loss compares for them: fixed per target,
+        # so built once here rather than at every evaluation.
+        self.active = [c for c, n in enumerate(self.sizes) if n > 0]
+        chosen = torch.tensor(self.active, dtype=torch.long, device=self.grams.device)
+        self.active_grams = self.grams[chosen]
+        self.active_norms = self.norms[chosen]
+        self.active_weights = self.weights.to(self.grams.device)[chosen]
 
 
 class _RegionGrams(torch.autograd.Function):
@@ -169,14 +176,12 @@ def style_layer_loss(features: torch.Tensor, target: StyleTarget) -> torch.Tenso
             f"{target.layer}: mask size {tuple(target.output_masks.shape[-2:])} does not "
             f"match features {tuple(features.shape[-2:])}"
         )
-    labels = [c for c in range(target.grams.shape[0]) if target.sizes[c] > 0]
-    if not labels:
+    if not target.active:
         return features.new_zeros(())
     f = features.reshape(features.shape[-3], -1)
-    grams = _RegionGrams.apply(f, target, labels)
-    chosen = torch.tensor(labels, device=grams.device)
-    errors = (grams - target.grams[chosen]).square().sum(dim=(1, 2)) / target.norms[chosen]
-    return (target.weights[chosen] * errors).sum()
+    grams = _RegionGrams.apply(f, target, target.active)
+    errors = (grams - target.active_grams).square().sum(dim=(1, 2)) / target.active_norms
+    return (target.active_weights * errors).sum()
 
 
 def style_loss(features: dict[str, torch.Tensor], targets: list[StyleTarget]) -> torch.Tensor:

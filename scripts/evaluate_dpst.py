@@ -39,7 +39,7 @@ from photostyle.engine.config import (
 from photostyle.engine.layers import layer_index
 from photostyle.engine.masks import align_labels, fit_to_image, read_mask
 from photostyle.engine.metrics import evaluate_images
-from photostyle.engine.network import load_extractor
+from photostyle.engine.network import embedded_covers, load_extractor
 from photostyle.files.images import load_image, resize
 from photostyle.files.writers import save_image
 from photostyle.runs.ablate import TABLE_MEASURES as MEASURES
@@ -50,15 +50,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 #: The layers a preset runs with when its own go deeper than ``../shared``'s weights.
 SHALLOW = {"content_layer": VERIFIED_CONTENT_LAYER, "style_layers": VERIFIED_STYLE_LAYERS}
-#: The deepest layer ``../shared``'s weights (and the embedded ones) cover.
-DEEPEST = "relu3_4"
 
 
 def needs_shallow(preset: str) -> bool:
-    """True when preset ``preset`` names layers deeper than :data:`DEEPEST`."""
-    table = layer_index("vgg19")
-    named = [PRESETS[preset].get("content_layer"), *PRESETS[preset].get("style_layers", ())]
-    return any(n is not None and table[n] > table[DEEPEST] for n in named)
+    """True when preset ``preset`` names layers deeper than ``../shared``'s weights, which
+    end where the embedded ones do (relu3_4)."""
+    config = preset_config(preset)
+    table = layer_index(config.network)
+    deepest = max(table[n] for n in config.layers_in_use())
+    return not embedded_covers(deepest, config.network)
 
 
 def parse_value(text: str) -> Any:

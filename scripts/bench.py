@@ -164,7 +164,7 @@ def run_one(size: int, long_side: int, repeat: int, args: argparse.Namespace, gp
           + (f", peak GPU memory {r['peak_gpu_mb']:.0f} MB" if r["peak_gpu_mb"] else "")
           + f" ({r['device']})")
     stages = ("load", "masks", "network", "prepare", "init", "targets", "laplacian",
-              "optimise", "smooth")
+              "optimise", "colour", "smooth")
     print("  stages: " + ", ".join(f"{k} {t[k]:.2f} s" for k in stages if k in t))
     for lv in r["levels"]:
         print(f"  level {lv['size'][1]}x{lv['size'][0]}: {lv['steps']} steps, "

@@ -295,6 +295,14 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                      help="random seed; results are reproducible on the CPU for a fixed seed")
     opt.add_argument("--device", default=d.device, metavar="DEVICE", help=DEVICE_HELP)
     out = p.add_argument_group("the paper's knobs: smoothing")
+    out.add_argument("--colour-match", type=float, default=d.colour_match, metavar="S",
+                     help="after the optimisation, move each region's colours this far (0 "
+                     "to 1) towards the style region's mean and covariance, one affine "
+                     "colour map per region, before the smoothing (0: off)")
+    out.add_argument("--colour-match-gain", type=float, default=d.colour_match_gain,
+                     metavar="G", help="largest gain of a region's map in --colour-match, "
+                     "at least 1 (1: shift and narrow each region's colours, never amplify "
+                     "their contrast)")
     out.add_argument("--smooth", choices=("local-affine", "guided", "none"), default=d.smooth,
                      help="how the result becomes local affine transforms of the content: "
                      "local-affine (edge-aware, default), guided (a guided filter) or none "

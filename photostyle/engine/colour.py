@@ -50,14 +50,21 @@ def linear_colour_map(
 
 
 def region_colour_transfer(
-    content: np.ndarray, style: np.ndarray, masks: MaskSet, blur: float = 2.0
+    content: np.ndarray, style: np.ndarray, masks: MaskSet, blur: float = 2.0,
+    strength: float = 1.0, gain_range: tuple[float, float] = GAIN_RANGE,
 ) -> np.ndarray:
     """Content recoloured region by region with the style's colour statistics.
 
     Args:
-        content: ``(H, W, 3)`` in [0, 1]; style: ``(Hs, Ws, 3)`` in [0, 1].
+        content: ``(H, W, 3)`` in [0, 1] (the content photo, or an optimised image whose
+            regions' colours are to be moved towards the style's); style: ``(Hs, Ws, 3)``
+            in [0, 1].
         masks: the label masks (their label maps are resized to these images).
         blur: standard deviation (pixels) of the blending of neighbouring regions.
+        strength: how far each region moves, 0 to 1: its map ``x -> A x + b`` becomes
+            ``x -> x + strength (A x + b - x)`` (1: the style region's mean and
+            covariance; 0: the image unchanged).
+        gain_range: bounds on the eigenvalues of each region's map (before ``strength``).
 
     Returns:
         ``(H, W, 3)`` float32 in [0, 1].
@@ -66,13 +73,13 @@ def region_colour_transfer(
     c_masks = masks.content_masks((h, w)).numpy()
     s_masks = masks.style_masks(style.shape[:2]).numpy()
     c_flat, s_flat = content.reshape(-1, 3), style.reshape(-1, 3)
-    whole = linear_colour_map(c_flat, s_flat)
+    whole = _towards(linear_colour_map(c_flat, s_flat, gain_range), strength)
     out = np.zeros((h, w, 3), np.float64)
     weight_sum = np.zeros((h, w), np.float64)
     for i in range(len(masks.labels)):
         c_sel, s_sel = c_masks[i].ravel() > 0.5, s_masks[i].ravel() > 0.5
-        a, b = whole if c_sel.sum() < 16 or s_sel.sum() < 16 else linear_colour_map(
-            c_flat[c_sel], s_flat[s_sel])
+        a, b = whole if c_sel.sum() < 16 or s_sel.sum() < 16 else _towards(
+            linear_colour_map(c_flat[c_sel], s_flat[s_sel], gain_range), strength)
         weight = gaussian_filter(c_masks[i].astype(np.float64), blur) if blur > 0 else c_masks[i]
         out += weight[..., None] * (content @ a.T + b)
         weight_sum += weight
@@ -80,3 +87,10 @@ def region_colour_transfer(
     out += rest[..., None] * (content @ whole[0].T + whole[1])
     out /= np.maximum(weight_sum + rest, 1e-8)[..., None]
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def _towards(map_: tuple[np.ndarray, np.ndarray], strength: float
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """The affine map ``(A, b)`` moved towards the identity: ``I + s (A - I)``, ``s b``."""
+    a, b = map_
+    return np.eye(3) + strength * (a - np.eye(3)), strength * b

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from photostyle.engine import grid
-from photostyle.engine.colour import region_colour_transfer
+from photostyle.engine.colour import GAIN_RANGE, region_colour_transfer
 from photostyle.engine.config import TransferConfig
 from photostyle.engine.masks import LabelMap, MaskSet, align_labels, load_mask_pair
 from photostyle.engine.network import VGGFeatures, network_for, resolve_device
@@ -307,6 +307,18 @@ def transfer(
 
     assert x is not None
     working = _to_array(x)
+    if config.colour_match > 0 and optimise:
+        # part of the look, kept for an interrupted run's best image too; a fraction of a
+        # second, so an interrupt waits for it
+        with timer.stage("colour"), deferred_interrupts() as held:
+            style_work = resize(style_full, _style_size(style_full.shape[:2],
+                                                        working.shape[0] * working.shape[1]))
+            working = region_colour_transfer(working, style_work, masks,
+                                             strength=config.colour_match,
+                                             gain_range=(GAIN_RANGE[0],
+                                                         config.colour_match_gain))
+        if held.received is not None and status == "completed":
+            status, message = "interrupted", "interrupted after the optimisation"
     with timer.stage("smooth"):
         final, look, interrupted = _finish(working, content_work, photo, (out_h, out_w),
                                            config, encoding, _look_info(content, content_full,

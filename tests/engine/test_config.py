@@ -17,6 +17,10 @@ def test_defaults_are_valid_and_replace_validates_again() -> None:
         TransferConfig(lr=float("nan"))
     with pytest.raises(ConfigError, match="relu9_9"):
         TransferConfig(style_layers=("relu9_9",))
+    with pytest.raises(ConfigError, match="colour_match: must be at most 1"):
+        TransferConfig(colour_match=1.5)
+    with pytest.raises(ConfigError, match="colour_match_gain: must be at least 1"):
+        TransferConfig(colour_match_gain=0.5)
 
 
 def test_settings_are_parsed_as_their_fields_types() -> None:

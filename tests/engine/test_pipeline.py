@@ -14,8 +14,10 @@ from photostyle.errors import ConfigError
 
 from ..conftest import gradient_image, random_vgg_state
 
+#: no colour match, so that results can be compared with the optimisation's own
+#: (test_colour_match_recolours_the_optimised_image_region_by_region turns it on)
 SMALL = dict(content_layer="relu2_1", style_layers=("relu1_1", "relu2_1"), size=32, scales=2,
-             iterations=(4, 3), segment="none")
+             iterations=(4, 3), segment="none", colour_match=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +214,29 @@ def test_transfer_init_is_the_region_colour_transfer(extractor: VGGFeatures) -> 
                       **{**SMALL, "scales": 1, "iterations": 0})
     expected = region_colour_transfer(content, style, MaskSet.single((32, 32), (32, 32)))
     np.testing.assert_allclose(result.working_image, expected, atol=1e-6)
+
+
+def test_colour_match_recolours_the_optimised_image_region_by_region(
+        extractor: VGGFeatures) -> None:
+    """``colour_match`` is the per-region colour map applied to the optimised image at the
+    working size (style resized as the optimisation saw it), before smoothing; the
+    optimisation itself is untouched."""
+    from photostyle.engine.colour import region_colour_transfer
+    from photostyle.engine.masks import MaskSet
+    from photostyle.engine.objective import _style_size
+    from photostyle.files.images import resize
+
+    content, style = gradient_image(32, 32), gradient_image(40, 48, 1)[..., ::-1].copy()
+    plain = transfer(content, style, extractor=extractor, smooth="none", **SMALL)
+    matched = transfer(content, style, extractor=extractor, smooth="none",
+                       **{**SMALL, "colour_match": 0.7, "colour_match_gain": 2.0})
+    work = plain.working_image
+    style_work = resize(style, _style_size(style.shape[:2], work.shape[0] * work.shape[1]))
+    expected = region_colour_transfer(work, style_work, MaskSet.single((32, 32), (40, 48)),
+                                      strength=0.7, gain_range=(0.25, 2.0))
+    np.testing.assert_allclose(matched.working_image, expected, atol=1e-6)
+    assert np.abs(matched.working_image - work).max() > 0.02  # it did change the colours
+    assert "colour" in matched.report["timings"] and "colour" not in plain.report["timings"]
 
 
 def test_interrupt_while_preparing_a_finer_level_keeps_the_coarse_result(

@@ -31,6 +31,7 @@ import numpy as np
 
 from photostyle import TransferConfig, transfer
 from photostyle.engine.config import (
+    BEFORE_ADDED,
     PRESETS,
     VERIFIED_CONTENT_LAYER,
     VERIFIED_STYLE_LAYERS,
@@ -117,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     previous: dict[str, Any] = {}
     if args.reuse:
         recorded = json.loads((args.out / "metrics.json").read_text())
-        # settings added since the run count as recorded at their default
-        recorded_config = {**TransferConfig().to_dict(), **recorded["config"]}
+        # settings added since the run count as recorded at the value that behaves as
+        # photostyle did before they existed (BEFORE_ADDED), else at their default
+        recorded_config = {**TransferConfig().to_dict(), **BEFORE_ADDED, **recorded["config"]}
         differ = sorted(k for k, v in config.to_dict().items()
                         if json.dumps(recorded_config[k]) != json.dumps(v))
         if differ:

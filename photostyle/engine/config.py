@@ -379,15 +379,20 @@ class TransferConfig:
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TransferConfig:
+    def from_dict(cls, data: Mapping[str, Any], recorded: bool = False) -> TransferConfig:
         """The settings of :meth:`to_dict`'s dictionary (a report's ``"config"``): the
-        same run again. Settings left out take their defaults.
+        same run again. Settings left out take their defaults; with ``recorded`` (``data``
+        is a report's complete record) a setting it lacks did not exist when the report was
+        written, and takes the value that behaves as that version did
+        (:data:`BEFORE_ADDED`).
 
         Raises:
             ConfigError: not a dictionary, an unknown setting (named), or an invalid value.
         """
         if not isinstance(data, Mapping):
             raise ConfigError(f"settings: expected a dictionary, got {type(data).__name__}")
+        if recorded:
+            data = {**{k: v for k, v in BEFORE_ADDED.items() if k not in data}, **data}
         fields = _config_fields()
         unknown = sorted(str(k) for k in data if k not in fields)
         if unknown:
@@ -410,6 +415,11 @@ class TransferConfig:
         out["style_layers"] = list(self.style_layers)
         out["hist_layers"] = list(self.hist_layers)
         return out
+
+
+#: Settings added to photostyle after reports were first written, with the value that
+#: behaves as photostyle did before each existed: a report that lacks one is repeated so.
+BEFORE_ADDED: dict[str, Any] = {"colour_match": 0.0}
 
 
 #: Named sets of settings (``--preset``); explicit settings override them. ``default``,

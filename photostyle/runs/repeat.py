@@ -84,7 +84,7 @@ def read_run(path: str | os.PathLike) -> RecordedRun:
         raise ConfigError(f"{what}: records no settings (a report of 'photostyle transfer' "
                           "has them under \"config\")")
     try:
-        config = TransferConfig.from_dict(settings)
+        config = TransferConfig.from_dict(settings, recorded="config" in data)
     except ConfigError as exc:
         raise ConfigError(f"{what}: {exc}") from None
     files = {role: rec for role, rec in (data.get("files") or {}).items()

@@ -78,3 +78,28 @@ def test_device_names() -> None:
     for bad in ("gpu", "cuda:", "cuda:-1", "cuda:x", "CUDA", "", 0):
         with pytest.raises(ConfigError, match="device: must be auto, cpu, cuda, cuda:N"):
             check_device(bad)
+
+
+def test_a_report_from_before_a_setting_existed_is_repeated_without_it(tmp_path) -> None:
+    """A report's record holds every setting of its version: one it lacks did not exist
+    then, and the run is repeated as that version ran (the colour match off), while a file
+    of a few settings takes today's defaults for the rest."""
+    import json
+
+    from photostyle.engine.config import BEFORE_ADDED
+    from photostyle.runs.repeat import read_run
+
+    old = TransferConfig().to_dict()
+    for name in BEFORE_ADDED:
+        old.pop(name)
+    report = tmp_path / "old.json"
+    report.write_text(json.dumps({"status": "completed", "config": old}))
+    assert read_run(report).config.colour_match == 0.0
+    assert TransferConfig.from_dict(old, recorded=True).colour_match == 0.0
+    settings = tmp_path / "few.json"
+    settings.write_text(json.dumps({"size": 300}))
+    assert read_run(settings).config.colour_match == TransferConfig().colour_match == 0.5
+    current = tmp_path / "new.json"
+    current.write_text(json.dumps({"status": "completed",
+                                   "config": TransferConfig(colour_match=0.3).to_dict()}))
+    assert read_run(current).config.colour_match == 0.3

@@ -2,8 +2,9 @@
 
 Usage (from the repository root, with ../shared present)::
 
-    python scripts/mask_agreement.py                     # the built-in segmenter, 2 regions
+    python scripts/mask_agreement.py                     # the built-in segmenter, 3 regions
     python scripts/mask_agreement.py --regions 1,2,3,4   # and other region counts
+    python scripts/mask_agreement.py --regions 2 --inside-weight 0   # the segmenter before
     python scripts/mask_agreement.py --no-snap --json runs/agreement.json
 
 Agreement is the share of pixels whose automatic label is matched to their hand label, with
@@ -27,7 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from photostyle.engine.autoseg import FeatureSegmenter  # noqa: E402
+from photostyle.engine.autoseg import INSIDE_WEIGHT, REGIONS, FeatureSegmenter  # noqa: E402
 from photostyle.engine.masks import fit_to_image, read_mask  # noqa: E402
 from photostyle.files.images import load_image  # noqa: E402
 
@@ -65,7 +66,10 @@ def hand_ids(dpst: Path, i: int, shapes: list[tuple[int, int]]) -> list[np.ndarr
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dpst", type=Path, default=SHARED / "dpst")
-    parser.add_argument("--regions", default="2", help="comma-separated region counts")
+    parser.add_argument("--regions", default=str(REGIONS), help="comma-separated region counts")
+    parser.add_argument("--inside-weight", type=float, default=INSIDE_WEIGHT,
+                        help="weight of the distance from the photo's edges (default "
+                        "%(default)s)")
     parser.add_argument("--no-snap", action="store_true", help="borders not snapped to edges")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args(argv)
@@ -85,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             segmenter.regions = k
             start = time.perf_counter()
             maps = segmenter.segment_images(photos, ["content", "style"],
-                                            snap_edges=not args.no_snap)
+                                            snap_edges=not args.no_snap,
+                                            inside_weight=args.inside_weight)
             row[f"{k} regions"] = agreement([m.ids for m in maps], hand)
             row[f"{k} regions seconds"] = time.perf_counter() - start
             row[f"{k} regions found"] = len(maps[0].names)

@@ -76,6 +76,7 @@ ARG_FIELDS = {
     "max_pixels": "max_pixels", "orphan_policy": "orphan_policy",
     "min_label_fraction": "min_label_fraction", "mask_tolerance": "mask_tolerance",
     "save_every": "save_every", "segment": "segment", "seg_model": "seg_model",
+    "seg_regions": "seg_regions",
 }
 
 

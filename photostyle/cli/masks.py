@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import Any
 
 from photostyle.cli.common import EXIT_OK
 from photostyle.errors import ConfigError, PhotostyleError
@@ -87,7 +88,14 @@ def cmd_segment(args: argparse.Namespace) -> int:
                  [("image", src) for src, _ in jobs])
     images = [load_image(src, max_pixels=args.max_pixels, what="image") for src, _ in jobs]
     segmenter = load_segmenter(args.seg_model, resolve_device(args.device))
-    options = {"min_fragment": args.min_fragment, "snap_edges": not args.no_snap}
+    from photostyle.engine.autoseg import NAME
+
+    builtin = args.seg_model == NAME
+    options: dict[str, Any] = {"min_fragment": args.min_fragment,
+                               "snap_edges": not args.no_snap}
+    if builtin:
+        TransferConfig(seg_regions=args.regions)  # validates it, naming the setting
+        options["regions"] = args.regions
     if pair:  # together: the built-in segmenter's labels match only when made so
         maps = list(segmenter.segment_pair(images[0], images[1], **options))
     else:
@@ -101,13 +109,11 @@ def cmd_segment(args: argparse.Namespace) -> int:
         write_mask(labels, target)
         areas = ", ".join(f"{n} {a:.0%}" for n, a in labels.areas().items())
         print(f"wrote {target} ({seconds:.1f} s): {areas}")
-    from photostyle.engine.autoseg import NAME
     from photostyle.engine.autoseg import legend as builtin_legend
     from photostyle.files.writers import atomic_write
 
-    builtin = args.seg_model == NAME
     with atomic_write(legend, "w") as handle:
-        handle.write((builtin_legend() if builtin else legend_text()) + "\n")
+        handle.write((builtin_legend(args.regions) if builtin else legend_text()) + "\n")
     print(f"legend in {legend}" if builtin else
           f"legend (colour = group: ADE20K classes) in {legend}")
     return EXIT_OK

@@ -192,6 +192,10 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                      "download; clusters both photos together) or a SegFormer hub name or "
                      "local folder, e.g. smp-hub/segformer-b2-512x512-ade-160k (a 110 MB "
                      "download; its weights are licensed for non-commercial use only)")
+    msk.add_argument("--seg-regions", type=int, default=d.seg_regions, metavar="N",
+                     help="how many regions the built-in segmenter makes, 1 to 6 (default "
+                     "%(default)s; 2, the earlier default, is a little better on faces and "
+                     "some night towns)")
     msk.add_argument("--orphan-policy", choices=("whole-style", "drop"), default=d.orphan_policy,
                      help="a content region the style lacks: styled from the whole style "
                      "photo (whole-style) or left without a style loss (drop)")
@@ -485,6 +489,8 @@ def _add_ablate(sub: Any) -> argparse.ArgumentParser:
 
 def _add_segment(sub: Any) -> argparse.ArgumentParser:
     """``photostyle segment``'s options."""
+    from photostyle.engine.config import TransferConfig
+
     g = sub.add_parser("segment", help="segment photos into a colour-coded mask (or a pair)",
                        description="Segment a photo (or a content/style pair, with aligned "
                        "labels) into the paper's colour code: a mask you can correct in any "
@@ -500,6 +506,9 @@ def _add_segment(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--seg-model", default="builtin",
                    help="'builtin' (default, no download; a pair is clustered together) or a "
                    "SegFormer hub name or folder (see transfer --seg-model)")
+    g.add_argument("--regions", type=int, default=TransferConfig().seg_regions, metavar="N",
+                   help="how many regions the built-in segmenter makes, 1 to 6 (default "
+                   "%(default)s, as transfer --seg-regions)")
     g.add_argument("--min-fragment", type=float, default=0.002,
                    help="fragments below this share of the image are absorbed")
     g.add_argument("--no-snap", action="store_true", help="do not snap borders to edges")

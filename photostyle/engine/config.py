@@ -37,6 +37,9 @@ MAX_LR = 1e6
 #: must stay a float32 number; beyond 3 it already does worse (docs/RESULTS.md).
 MAX_PRECONDITION_BOOST = 16.0
 
+#: Most regions the built-in segmenter can make (one palette colour each).
+MAX_SEG_REGIONS = 6
+
 #: The ADE20K SegFormer that ``seg_model`` can name (a download; non-commercial licence).
 SEGFORMER_MODEL = "smp-hub/segformer-b2-512x512-ade-160k"
 #: Issue 33: 40 + 20 steps with the content loss at relu3_1, instead of 80 + 40 at relu3_2:
@@ -179,6 +182,14 @@ class TransferConfig:
             hub name or local folder of an ADE20K SegFormer (:mod:`photostyle.engine.segment`,
             downloaded on first use; SegFormer's weights are licensed for non-commercial
             use only), e.g. :data:`SEGFORMER_MODEL`.
+        seg_regions: how many regions the built-in segmenter makes (1 to 6; fewer where a
+            region one photo hardly has is merged away). 3 (default) or 2 (the default
+            before it; a little better on faces and some night towns, docs/RESULTS.md). The
+            SegFormer's regions are its classes: this setting does not apply to it.
+        seg_inside_weight: the weight of a pixel's distance from the photo's edges among the
+            built-in segmenter's descriptors (:mod:`photostyle.engine.autoseg`): 2 (default)
+            or 0 (before it; with ``seg_regions=2`` the built-in segmenter of earlier
+            versions).
         orphan_policy: what styles a content label that the style image lacks:
             ``"whole-style"`` (the whole style image) or ``"drop"`` (no style loss there).
         min_label_fraction: labels covering less than this share of either image are dropped.
@@ -233,6 +244,8 @@ class TransferConfig:
     max_pixels: int = 150_000_000
     segment: str = "auto"
     seg_model: str = "builtin"
+    seg_regions: int = 3
+    seg_inside_weight: float = 2.0
     orphan_policy: str = "whole-style"
     min_label_fraction: float = 0.002
     mask_tolerance: int = 48
@@ -332,6 +345,8 @@ class TransferConfig:
         check_device(self.device)
         _check_int(self.max_pixels, "max_pixels", 1, 2**40)
         _check_choice(self.segment, "segment", SEGMENT_MODES)
+        _check_int(self.seg_regions, "seg_regions", 1, MAX_SEG_REGIONS)
+        _check_float(self.seg_inside_weight, "seg_inside_weight", positive=False, most=100.0)
         _check_choice(self.orphan_policy, "orphan_policy", ORPHAN_POLICIES)
         _check_float(self.min_label_fraction, "min_label_fraction", positive=False)
         if self.min_label_fraction >= 0.5:
@@ -419,7 +434,8 @@ class TransferConfig:
 
 #: Settings added to photostyle after reports were first written, with the value that
 #: behaves as photostyle did before each existed: a report that lacks one is repeated so.
-BEFORE_ADDED: dict[str, Any] = {"colour_match": 0.0}
+BEFORE_ADDED: dict[str, Any] = {"colour_match": 0.0, "seg_regions": 2,
+                                 "seg_inside_weight": 0.0}
 
 
 #: Named sets of settings (``--preset``); explicit settings override them. ``default``,

@@ -135,14 +135,20 @@ def _auto_masks(
     cache: dict[Any, Any] | None,
     device: torch.device | None,
 ) -> MaskSet:
-    """Segment both photos with ``config.seg_model`` (the segmenter is kept in ``cache``
-    when one is given)."""
+    """Segment both photos with ``config.seg_model`` (the built-in one into at most
+    ``config.seg_regions`` regions with ``config.seg_inside_weight``; the segmenter is
+    kept in ``cache`` when one is given)."""
+    from photostyle.engine.autoseg import NAME
+
     segmenter = load_segmenter(config.seg_model, device, cache)
+    builtin = config.seg_model == NAME
+    options: dict[str, Any] = ({"regions": config.seg_regions,
+                                "inside_weight": config.seg_inside_weight} if builtin else {})
     content_labels, style_labels = segmenter.segment_pair(
-        *images, min_fragment=config.min_label_fraction)
+        *images, min_fragment=config.min_label_fraction, **options)
     masks = align_labels(content_labels, style_labels, orphan_policy=config.orphan_policy,
                          min_fraction=config.min_label_fraction)
-    masks.report.update({"mode": "auto", "model": config.seg_model,
+    masks.report.update({"mode": "auto", "model": config.seg_model, **options,
                          "segmenter": segmenter_description(config.seg_model),
                          "segmentation_seconds": [round(t, 3) for t in segmenter.seconds[-2:]]})
     return masks

@@ -21,6 +21,11 @@ def test_defaults_are_valid_and_replace_validates_again() -> None:
         TransferConfig(colour_match=1.5)
     with pytest.raises(ConfigError, match="colour_match_gain: must be at least 1"):
         TransferConfig(colour_match_gain=0.5)
+    for regions in (0, 7):
+        with pytest.raises(ConfigError, match="seg_regions"):
+            TransferConfig(seg_regions=regions)
+    with pytest.raises(ConfigError, match="seg_inside_weight"):
+        TransferConfig(seg_inside_weight=-1.0)
 
 
 def test_settings_are_parsed_as_their_fields_types() -> None:
@@ -82,8 +87,8 @@ def test_device_names() -> None:
 
 def test_a_report_from_before_a_setting_existed_is_repeated_without_it(tmp_path) -> None:
     """A report's record holds every setting of its version: one it lacks did not exist
-    then, and the run is repeated as that version ran (the colour match off), while a file
-    of a few settings takes today's defaults for the rest."""
+    then, and the run is repeated as that version ran (the colour match off, two automatic
+    regions), while a file of a few settings takes today's defaults for the rest."""
     import json
 
     from photostyle.engine.config import BEFORE_ADDED
@@ -95,10 +100,17 @@ def test_a_report_from_before_a_setting_existed_is_repeated_without_it(tmp_path)
     report = tmp_path / "old.json"
     report.write_text(json.dumps({"status": "completed", "config": old}))
     assert read_run(report).config.colour_match == 0.0
+    assert read_run(report).config.seg_regions == 2
+    assert read_run(report).config.seg_inside_weight == 0.0
     assert TransferConfig.from_dict(old, recorded=True).colour_match == 0.0
+    between = {**old, "colour_match": 0.5}  # written after the colour match, before regions
+    assert TransferConfig.from_dict(between, recorded=True).seg_regions == 2
+    assert TransferConfig.from_dict(between, recorded=True).colour_match == 0.5
     settings = tmp_path / "few.json"
     settings.write_text(json.dumps({"size": 300}))
     assert read_run(settings).config.colour_match == TransferConfig().colour_match == 0.5
+    assert read_run(settings).config.seg_regions == TransferConfig().seg_regions == 3
+    assert read_run(settings).config.seg_inside_weight == 2.0
     current = tmp_path / "new.json"
     current.write_text(json.dumps({"status": "completed",
                                    "config": TransferConfig(colour_match=0.3).to_dict()}))

@@ -22,13 +22,12 @@ One k-means over the pixels of both photos together gives every region a label t
 the same in both: the labels are aligned by construction, with no matching step. There are
 :data:`REGIONS` (three) by default: on the paper's 40 pairs, with the default transfer, three
 regions and the edge distance brought the style distance against the hand-drawn regions
-from 6.50 (two regions, no edge distance) to 5.67, and blind judges preferred them
+from 6.50 (two regions, no edge distance) to 5.67, while blind judges preferred neither
 (docs/RESULTS.md, *Three automatic regions*), although they agree with the hand masks on
 fewer pixels (68 % against 72 %, labels matched one to one, jointly for both photos; one
 label: 58 %): a hand region split in two still takes its colours from its counterpart,
 while two regions often join what the style lights differently. Region borders are then
-snapped to
-the photo's edges (a guided filter of the soft assignment, the photo as guide) and
+snapped to the photo's edges (a guided filter of the soft assignment, the photo as guide) and
 fragments smaller than ``min_fragment`` of the photo absorbed by their surroundings.
 
 A region that one photo hardly has (under :data:`MIN_SHARE` of it) is merged into the

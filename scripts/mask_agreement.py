@@ -86,9 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         hand = hand_ids(args.dpst, i, [p.shape[:2] for p in photos])
         row = {"pair": i, "one label": agreement([np.zeros_like(h) for h in hand], hand)}
         for k in counts:
-            segmenter.regions = k
             start = time.perf_counter()
-            maps = segmenter.segment_images(photos, ["content", "style"],
+            maps = segmenter.segment_images(photos, ["content", "style"], regions=k,
                                             snap_edges=not args.no_snap,
                                             inside_weight=args.inside_weight)
             row[f"{k} regions"] = agreement([m.ids for m in maps], hand)

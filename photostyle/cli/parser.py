@@ -489,7 +489,7 @@ def _add_ablate(sub: Any) -> argparse.ArgumentParser:
 
 def _add_segment(sub: Any) -> argparse.ArgumentParser:
     """``photostyle segment``'s options."""
-    from photostyle.engine.config import TransferConfig
+    from photostyle.engine.config import SEG_REGIONS
 
     g = sub.add_parser("segment", help="segment photos into a colour-coded mask (or a pair)",
                        description="Segment a photo (or a content/style pair, with aligned "
@@ -506,7 +506,7 @@ def _add_segment(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--seg-model", default="builtin",
                    help="'builtin' (default, no download; a pair is clustered together) or a "
                    "SegFormer hub name or folder (see transfer --seg-model)")
-    g.add_argument("--regions", type=int, default=TransferConfig().seg_regions, metavar="N",
+    g.add_argument("--regions", type=int, default=SEG_REGIONS, metavar="N",
                    help="how many regions the built-in segmenter makes, 1 to 6 (default "
                    "%(default)s, as transfer --seg-regions)")
     g.add_argument("--min-fragment", type=float, default=0.002,

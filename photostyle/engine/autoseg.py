@@ -45,6 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from photostyle.engine.config import MAX_SEG_REGIONS, SEG_INSIDE_WEIGHT, SEG_REGIONS
 from photostyle.engine.masks import LabelMap
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,8 @@ LAYER = "relu3_1"
 FEATURE_DIMS = 16
 COLOUR_WEIGHT = 0.5
 HEIGHT_WEIGHT = 4.0
-INSIDE_WEIGHT = 2.0
-REGIONS = 3
+INSIDE_WEIGHT = SEG_INSIDE_WEIGHT
+REGIONS = SEG_REGIONS
 #: A region covering less of either photo than this is merged into the other.
 MIN_SHARE = 0.05
 KMEANS_ITERATIONS = 30
@@ -235,8 +236,8 @@ class FeatureSegmenter:
 
 
 def _check_regions(regions: int) -> int:
-    if not 1 <= regions <= len(REGION_NAMES):
-        raise ValueError(f"regions: 1 to {len(REGION_NAMES)}, got {regions}")
+    if not 1 <= regions <= MAX_SEG_REGIONS:
+        raise ValueError(f"regions: 1 to {MAX_SEG_REGIONS}, got {regions}")
     return regions
 
 

@@ -37,7 +37,10 @@ MAX_LR = 1e6
 #: must stay a float32 number; beyond 3 it already does worse (docs/RESULTS.md).
 MAX_PRECONDITION_BOOST = 16.0
 
-#: Most regions the built-in segmenter can make (one palette colour each).
+#: The built-in segmenter's defaults (``seg_regions``, ``seg_inside_weight``; chosen on the
+#: 40 pairs, docs/RESULTS.md) and the most regions it can make (one palette colour each).
+SEG_REGIONS = 3
+SEG_INSIDE_WEIGHT = 2.0
 MAX_SEG_REGIONS = 6
 
 #: The ADE20K SegFormer that ``seg_model`` can name (a download; non-commercial licence).
@@ -244,8 +247,8 @@ class TransferConfig:
     max_pixels: int = 150_000_000
     segment: str = "auto"
     seg_model: str = "builtin"
-    seg_regions: int = 3
-    seg_inside_weight: float = 2.0
+    seg_regions: int = SEG_REGIONS
+    seg_inside_weight: float = SEG_INSIDE_WEIGHT
     orphan_policy: str = "whole-style"
     min_label_fraction: float = 0.002
     mask_tolerance: int = 48

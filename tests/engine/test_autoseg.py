@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photostyle.engine.autoseg import MIN_SHARE, FeatureSegmenter
-from photostyle.engine.config import TransferConfig
+from photostyle.engine.autoseg import MIN_SHARE, REGION_NAMES, FeatureSegmenter
+from photostyle.engine.config import MAX_SEG_REGIONS, TransferConfig
 from photostyle.engine.masks import align_labels, read_mask
 
 from ..conftest import load_script
@@ -93,6 +93,7 @@ def test_three_regions_by_default_sky_houses_water(segmenter: FeatureSegmenter) 
     assert c2.names == s2.names and len(c2.names) == 2
     with pytest.raises(ValueError, match="regions: 1 to 6"):
         segmenter.segment_pair(day, dusk, regions=7)
+    assert len(REGION_NAMES) == MAX_SEG_REGIONS  # one palette colour for each region
 
 
 def still_life(h: int, w: int, thing: tuple[float, float, float],
